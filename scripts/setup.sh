@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Set up everything Backdrop needs on a bare Debian 12 machine: Debian packages, a virtualenv in
+# .venv with the project and its test/training extras. Safe to run again (it skips what is there).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+debian_packages=(libgl1 libglib2.0-0)
+missing=()
+for package in "${debian_packages[@]}"; do
+  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+fi
+stamp=.venv/.backdrop-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[test,train]"
+  touch "$stamp"
+fi

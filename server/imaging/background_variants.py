@@ -1,0 +1,104 @@
+"""Degraded background variants, cached, and chosen per stream with hysteresis.
+
+Targets are quantised into quality levels (``LEVEL_STEP`` of loss each). A ``VariantCache`` keeps one
+degraded image per (background, size, method, level) and one measured ``BackgroundProfile`` per
+(background, size, method), least recently used first out. A ``LevelSelector`` per stream moves to a
+new level only when the estimate leaves the current level's band by a margin, so an estimate that
+hovers at a boundary never makes the background flicker between two variants.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from .degradation import BackgroundProfile, MatchResult, choose_params, degrade
+from .validation import require_bgr_image
+
+LEVEL_STEP = 0.01
+MAX_LEVEL = 60
+
+
+def level_for(target: float) -> int:
+    """The quality level whose band holds ``target`` (level 0 = pristine)."""
+    return int(min(MAX_LEVEL, max(0, round(float(target) / LEVEL_STEP))))
+
+
+def level_target(level: int) -> float:
+    """The loss a level's variant is matched to."""
+    return level * LEVEL_STEP
+
+
+@dataclass
+class LevelSelector:
+    """Hysteresis over quality levels for one stream."""
+
+    margin: float = 0.35
+    """How far past a band's edge (in steps) an estimate must go before the level changes."""
+    level: int | None = None
+
+    def update(self, target: float) -> int:
+        """The level to show for the latest estimated ``target``."""
+        proposed = level_for(target)
+        if self.level is None:
+            self.level = proposed
+        elif abs(float(target) - level_target(self.level)) > (0.5 + self.margin) * LEVEL_STEP:
+            self.level = proposed
+        return self.level
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A degraded background and how it was made."""
+
+    image: np.ndarray
+    level: int
+    match: MatchResult
+
+
+class VariantCache:
+    """Degraded variants keyed by (background key, width, height, method, level), LRU-bounded."""
+
+    def __init__(self, max_variants: int = 64, max_profiles: int = 8) -> None:
+        self._variants: OrderedDict[tuple, Variant] = OrderedDict()
+        self._profiles: OrderedDict[tuple, BackgroundProfile] = OrderedDict()
+        self._max_variants, self._max_profiles = max_variants, max_profiles
+
+    def variant(self, key: str, background_bgr: np.ndarray, method: str, level: int) -> Variant:
+        """The variant of ``background_bgr`` (already at output size) for ``level``."""
+        require_bgr_image(background_bgr, "background")
+        height, width = background_bgr.shape[:2]
+        variant_key = (key, width, height, method, level)
+        found = self._variants.get(variant_key)
+        if found is not None:
+            self._variants.move_to_end(variant_key)
+            return found
+        profile = self._profile(key, background_bgr, method)
+        match = choose_params(profile, level_target(level))
+        image = degrade(profile.image, match.params) if level > 0 else profile.image
+        variant = Variant(image=image, level=level, match=match)
+        self._variants[variant_key] = variant
+        while len(self._variants) > self._max_variants:
+            self._variants.popitem(last=False)
+        return variant
+
+    def forget(self, key: str) -> None:
+        """Drop every variant and profile of one background (e.g. after it was deleted)."""
+        for store in (self._variants, self._profiles):
+            for stale in [k for k in store if k[0] == key]:
+                del store[stale]
+
+    def _profile(self, key: str, background_bgr: np.ndarray, method: str) -> BackgroundProfile:
+        height, width = background_bgr.shape[:2]
+        profile_key = (key, width, height, method)
+        profile = self._profiles.get(profile_key)
+        if profile is None:
+            profile = BackgroundProfile(background_bgr, method)
+            self._profiles[profile_key] = profile
+            while len(self._profiles) > self._max_profiles:
+                self._profiles.popitem(last=False)
+        else:
+            self._profiles.move_to_end(profile_key)
+        return profile

@@ -1,0 +1,137 @@
+"""Features of a decoded frame for quality estimation, per 16x16 block of the luma plane.
+
+Computed on the codec's block grid (VP8 and H.264 transform 4x4 blocks inside 16x16 macroblocks):
+texture (log variance), gradients inside transform blocks versus across their edges (blockiness, in
+the spirit of Wang, Sheikh and Bovik), across macroblock edges, the share of flat 4x4 sub-blocks
+(detail quantised away), and sharpness (interior gradient against texture). Frame-level features
+carry the bitrate signal: bits per pixel, keyframe flag, codec and resolution.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from .validation import require_bgr_image, require_choice
+
+BLOCK = 16
+CODECS: tuple[str, ...] = ("vp8", "h264")
+BLOCK_FEATURES: tuple[str, ...] = (
+    "log_var", "log_grad_inner", "log_grad_edge4", "log_grad_edge16", "blockiness4", "blockiness16",
+    "flat_share", "sharpness", "log_mean_luma", "zero_step_share", "small_step_share",
+)
+FRAME_FEATURES: tuple[str, ...] = (
+    "log_bpp", "keyframe", "is_h264", "log_pixels", "mean_log_var", "mean_blockiness4", "mean_flat_share",
+    "mean_sharpness", "bits_per_texture", "mean_zero_step_share",
+)
+_EPS = 0.5
+_EDGE4 = [3, 7, 11]
+_INNER = [0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14]
+
+
+def frame_luma_u8(frame_bgr: np.ndarray) -> np.ndarray:
+    """The BT.601 luma plane of a BGR frame, cropped to whole 16x16 blocks."""
+    require_bgr_image(frame_bgr, "frame")
+    height, width = frame_bgr.shape[:2]
+    if height < BLOCK or width < BLOCK:
+        raise ValueError(f"frame must be at least {BLOCK}x{BLOCK}, got {width}x{height}")
+    rows, cols = height // BLOCK, width // BLOCK
+    return cv2.cvtColor(frame_bgr[: rows * BLOCK, : cols * BLOCK], cv2.COLOR_BGR2GRAY)
+
+
+def block_features(y: np.ndarray) -> np.ndarray:
+    """Per-block features of a cropped luma plane: array (rows, cols, len(BLOCK_FEATURES)) float32."""
+    height, width = y.shape
+    rows, cols = height // BLOCK, width // BLOCK
+    yf = y.astype(np.float32)
+    # Means of y and y^2 over 4x4 sub-blocks, then over 16x16 blocks (an average of averages is exact).
+    mean4 = cv2.resize(yf, (width // 4, height // 4), interpolation=cv2.INTER_AREA)
+    sq4 = cv2.resize(cv2.multiply(yf, yf), (width // 4, height // 4), interpolation=cv2.INTER_AREA)
+    mean16 = cv2.resize(mean4, (cols, rows), interpolation=cv2.INTER_AREA)
+    sq16 = cv2.resize(sq4, (cols, rows), interpolation=cv2.INTER_AREA)
+    var16 = np.maximum(sq16 - mean16 * mean16, 0.0)
+    flat4 = ((sq4 - mean4 * mean4) < 1.0).astype(np.float32)
+    flat_share = cv2.resize(flat4, (cols, rows), interpolation=cv2.INTER_AREA)
+
+    # Absolute steps between neighbours, summed over each block's 16 lines, per position p in the block:
+    # p in {3, 7, 11} crosses a 4x4 transform edge, p = 15 a macroblock edge (0 past the image's edge).
+    both, zero_counts, small_counts = _position_sums(y, rows, cols)
+    zero_share = zero_counts[:, :, :15].sum(axis=2) * (1.0 / (2 * BLOCK * 15))
+    small_share = small_counts[:, :, :15].sum(axis=2) * (1.0 / (2 * BLOCK * 15))
+    edge4 = both[:, :, _EDGE4].mean(axis=2) * (1.0 / (2 * BLOCK))
+    edge16 = both[:, :, 15] * (1.0 / (2 * BLOCK))
+    inner = both[:, :, _INNER].mean(axis=2) * (1.0 / (2 * BLOCK))
+    edge16[:, -1] = edge4[:, -1]
+    edge16[-1, :] = edge4[-1, :]
+
+    log_inner = np.log(inner + _EPS)
+    features = np.stack([
+        np.log1p(var16),
+        log_inner,
+        np.log(edge4 + _EPS),
+        np.log(edge16 + _EPS),
+        np.log((edge4 + _EPS) / (inner + _EPS)),
+        np.log((edge16 + _EPS) / (inner + _EPS)),
+        flat_share,
+        log_inner - 0.5 * np.log1p(var16),
+        np.log(mean16 + 8.0),
+        zero_share,
+        small_share,
+    ], axis=2)
+    return features.astype(np.float32)
+
+
+def _position_sums(y: np.ndarray, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per block and position (rows, cols, 16): sums of |horizontal| + |vertical| neighbour steps,
+    counts of zero steps, and counts of steps of at most 2 grey levels (both directions)."""
+    height, width = y.shape
+    sums, zeros, smalls = [], [], []
+    for axis in (1, 0):
+        steps = np.zeros((height, width), np.uint8)
+        if axis == 1:
+            cv2.absdiff(y[:, 1:], y[:, :-1], dst=steps[:, :-1])
+            steps[:, -1] = 255  # no neighbour: counts as neither flat nor small
+        else:
+            cv2.absdiff(y[1:, :], y[:-1, :], dst=steps[:-1, :])
+            steps[-1, :] = 255
+            steps = cv2.transpose(steps)
+        lines, length, grid = (rows, width, cols) if axis == 1 else (cols, height, rows)
+        for out, plane in ((sums, steps), (zeros, (steps == 0).view(np.uint8)), (smalls, (steps <= 2).view(np.uint8))):
+            total = plane.reshape(lines, BLOCK, length).sum(axis=1, dtype=np.uint16).reshape(lines, grid, BLOCK)
+            out.append(total if axis == 1 else total.transpose(1, 0, 2))
+    # The padding value 255 must not count as a gradient: zero it in the sums.
+    sums[0][:, -1, 15] = 0
+    sums[1][-1, :, 15] = 0
+    return (sums[0].astype(np.float32) + sums[1], zeros[0].astype(np.float32) + zeros[1],
+            smalls[0].astype(np.float32) + smalls[1])
+
+
+def frame_features(blocks: np.ndarray, encoded_size: int, keyframe: bool, codec: str,
+                   width: int, height: int) -> np.ndarray:
+    """Frame-level features from the bitrate signal and the block features' means."""
+    require_choice(codec, CODECS, "codec")
+    bpp = 8.0 * max(int(encoded_size), 1) / float(width * height)
+    log_bpp = math.log(bpp)
+    means = blocks.reshape(-1, blocks.shape[2]).mean(axis=0)
+    names = BLOCK_FEATURES
+    mean_log_var = float(means[names.index("log_var")])
+    return np.array([
+        log_bpp,
+        1.0 if keyframe else 0.0,
+        1.0 if codec == "h264" else 0.0,
+        math.log(width * height),
+        mean_log_var,
+        float(means[names.index("blockiness4")]),
+        float(means[names.index("flat_share")]),
+        float(means[names.index("sharpness")]),
+        log_bpp - mean_log_var,
+        float(means[names.index("zero_step_share")]),
+    ], dtype=np.float32)
+
+
+def feature_matrix(blocks: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """Rows of block features followed by the frame features: (rows*cols, n_block + n_frame)."""
+    flat = blocks.reshape(-1, blocks.shape[2])
+    return np.concatenate([flat, np.broadcast_to(frame, (flat.shape[0], frame.shape[0]))], axis=1)

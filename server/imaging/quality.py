@@ -1,0 +1,135 @@
+"""Estimate a decoded frame's quality: the predicted local loss (1 - SSIM of the luma against the
+unseen original) per 16x16 block, reduced to one value by a statistic.
+
+Inputs are what a receiver has: the decoded pixels, the frame's encoded size and keyframe flag, and
+the codec. ``estimate_quality`` scores one frame; ``QualityTracker`` follows a stream (running
+inter-frame bitrate, temporal smoothing) for the server.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .features import BLOCK, CODECS, block_features, feature_matrix, frame_features, frame_luma_u8
+from .quality_model import DEFAULT_MODEL_PATH, QualityModel
+from .validation import require_bgr_image, require_choice
+
+STATISTICS: tuple[str, ...] = ("mean", "median", "max", "p90", "p95")
+_PERCENTILE = re.compile(r"^p(\d{1,2}(?:\.\d+)?)$")
+
+
+@dataclass(frozen=True)
+class QualityEstimate:
+    """A frame's estimated quality."""
+
+    value: float
+    """The statistic of ``matrix``: estimated 1 - SSIM (0 = perfect)."""
+    matrix: np.ndarray
+    """Predicted loss per 16x16 luma block, shape (height // 16, width // 16)."""
+    statistic: str
+    bpp: float
+    """Bits per pixel of the encoded frame."""
+    keyframe: bool
+    codec: str
+
+
+@functools.lru_cache(maxsize=4)
+def load_model(path: str = str(DEFAULT_MODEL_PATH)) -> QualityModel:
+    """The quality model at ``path``, read once per process."""
+    return QualityModel.load(path)
+
+
+def reduce_matrix(matrix: np.ndarray, statistic: str) -> float:
+    """Reduce a loss matrix with ``statistic``: mean, median, max or pNN (a percentile, e.g. p90)."""
+    if statistic == "mean":
+        return float(matrix.mean())
+    if statistic == "median":
+        return float(np.median(matrix))
+    if statistic == "max":
+        return float(matrix.max())
+    match = _PERCENTILE.match(statistic) if isinstance(statistic, str) else None
+    if match:
+        return float(np.percentile(matrix, float(match.group(1))))
+    raise ValueError(f"unknown statistic {statistic!r}; expected mean, median, max or pNN (e.g. p90)")
+
+
+def check_statistic(statistic: object) -> str:
+    """Return ``statistic`` if it is a known statistic, else raise ValueError."""
+    reduce_matrix(np.zeros((1, 1), np.float32), statistic)  # type: ignore[arg-type]
+    return statistic  # type: ignore[return-value]
+
+
+def estimate_quality(frame_bgr: np.ndarray, encoded_size: int, keyframe: bool, codec: str = "vp8",
+                     statistic: str = "mean", model: QualityModel | None = None) -> QualityEstimate:
+    """Estimate the quality of one decoded frame from its pixels and its encoded size."""
+    require_bgr_image(frame_bgr, "frame")
+    check_statistic(statistic)
+    require_choice(codec, CODECS, "codec")
+    if isinstance(encoded_size, bool) or not isinstance(encoded_size, (int, np.integer)) or encoded_size < 0:
+        raise ValueError(f"encoded_size must be a whole number of bytes >= 0, got {encoded_size!r}")
+    height, width = frame_bgr.shape[:2]
+    if height < BLOCK or width < BLOCK:
+        raise ValueError(f"frame must be at least {BLOCK}x{BLOCK}, got {width}x{height}")
+    model = model or load_model()
+    blocks = block_features(frame_luma_u8(frame_bgr))
+    frame = frame_features(blocks, int(encoded_size), bool(keyframe), codec, width, height)
+    matrix = model.predict(feature_matrix(blocks, frame)).reshape(blocks.shape[:2])
+    return QualityEstimate(value=reduce_matrix(matrix, statistic), matrix=matrix, statistic=statistic,
+                           bpp=8.0 * encoded_size / (width * height), keyframe=bool(keyframe), codec=codec)
+
+
+class QualityTracker:
+    """Per-stream quality: running inter-frame bitrate and exponential smoothing of the matrix.
+
+    Inter frames are scored with the running average of recent inter-frame sizes rather than their
+    own (single P-frame sizes swing with motion), keyframes with their own size.
+    """
+
+    def __init__(self, codec: str = "vp8", statistic: str = "mean", smoothing: float = 0.3,
+                 bitrate_window: int = 15, model: QualityModel | None = None) -> None:
+        require_choice(codec, CODECS, "codec")
+        check_statistic(statistic)
+        if not 0.0 < smoothing <= 1.0:
+            raise ValueError(f"smoothing must be in (0, 1], got {smoothing}")
+        self.codec, self.statistic, self.smoothing = codec, statistic, smoothing
+        self._alpha_rate = 2.0 / (bitrate_window + 1)
+        self._model = model
+        self._inter_size: float | None = None
+        self._matrix: np.ndarray | None = None
+        self.latest: QualityEstimate | None = None
+
+    @property
+    def running_inter_bpp(self) -> float | None:
+        """Running average of inter-frame bits per pixel, once a frame has been seen."""
+        if self._inter_size is None or self.latest is None:
+            return None
+        shape = self.latest.matrix.shape
+        return 8.0 * self._inter_size / (shape[0] * shape[1] * BLOCK * BLOCK)
+
+    def update(self, frame_bgr: np.ndarray, encoded_size: int, keyframe: bool) -> QualityEstimate:
+        """Score the next frame of the stream and return the smoothed estimate."""
+        size = int(encoded_size)
+        if not keyframe and size > 0:
+            self._inter_size = size if self._inter_size is None else (
+                self._inter_size + self._alpha_rate * (size - self._inter_size))
+            size = max(1, int(round(self._inter_size)))
+        raw = estimate_quality(frame_bgr, size, keyframe, self.codec, self.statistic, self._model)
+        if self._matrix is None or self._matrix.shape != raw.matrix.shape or keyframe:
+            self._matrix = raw.matrix
+        else:
+            self._matrix = self._matrix + self.smoothing * (raw.matrix - self._matrix)
+        value = reduce_matrix(self._matrix, self.statistic)
+        if not math.isfinite(value):
+            raise ValueError("quality estimate is not finite")
+        self.latest = QualityEstimate(value=value, matrix=self._matrix, statistic=self.statistic, bpp=raw.bpp,
+                                      keyframe=raw.keyframe, codec=self.codec)
+        return self.latest
+
+    def set_statistic(self, statistic: str) -> None:
+        """Change the statistic for the following frames."""
+        self.statistic = check_statistic(statistic)

@@ -1,0 +1,78 @@
+"""The quality estimator's learned part: a small multilayer perceptron over block features, in numpy.
+
+The model file (JSON) holds the feature standardisation, the layer weights (ReLU hidden layers,
+linear output) and the training record. ``QualityModel.predict`` maps feature rows to the predicted
+local loss (1 - SSIM) of each block, clipped to [0, 1].
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .features import BLOCK_FEATURES, FRAME_FEATURES
+
+DEFAULT_MODEL_PATH = Path(__file__).with_name("models") / "quality_model.json"
+FORMAT = "backdrop-quality-mlp/1"
+
+
+@dataclass(frozen=True)
+class QualityModel:
+    """Standardise, run the MLP, clip: feature rows -> predicted block loss."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: tuple[np.ndarray, ...]
+    biases: tuple[np.ndarray, ...]
+    record: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        expected = len(BLOCK_FEATURES) + len(FRAME_FEATURES)
+        if self.mean.shape != (expected,) or self.scale.shape != (expected,):
+            raise ValueError(f"model expects {expected} features, file has {self.mean.shape}")
+        if len(self.weights) != len(self.biases) or not self.weights:
+            raise ValueError("model needs as many bias vectors as weight matrices, at least one")
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        """Predicted loss per row of ``rows`` (n, n_features)."""
+        hidden = (rows - self.mean) * self.scale
+        last = len(self.weights) - 1
+        for index, (weight, bias) in enumerate(zip(self.weights, self.biases)):
+            hidden = hidden @ weight + bias
+            if index < last:
+                np.maximum(hidden, 0.0, out=hidden)
+        return np.clip(hidden[:, 0], 0.0, 1.0)
+
+    def to_json(self) -> dict:
+        """The JSON document ``load`` reads."""
+        return {
+            "format": FORMAT,
+            "features": list(BLOCK_FEATURES) + list(FRAME_FEATURES),
+            "mean": self.mean.tolist(), "scale": self.scale.tolist(),
+            "weights": [w.tolist() for w in self.weights], "biases": [b.tolist() for b in self.biases],
+            "record": self.record,
+        }
+
+    @staticmethod
+    def from_json(document: dict) -> "QualityModel":
+        """Build a model from its JSON document, checking format and feature names."""
+        if document.get("format") != FORMAT:
+            raise ValueError(f"not a quality model file (format {document.get('format')!r}, expected {FORMAT})")
+        names = list(BLOCK_FEATURES) + list(FRAME_FEATURES)
+        if document.get("features") != names:
+            raise ValueError("quality model was trained on other features; retrain with scripts/calibrate_quality.py")
+        as32 = lambda values: np.asarray(values, dtype=np.float32)  # noqa: E731
+        return QualityModel(
+            mean=as32(document["mean"]), scale=as32(document["scale"]),
+            weights=tuple(as32(w) for w in document["weights"]), biases=tuple(as32(b) for b in document["biases"]),
+            record=document.get("record", {}),
+        )
+
+    @staticmethod
+    def load(path: str | Path = DEFAULT_MODEL_PATH) -> "QualityModel":
+        """Read a model file."""
+        with open(path, encoding="utf-8") as handle:
+            return QualityModel.from_json(json.load(handle))

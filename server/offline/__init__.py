@@ -1,0 +1,1 @@
+"""Offline tools: run the per-frame pipeline on video files."""

@@ -1,0 +1,1 @@
+"""Per-stream frame processing and (later) the worker pool; knows frames and jobs, not WebRTC or HTTP."""

@@ -1,0 +1,103 @@
+"""One stream's per-frame pipeline: segment -> estimate quality -> match the background -> composite."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..imaging.background_variants import LevelSelector, VariantCache
+from ..imaging.compositing import composite, fit_background
+from ..imaging.degradation import MATCH_METHODS, DegradationParams
+from ..imaging.quality import QualityEstimate, QualityTracker
+from ..imaging.segmentation import PersonSegmenter
+from ..imaging.validation import require_bgr_image, require_choice
+
+
+@dataclass(frozen=True)
+class ProcessorSettings:
+    """How a stream is processed."""
+
+    statistic: str = "mean"
+    """Statistic reducing the quality matrix: mean, median, max or pNN."""
+    method: str = "codec"
+    """Background degradation: "codec" (the stream's own codec), or jpeg, webp, vp8, h264, blur, downscale."""
+    smoothing: float = 0.3
+    """Temporal smoothing of the quality estimate (weight of the newest frame)."""
+
+
+@dataclass(frozen=True)
+class ProcessedFrame:
+    """A composite and what went into it."""
+
+    image: np.ndarray
+    mask: np.ndarray
+    quality: QualityEstimate
+    level: int
+    params: DegradationParams
+    background_loss: float
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class StreamProcessor:
+    """Holds a stream's state (segmenter, quality tracker, level hysteresis); call ``close`` when done."""
+
+    def __init__(self, background_key: str, background_bgr: np.ndarray, codec: str = "vp8",
+                 settings: ProcessorSettings | None = None, variants: VariantCache | None = None) -> None:
+        self.settings = settings or ProcessorSettings()
+        method = codec if self.settings.method == "codec" else self.settings.method
+        self._method = require_choice(method, MATCH_METHODS, "degradation method")
+        self._tracker = QualityTracker(codec, self.settings.statistic, self.settings.smoothing)
+        self._segmenter = PersonSegmenter()
+        self._levels = LevelSelector()
+        self._variants = variants or VariantCache()
+        self._fitted: dict[tuple[int, int], np.ndarray] = {}
+        self.set_background(background_key, background_bgr)
+
+    def set_background(self, key: str, background_bgr: np.ndarray) -> None:
+        """Switch to another pristine background (any size; it is fitted to each frame size)."""
+        self._background_key = key
+        self._background = require_bgr_image(background_bgr, "background")
+        self._fitted.clear()
+
+    def set_statistic(self, statistic: str) -> None:
+        """Change the statistic applied to the quality matrix."""
+        self._tracker.set_statistic(statistic)
+
+    def process(self, frame_bgr: np.ndarray, encoded_size: int, keyframe: bool, timestamp_ms: int) -> ProcessedFrame:
+        """Composite one decoded frame of the stream."""
+        require_bgr_image(frame_bgr, "frame")
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        mask = self._segmenter.segment(frame_bgr, timestamp_ms)
+        now = time.perf_counter()
+        timings["segment"], started = (now - started) * 1000.0, now
+        quality = self._tracker.update(frame_bgr, encoded_size, keyframe)
+        now = time.perf_counter()
+        timings["estimate"], started = (now - started) * 1000.0, now
+        level = self._levels.update(quality.value)
+        background = self._background_at(frame_bgr.shape[1], frame_bgr.shape[0])
+        key = f"{self._background_key}"
+        variant = self._variants.variant(key, background, self._method, level)
+        now = time.perf_counter()
+        timings["match"], started = (now - started) * 1000.0, now
+        image = composite(frame_bgr, variant.image, mask)
+        timings["composite"] = (time.perf_counter() - started) * 1000.0
+        return ProcessedFrame(image=image, mask=mask, quality=quality, level=level, params=variant.match.params,
+                              background_loss=variant.match.loss if level > 0 else 0.0, timings_ms=timings)
+
+    def pristine_background(self, width: int, height: int) -> np.ndarray:
+        """The undegraded background fitted to ``width`` x ``height``."""
+        return self._background_at(width, height)
+
+    def close(self) -> None:
+        """Release the segmentation model."""
+        self._segmenter.close()
+
+    def _background_at(self, width: int, height: int) -> np.ndarray:
+        fitted = self._fitted.get((width, height))
+        if fitted is None:
+            fitted = fit_background(self._background, width, height)
+            self._fitted[(width, height)] = fitted
+        return fitted

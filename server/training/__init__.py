@@ -1,0 +1,1 @@
+"""Offline data generation and fitting for the imaging core's learned parts."""

