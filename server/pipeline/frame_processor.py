@@ -48,6 +48,7 @@ class StreamProcessor:
         self.settings = settings or ProcessorSettings()
         method = codec if self.settings.method == "codec" else self.settings.method
         self._method = require_choice(method, MATCH_METHODS, "degradation method")
+        require_bgr_image(background_bgr, "background")
         self._tracker = QualityTracker(codec, self.settings.statistic, self.settings.smoothing)
         self._segmenter = PersonSegmenter()
         self._levels = LevelSelector()
@@ -78,8 +79,7 @@ class StreamProcessor:
         timings["estimate"], started = (now - started) * 1000.0, now
         level = self._levels.update(quality.value)
         background = self._background_at(frame_bgr.shape[1], frame_bgr.shape[0])
-        key = f"{self._background_key}"
-        variant = self._variants.variant(key, background, self._method, level)
+        variant = self._variants.variant(self._background_key, background, self._method, level)
         now = time.perf_counter()
         timings["match"], started = (now - started) * 1000.0, now
         image = composite(frame_bgr, variant.image, mask)

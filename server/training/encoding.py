@@ -22,6 +22,8 @@ class EncoderSetup:
     """libvpx cpu-used (e.g. "-6", as aiortc) or an x264 preset (e.g. "medium", as aiortc)."""
     cbr: bool = True
     """Constant bitrate (aiortc's VP8 setting); otherwise the encoder's default rate control."""
+    denoise: bool = True
+    """libvpx's temporal denoiser (aiortc sets noise-sensitivity 4)."""
     fps: int = 30
 
 
@@ -47,7 +49,7 @@ def encode_decode(frames: list[np.ndarray], setup: EncoderSetup) -> list[CodedFr
         encoder.gop_size = 3000
         encoder.qmin, encoder.qmax = 2, 56
         options = {"cpu-used": setup.speed, "deadline": "realtime", "lag-in-frames": "0",
-                   "noise-sensitivity": "4", "static-thresh": "1", "partitions": "0"}
+                   "noise-sensitivity": "4" if setup.denoise else "0", "static-thresh": "1", "partitions": "0"}
         if setup.cbr:
             rate = str(setup.bitrate)
             options.update({"bufsize": rate, "minrate": rate, "maxrate": rate,

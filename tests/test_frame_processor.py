@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from server.imaging.default_background import studio_background
+from server.pipeline.frame_processor import ProcessorSettings, StreamProcessor
+from server.training.encoding import EncoderSetup, encode_decode
+from server.training.footage import Motion, render_still_clip
+
+
+def test_low_bitrate_stream_gets_a_more_degraded_background(astronaut: np.ndarray) -> None:
+    motion = Motion(crop=0.9, pan_x=0.002, pan_y=0.0, zoom=0.001, noise=1.0, flip=False, gain=1.0, bias=0.0)
+    clip = render_still_clip(astronaut, 640, 480, 10, motion, np.random.default_rng(2))
+    losses = {}
+    for rate in (120_000, 3_000_000):
+        processor = StreamProcessor("studio", studio_background(), "vp8", ProcessorSettings(method="jpeg"))
+        try:
+            for index, frame in enumerate(encode_decode(clip, EncoderSetup("vp8", rate, "-6"))):
+                result = processor.process(frame.image, frame.size, frame.keyframe, index * 33)
+        finally:
+            processor.close()
+        assert result.image.shape == astronaut.shape
+        losses[rate] = result.background_loss
+    assert losses[120_000] > losses[3_000_000]
+
+
+def test_unknown_method_is_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown degradation method"):
+        StreamProcessor("studio", studio_background(), "vp8", ProcessorSettings(method="oil-paint"))

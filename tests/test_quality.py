@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+from server.imaging.metrics import ssim_loss
+from server.imaging.quality import QualityEstimate, QualityTracker, estimate_quality, reduce_matrix
+from server.training.encoding import EncoderSetup, encode_decode
+from server.training.footage import Motion, render_still_clip
+
+BITRATES = [100_000, 250_000, 600_000, 1_500_000, 4_000_000]
+
+
+@pytest.fixture(scope="module")
+def clip(astronaut: np.ndarray) -> list[np.ndarray]:
+    motion = Motion(crop=0.9, pan_x=0.002, pan_y=0.001, zoom=0.001, noise=1.0, flip=False, gain=1.0, bias=0.0)
+    return render_still_clip(astronaut, 640, 480, 12, motion, np.random.default_rng(5))
+
+
+@pytest.fixture(scope="module")
+def encoded(clip: list[np.ndarray]) -> dict[tuple[str, int], list]:
+    return {(codec, rate): encode_decode(clip, EncoderSetup(codec, rate, "-6" if codec == "vp8" else "medium"))
+            for codec in ("vp8", "h264") for rate in BITRATES}
+
+
+def test_contract(encoded: dict) -> None:
+    frame = encoded[("vp8", 600_000)][0]
+    estimate = estimate_quality(frame.image, frame.size, frame.keyframe, codec="vp8", statistic="mean")
+    assert isinstance(estimate, QualityEstimate)
+    assert isinstance(estimate.value, float)
+    assert estimate.matrix.ndim == 2 and estimate.matrix.shape == (30, 40)
+    assert 0.0 <= estimate.value <= 1.0
+    assert estimate.value == pytest.approx(float(estimate.matrix.mean()), abs=1e-6)
+
+
+@pytest.mark.slow
+def test_estimate_ranks_frames_like_the_true_loss(clip: list[np.ndarray], encoded: dict) -> None:
+    estimates, truths = [], []
+    for (codec, _rate), frames in encoded.items():
+        for original, frame in zip(clip, frames):
+            if frame.size == 0:
+                continue
+            estimates.append(estimate_quality(frame.image, frame.size, frame.keyframe, codec=codec).value)
+            truths.append(ssim_loss(original, frame.image))
+    rho = spearmanr(estimates, truths).statistic
+    assert rho >= 0.85, rho
+
+
+def test_lower_bitrate_means_higher_estimated_loss(encoded: dict) -> None:
+    for codec in ("vp8", "h264"):
+        means = [np.mean([estimate_quality(f.image, f.size, f.keyframe, codec=codec).value
+                          for f in encoded[(codec, rate)] if f.size]) for rate in BITRATES]
+        assert means[0] > means[-1], (codec, means)
+        assert spearmanr(means, BITRATES).statistic <= -0.8, (codec, means)
+
+
+def test_statistics_reduce_the_same_matrix(encoded: dict) -> None:
+    frame = encoded[("h264", 250_000)][3]
+    values = {s: estimate_quality(frame.image, frame.size, frame.keyframe, "h264", s).value
+              for s in ("mean", "median", "max", "p90", "p95")}
+    assert values["median"] <= values["p90"] <= values["p95"] <= values["max"]
+    matrix = estimate_quality(frame.image, frame.size, frame.keyframe, "h264").matrix
+    assert values["max"] == pytest.approx(float(matrix.max()))
+    assert reduce_matrix(matrix, "p50") == pytest.approx(float(np.median(matrix)))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"codec": "vp9"}, "unknown codec"),
+    ({"statistic": "mode"}, "unknown statistic"),
+    ({"encoded_size": -1}, "encoded_size"),
+    ({"encoded_size": "12"}, "encoded_size"),
+    ({"encoded_size": 1.5}, "encoded_size"),
+])
+def test_bad_arguments_are_rejected(astronaut: np.ndarray, kwargs: dict, message: str) -> None:
+    arguments = {"encoded_size": 5000, "keyframe": True, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        estimate_quality(astronaut, **arguments)
+
+
+@pytest.mark.parametrize("frame, message", [
+    (np.zeros((480, 640, 3), np.float32), "uint8"),
+    (np.zeros((480, 640), np.uint8), "HxWx3"),
+    (np.zeros((8, 8, 3), np.uint8), "at least 16x16"),
+    ([[1, 2, 3]], "numpy array"),
+])
+def test_bad_frames_are_rejected(frame: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        estimate_quality(frame, 1000, True)  # type: ignore[arg-type]
+
+
+def test_tracker_smooths_and_follows_the_stream(encoded: dict) -> None:
+    tracker = QualityTracker(codec="vp8", statistic="mean")
+    frames = encoded[("vp8", 250_000)]
+    raw = [estimate_quality(f.image, f.size, f.keyframe, "vp8").value for f in frames]
+    smoothed = [tracker.update(f.image, f.size, f.keyframe).value for f in frames]
+    assert tracker.running_inter_bpp is not None and tracker.running_inter_bpp > 0
+    assert np.std(np.diff(smoothed[1:])) <= np.std(np.diff(raw[1:])) + 1e-9
+    tracker.set_statistic("max")
+    assert tracker.update(frames[-1].image, frames[-1].size, False).statistic == "max"
+    with pytest.raises(ValueError, match="unknown statistic"):
+        tracker.set_statistic("nope")
