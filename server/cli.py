@@ -28,7 +28,43 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--side-by-side", action="store_true", help="pristine-background composite beside the matched one")
     comp.add_argument("--report", type=Path, help="write a JSON report here")
     comp.set_defaults(handler=_composite)
+
+    serve = commands.add_parser("serve", help="run the real-time server")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    serve.add_argument("--data-dir", type=Path, default=Path("./data"), help="data directory (default ./data)")
+    serve.add_argument("--workers", type=int, help="pipeline worker processes (default: one per core, at most 4)")
+    serve.add_argument("--statistic", default="mean", help="default quality statistic: mean, median, max, pNN")
+    serve.add_argument("--degradation", default="codec",
+                       help="background degradation: codec, jpeg, webp, vp8, h264, blur, downscale")
+    serve.add_argument("--loopback-candidates", choices=("auto", "yes", "no"), default="auto",
+                       help="offer 127.0.0.1 ICE candidates (auto: when the host is loopback)")
+    serve.set_defaults(handler=_serve)
     return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from .imaging.degradation import MATCH_METHODS
+    from .imaging.quality import check_statistic
+    from .settings import Settings
+    from .web.app import create_app
+
+    try:
+        check_statistic(args.statistic)
+    except ValueError as error:
+        raise BackdropError(str(error)) from None
+    if args.degradation != "codec" and args.degradation not in MATCH_METHODS:
+        raise BackdropError(f"unknown degradation {args.degradation!r}")
+    loopback = {"auto": None, "yes": True, "no": False}[args.loopback_candidates]
+    overrides = {} if args.workers is None else {"workers": args.workers}
+    settings = Settings(host=args.host, port=args.port, data_dir=args.data_dir, statistic=args.statistic,
+                        degradation=args.degradation, loopback_candidates=loopback, **overrides)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    print(f"Backdrop serving on http://{args.host}:{args.port}/  (Ctrl-C to stop)", flush=True)
+    web.run_app(create_app(settings), host=args.host, port=args.port, print=None, shutdown_timeout=5.0)
+    return 0
 
 
 def _composite(args: argparse.Namespace) -> int:

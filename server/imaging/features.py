@@ -21,10 +21,14 @@ CODECS: tuple[str, ...] = ("vp8", "h264")
 BLOCK_FEATURES: tuple[str, ...] = (
     "log_var", "log_grad_inner", "log_grad_edge4", "log_grad_edge16", "blockiness4", "blockiness16",
     "flat_share", "sharpness", "log_mean_luma", "zero_step_share", "small_step_share",
+    "near_log_var", "near_blockiness4", "near_zero_step_share", "near_sharpness",
 )
+# Block features whose 3x3-neighbourhood mean is appended as context (the "near_" features).
+_CONTEXT = ("log_var", "blockiness4", "zero_step_share", "sharpness")
 FRAME_FEATURES: tuple[str, ...] = (
     "log_bpp", "keyframe", "is_h264", "log_pixels", "mean_log_var", "mean_blockiness4", "mean_flat_share",
-    "mean_sharpness", "bits_per_texture", "mean_zero_step_share",
+    "mean_sharpness", "bits_per_texture", "mean_zero_step_share", "p10_log_var", "p90_log_var",
+    "flat_block_share",
 )
 _EPS = 0.5
 _EDGE4 = [3, 7, 11]
@@ -79,8 +83,11 @@ def block_features(y: np.ndarray) -> np.ndarray:
         np.log(mean16 + 8.0),
         zero_share,
         small_share,
-    ], axis=2)
-    return features.astype(np.float32)
+    ], axis=2).astype(np.float32)
+    base = BLOCK_FEATURES[: features.shape[2]]
+    context = [cv2.blur(np.ascontiguousarray(features[:, :, base.index(name)]), (3, 3),
+                        borderType=cv2.BORDER_REPLICATE) for name in _CONTEXT]
+    return np.concatenate([features, np.stack(context, axis=2)], axis=2)
 
 
 def _position_sums(y: np.ndarray, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -128,6 +135,8 @@ def frame_features(blocks: np.ndarray, encoded_size: int, keyframe: bool, codec:
         float(means[names.index("sharpness")]),
         log_bpp - mean_log_var,
         float(means[names.index("zero_step_share")]),
+        *np.percentile(blocks[:, :, names.index("log_var")], (10, 90)).tolist(),
+        float((blocks[:, :, names.index("flat_share")] > 0.9).mean()),
     ], dtype=np.float32)
 
 

@@ -27,22 +27,8 @@ def luma(image_bgr: np.ndarray) -> np.ndarray:
 
 def ssim_map(reference: np.ndarray, distorted: np.ndarray) -> np.ndarray:
     """Per-pixel SSIM of two same-size 2-D luma planes (data range 255)."""
-    require_luma(reference, "reference")
     require_luma(distorted, "distorted")
-    if reference.shape != distorted.shape:
-        raise ValueError(f"reference {reference.shape} and distorted {distorted.shape} differ in size")
-    x = reference.astype(np.float32, copy=False)
-    y = distorted.astype(np.float32, copy=False)
-    box = (WINDOW, WINDOW)
-    mode = cv2.BORDER_REFLECT101
-    mx = cv2.boxFilter(x, -1, box, borderType=mode)
-    my = cv2.boxFilter(y, -1, box, borderType=mode)
-    vx = (cv2.boxFilter(x * x, -1, box, borderType=mode) - mx * mx) * _COV_NORM
-    vy = (cv2.boxFilter(y * y, -1, box, borderType=mode) - my * my) * _COV_NORM
-    cxy = (cv2.boxFilter(x * y, -1, box, borderType=mode) - mx * my) * _COV_NORM
-    numerator = (2.0 * mx * my + _C1) * (2.0 * cxy + _C2)
-    denominator = (mx * mx + my * my + _C1) * (vx + vy + _C2)
-    return numerator / denominator
+    return SsimReference(reference).map(distorted)
 
 
 def ssim_loss(reference: np.ndarray, distorted: np.ndarray) -> float:
@@ -51,10 +37,7 @@ def ssim_loss(reference: np.ndarray, distorted: np.ndarray) -> float:
         reference = luma(reference)
     if distorted.ndim == 3:
         distorted = luma(distorted)
-    smap = ssim_map(reference, distorted)
-    b = _BORDER
-    inner = smap[b:-b, b:-b] if min(smap.shape) > 2 * b else smap
-    return float(1.0 - inner.mean(dtype=np.float64))
+    return _mean_loss(ssim_map(reference, distorted))
 
 
 def block_loss_map(reference: np.ndarray, distorted: np.ndarray, block: int) -> np.ndarray:
@@ -88,17 +71,25 @@ class SsimReference:
         """Height and width of the reference."""
         return self._x.shape  # type: ignore[return-value]
 
-    def loss(self, distorted: np.ndarray) -> float:
-        """1 - SSIM (scikit-image's default score) of ``distorted`` (luma or BGR) against the reference."""
+    def map(self, distorted: np.ndarray) -> np.ndarray:
+        """Per-pixel SSIM of ``distorted`` (luma or BGR) against the reference."""
         y = luma(distorted) if distorted.ndim == 3 else distorted.astype(np.float32, copy=False)
         if y.shape != self._x.shape:
-            raise ValueError(f"distorted {y.shape} and reference {self._x.shape} differ in size")
+            raise ValueError(f"reference {self._x.shape} and distorted {y.shape} differ in size")
         box, mode = (WINDOW, WINDOW), cv2.BORDER_REFLECT101
         my = cv2.boxFilter(y, -1, box, borderType=mode)
         vy = (cv2.boxFilter(y * y, -1, box, borderType=mode) - my * my) * _COV_NORM
         cxy = (cv2.boxFilter(self._x * y, -1, box, borderType=mode) - self._mx * my) * _COV_NORM
         mx = self._mx
-        smap = ((2.0 * mx * my + _C1) * (2.0 * cxy + _C2)) / ((mx * mx + my * my + _C1) * (self._vx + vy + _C2))
-        b = _BORDER
-        inner = smap[b:-b, b:-b] if min(smap.shape) > 2 * b else smap
-        return float(1.0 - inner.mean(dtype=np.float64))
+        return ((2.0 * mx * my + _C1) * (2.0 * cxy + _C2)) / ((mx * mx + my * my + _C1) * (self._vx + vy + _C2))
+
+    def loss(self, distorted: np.ndarray) -> float:
+        """1 - SSIM (scikit-image's default score) of ``distorted`` (luma or BGR) against the reference."""
+        return _mean_loss(self.map(distorted))
+
+
+def _mean_loss(smap: np.ndarray) -> float:
+    """1 - the mean of an SSIM map without its border, as scikit-image averages it."""
+    b = _BORDER
+    inner = smap[b:-b, b:-b] if min(smap.shape) > 2 * b else smap
+    return float(1.0 - inner.mean(dtype=np.float64))

@@ -84,10 +84,12 @@ def estimate_quality(frame_bgr: np.ndarray, encoded_size: int, keyframe: bool, c
 
 
 class QualityTracker:
-    """Per-stream quality: running inter-frame bitrate and exponential smoothing of the matrix.
+    """Per-stream quality: exponential smoothing of the matrix, and the running inter-frame bitrate.
 
-    Inter frames are scored with the running average of recent inter-frame sizes rather than their
-    own (single P-frame sizes swing with motion), keyframes with their own size.
+    Each frame is scored with its own size (scoring inter frames with the running average size
+    instead was measured worse: Spearman 0.74 against 0.84, scripts/evaluate_quality.py). A keyframe
+    resets the smoothing (it is a fresh picture); the running inter-frame bits per pixel is kept as
+    a figure for the server's stats.
     """
 
     def __init__(self, codec: str = "vp8", statistic: str = "mean", smoothing: float = 0.3,
@@ -113,12 +115,11 @@ class QualityTracker:
 
     def update(self, frame_bgr: np.ndarray, encoded_size: int, keyframe: bool) -> QualityEstimate:
         """Score the next frame of the stream and return the smoothed estimate."""
+        raw = estimate_quality(frame_bgr, encoded_size, keyframe, self.codec, self.statistic, self._model)
         size = int(encoded_size)
         if not keyframe and size > 0:
             self._inter_size = size if self._inter_size is None else (
                 self._inter_size + self._alpha_rate * (size - self._inter_size))
-            size = max(1, int(round(self._inter_size)))
-        raw = estimate_quality(frame_bgr, size, keyframe, self.codec, self.statistic, self._model)
         if self._matrix is None or self._matrix.shape != raw.matrix.shape or keyframe:
             self._matrix = raw.matrix
         else:

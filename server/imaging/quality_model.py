@@ -1,7 +1,8 @@
 """The quality estimator's learned part: a small multilayer perceptron over block features, in numpy.
 
 The model file (JSON) holds the feature standardisation, the layer weights (ReLU hidden layers,
-linear output) and the training record. ``QualityModel.predict`` maps feature rows to the predicted
+linear output) and the training record. The network predicts log(loss + ``log_offset``) (losses are
+skewed; the log evens the errors out); ``QualityModel.predict`` maps feature rows to the predicted
 local loss (1 - SSIM) of each block, clipped to [0, 1].
 """
 
@@ -16,7 +17,8 @@ import numpy as np
 from .features import BLOCK_FEATURES, FRAME_FEATURES
 
 DEFAULT_MODEL_PATH = Path(__file__).with_name("models") / "quality_model.json"
-FORMAT = "backdrop-quality-mlp/1"
+FORMAT = "backdrop-quality-mlp/2"
+LOG_OFFSET = 0.01
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class QualityModel:
     weights: tuple[np.ndarray, ...]
     biases: tuple[np.ndarray, ...]
     record: dict = field(default_factory=dict)
+    log_offset: float = LOG_OFFSET
 
     def __post_init__(self) -> None:
         expected = len(BLOCK_FEATURES) + len(FRAME_FEATURES)
@@ -44,7 +47,7 @@ class QualityModel:
             hidden = hidden @ weight + bias
             if index < last:
                 np.maximum(hidden, 0.0, out=hidden)
-        return np.clip(hidden[:, 0], 0.0, 1.0)
+        return np.clip(np.exp(hidden[:, 0]) - self.log_offset, 0.0, 1.0)
 
     def to_json(self) -> dict:
         """The JSON document ``load`` reads."""
@@ -53,7 +56,7 @@ class QualityModel:
             "features": list(BLOCK_FEATURES) + list(FRAME_FEATURES),
             "mean": self.mean.tolist(), "scale": self.scale.tolist(),
             "weights": [w.tolist() for w in self.weights], "biases": [b.tolist() for b in self.biases],
-            "record": self.record,
+            "log_offset": self.log_offset, "record": self.record,
         }
 
     @staticmethod
@@ -68,7 +71,7 @@ class QualityModel:
         return QualityModel(
             mean=as32(document["mean"]), scale=as32(document["scale"]),
             weights=tuple(as32(w) for w in document["weights"]), biases=tuple(as32(b) for b in document["biases"]),
-            record=document.get("record", {}),
+            record=document.get("record", {}), log_offset=float(document["log_offset"]),
         )
 
     @staticmethod

@@ -83,6 +83,7 @@ class Motion:
     flip: bool
     gain: float
     bias: float
+    softness: float = 0.0
 
     @staticmethod
     def random(rng: np.random.Generator) -> "Motion":
@@ -90,6 +91,7 @@ class Motion:
         return Motion(
             crop=float(rng.uniform(0.3, 1.0)), pan_x=float(rng.normal(0, 0.003)), pan_y=float(rng.normal(0, 0.002)),
             zoom=float(rng.normal(0, 0.002)), noise=float(rng.choice([0.0, 0.0, 0.0, 0.5, 1.0, 2.0])),
+            softness=float(rng.choice([0.0, 0.0, 0.6, 1.2])),
             flip=bool(rng.integers(2)), gain=float(rng.uniform(0.75, 1.2)), bias=float(rng.uniform(-15, 15)),
         )
 
@@ -138,6 +140,8 @@ def render_video_clip(video: list[np.ndarray], width: int, height: int, frames: 
 def _finish(frame: np.ndarray, motion: Motion, rng: np.random.Generator) -> np.ndarray:
     if motion.flip:
         frame = frame[:, ::-1]
+    if motion.softness > 0:  # soft webcam optics
+        frame = cv2.GaussianBlur(frame, (0, 0), motion.softness)
     toned = frame.astype(np.float32) * motion.gain + motion.bias
     if motion.noise > 0:
         toned += rng.normal(0, motion.noise, frame.shape).astype(np.float32)

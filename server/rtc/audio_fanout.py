@@ -1,0 +1,98 @@
+"""Relay a participant's microphone to the others: each subscriber gets its own copy of every frame.
+
+aiortc encodes each sender's frames in a thread; handing one frame object to several senders lets
+those threads touch it concurrently (FACTS.md), so every subscriber track gets a copy. A subscriber
+that falls behind loses its oldest audio instead of accumulating delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import av
+from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
+
+logger = logging.getLogger(__name__)
+
+MAX_QUEUED_FRAMES = 5
+
+
+class AudioFanout:
+    """Reads one remote audio track and offers copies to subscriber tracks."""
+
+    def __init__(self, source: MediaStreamTrack) -> None:
+        self._source = source
+        self._tracks: set[AudioCopyTrack] = set()
+        self._task = asyncio.ensure_future(self._run())
+
+    def subscribe(self) -> "AudioCopyTrack":
+        """A new subscriber track."""
+        track = AudioCopyTrack(self)
+        self._tracks.add(track)
+        return track
+
+    def unsubscribe(self, track: "AudioCopyTrack") -> None:
+        """Forget a subscriber track."""
+        self._tracks.discard(track)
+
+    async def close(self) -> None:
+        """Stop reading and end every subscriber track."""
+        self._task.cancel()
+        try:
+            await self._task
+        except (asyncio.CancelledError, Exception):
+            pass
+        for track in list(self._tracks):
+            track.stop()
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                frame = await self._source.recv()
+                if not self._tracks:
+                    continue
+                samples = frame.to_ndarray()
+                for track in list(self._tracks):
+                    copy = av.AudioFrame.from_ndarray(samples.copy(), format=frame.format.name, layout=frame.layout.name)
+                    copy.sample_rate, copy.pts, copy.time_base = frame.sample_rate, frame.pts, frame.time_base
+                    track.offer(copy)
+        except MediaStreamError:
+            pass
+        finally:
+            for track in list(self._tracks):
+                track.stop()
+
+
+class AudioCopyTrack(MediaStreamTrack):
+    """One subscriber's copy of a microphone."""
+
+    kind = "audio"
+
+    def __init__(self, fanout: AudioFanout) -> None:
+        super().__init__()
+        self._fanout = fanout
+        self._queue: asyncio.Queue[av.AudioFrame | None] = asyncio.Queue()
+
+    def offer(self, frame: av.AudioFrame) -> None:
+        """Queue a frame, dropping the oldest past a few."""
+        if self.readyState != "live":
+            return
+        while self._queue.qsize() >= MAX_QUEUED_FRAMES:
+            self._queue.get_nowait()
+        self._queue.put_nowait(frame)
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        frame = await self._queue.get()
+        if frame is None:
+            raise MediaStreamError
+        return frame
+
+    def stop(self) -> None:
+        if self.readyState == "live":
+            self._queue.put_nowait(None)
+        super().stop()
+        self._fanout.unsubscribe(self)

@@ -1,0 +1,154 @@
+"""One participant: their published camera and microphone, their composite, and what they watch."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from aiortc import MediaStreamTrack, RTCPeerConnection
+from aiortc.mediastreams import MediaStreamError
+
+from ..pipeline.messages import FrameResult, StreamFailed
+from ..pipeline.pool import WorkerPool
+from .aiortc_patches import EncodedInfo
+from .audio_fanout import AudioFanout
+from .composite_track import PacketBroadcast
+
+logger = logging.getLogger(__name__)
+
+EventSender = Callable[[dict], Awaitable[None]]
+
+
+@dataclass
+class StreamStats:
+    """Live figures of one participant's composite stream."""
+
+    frames_in: int = 0
+    frames_out: int = 0
+    frames_failed: int = 0
+    quality: float | None = None
+    level: int | None = None
+    degradation: dict = field(default_factory=dict)
+    background_loss: float | None = None
+    codec: str | None = None
+    width: int = 0
+    height: int = 0
+    last_error: str | None = None
+    latencies_ms: deque = field(default_factory=lambda: deque(maxlen=300))
+    out_times: deque = field(default_factory=lambda: deque(maxlen=120))
+
+    def fps(self) -> float:
+        """Composites per second over the last few seconds."""
+        now = time.monotonic()
+        recent = [t for t in self.out_times if now - t <= 2.0]
+        return len(recent) / 2.0 if recent else 0.0
+
+    def as_dict(self) -> dict:
+        """JSON-friendly summary."""
+        latencies = np.array(self.latencies_ms) if self.latencies_ms else None
+        return {
+            "frames_in": self.frames_in, "frames_out": self.frames_out, "frames_failed": self.frames_failed,
+            "quality": None if self.quality is None else round(self.quality, 4), "level": self.level,
+            "degradation": self.degradation, "background_loss": self.background_loss,
+            "codec": self.codec, "width": self.width, "height": self.height, "fps": round(self.fps(), 1),
+            "latency_ms": None if latencies is None else {
+                "p50": round(float(np.percentile(latencies, 50)), 2), "p95": round(float(np.percentile(latencies, 95)), 2)},
+            "last_error": self.last_error,
+        }
+
+
+class Participant:
+    """A member of a room. Owns its publish connection, ingest task, composite broadcast and audio."""
+
+    def __init__(self, participant_id: str, name: str, room: str, probe: bool, send_event: EventSender,
+                 pool: WorkerPool) -> None:
+        self.id, self.name, self.room, self.probe = participant_id, name, room, probe
+        self.send_event = send_event
+        self.pool = pool
+        self.stats = StreamStats()
+        self.broadcast = PacketBroadcast(lambda: pool.request_keyframe(self.stream_id))
+        self.publish_pc: RTCPeerConnection | None = None
+        self.audio: AudioFanout | None = None
+        self.viewer_pcs: dict[str, RTCPeerConnection] = {}  # publisher id -> connection watching them
+        self.stream_open = False
+        self._ingest: asyncio.Task | None = None
+        self.background_key: str | None = None
+
+    @property
+    def stream_id(self) -> str:
+        """The pipeline stream of this participant's camera."""
+        return f"{self.room}/{self.id}"
+
+    def describe(self) -> dict:
+        """Public description for room events."""
+        return {"id": self.id, "name": self.name}
+
+    @property
+    def ingesting(self) -> bool:
+        """Whether the camera track is being read."""
+        return self._ingest is not None
+
+    def start_ingest(self, track: MediaStreamTrack) -> None:
+        """Feed the camera track's frames to the worker pool (newest wins there)."""
+        self._ingest = asyncio.ensure_future(self._run_ingest(track))
+
+    def on_result(self, result: FrameResult | StreamFailed) -> None:
+        """Pool callback: fan the encoded composite out and record figures."""
+        if isinstance(result, StreamFailed):
+            self.stats.frames_failed += 1
+            self.stats.last_error = result.error
+            return
+        now = time.monotonic()
+        for packet in result.packets:
+            self.broadcast.publish(packet)
+        self.stats.frames_out += 1
+        self.stats.out_times.append(now)
+        self.stats.latencies_ms.append((now - result.received_at) * 1000.0)
+        self.stats.quality, self.stats.level = result.quality, result.level
+        self.stats.degradation, self.stats.background_loss = result.degradation, round(result.background_loss, 4)
+
+    async def close(self) -> None:
+        """Release everything: ingest task, pool stream, tracks, peer connections."""
+        if self._ingest:
+            self._ingest.cancel()
+            try:
+                await self._ingest
+            except (asyncio.CancelledError, Exception):
+                pass
+        if self.stream_open:
+            self.pool.close_stream(self.stream_id)
+            self.stream_open = False
+        self.broadcast.close()
+        if self.audio:
+            await self.audio.close()
+        connections = list(self.viewer_pcs.values()) + ([self.publish_pc] if self.publish_pc else [])
+        self.viewer_pcs.clear()
+        await asyncio.gather(*(pc.close() for pc in connections), return_exceptions=True)
+
+    async def _run_ingest(self, track: MediaStreamTrack) -> None:
+        try:
+            while True:
+                frame = await track.recv()
+                received = time.monotonic()
+                info = frame.opaque if isinstance(frame.opaque, EncodedInfo) else None
+                if frame.width % 2 or frame.height % 2:
+                    frame = frame.reformat(width=frame.width & ~1, height=frame.height & ~1)
+                i420 = frame.to_ndarray(format="yuv420p")
+                self.stats.frames_in += 1
+                self.stats.width, self.stats.height = frame.width, frame.height
+                if info:
+                    self.stats.codec = info.codec
+                timestamp_ms = int(frame.time * 1000) if frame.time is not None else int(received * 1000)
+                self.pool.submit(self.stream_id, i420, info.size if info else 0, info.keyframe if info else False,
+                                 timestamp_ms, int(frame.pts or 0), received)
+        except MediaStreamError:
+            logger.info("participant %s: camera track ended", self.id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("participant %s: ingest failed", self.id)

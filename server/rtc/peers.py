@@ -1,0 +1,60 @@
+"""Peer connection helpers: codec choice, start-bitrate hints in the answer, answering an offer."""
+
+from __future__ import annotations
+
+import re
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCRtpTransceiver, RTCSessionDescription
+
+BITRATE_HINTS = "x-google-start-bitrate=1500;x-google-min-bitrate=750;x-google-max-bitrate=3000"
+
+
+def new_peer_connection() -> RTCPeerConnection:
+    """A peer connection with no STUN/TURN servers (host candidates only; nothing leaves the machine)."""
+    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+
+
+def prefer_vp8(transceiver: RTCRtpTransceiver) -> None:
+    """Restrict a video transceiver to VP8 (and its RTX): composites are encoded once, in VP8."""
+    codecs = RTCRtpReceiver.getCapabilities("video").codecs
+    vp8 = [c for c in codecs if c.mimeType.lower() == "video/vp8"]
+    rtx = [c for c in codecs if c.mimeType.lower() == "video/rtx"]
+    transceiver.setCodecPreferences(vp8 + rtx)
+
+
+def add_bitrate_hints(sdp: str) -> str:
+    """Add Chromium's start/min/max bitrate hints to every VP8 and H.264 payload of the SDP.
+
+    Chromium's upload otherwise starts near 250 kbps and drops the resolution (FACTS.md).
+    """
+    lines = sdp.split("\r\n")
+    payloads = {m.group(1) for line in lines
+                if (m := re.match(r"a=rtpmap:(\d+) (VP8|H264)/90000", line, re.IGNORECASE))}
+    out: list[str] = []
+    with_fmtp = set()
+    for line in lines:
+        match = re.match(r"a=fmtp:(\d+) (.*)", line)
+        if match and match.group(1) in payloads and "x-google-start-bitrate" not in line:
+            line = f"{line};{BITRATE_HINTS}"
+            with_fmtp.add(match.group(1))
+        out.append(line)
+    result: list[str] = []
+    for line in out:
+        result.append(line)
+        match = re.match(r"a=rtpmap:(\d+) ", line)
+        if match and match.group(1) in payloads and match.group(1) not in with_fmtp:
+            result.append(f"a=fmtp:{match.group(1)} {BITRATE_HINTS}")
+    return "\r\n".join(result)
+
+
+async def answer(pc: RTCPeerConnection) -> str:
+    """Create and set the local answer (aiortc gathers all candidates first); returns its SDP with hints."""
+    await pc.setLocalDescription(await pc.createAnswer())
+    return add_bitrate_hints(pc.localDescription.sdp)
+
+
+def parse_offer(sdp: object) -> RTCSessionDescription:
+    """An offer from untrusted input, or ValueError."""
+    if not isinstance(sdp, str) or not sdp.startswith("v=0"):
+        raise ValueError("offer must be an SDP string starting with v=0")
+    return RTCSessionDescription(sdp=sdp, type="offer")

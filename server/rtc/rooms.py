@@ -1,0 +1,57 @@
+"""Which rooms exist and who is in them: a small interface with an in-memory implementation.
+
+Rooms will later be placed across server nodes through Redis (a room lives on one node); everything
+that asks "which rooms, who is where" goes through ``RoomDirectory`` so that can be swapped in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass
+class RoomState:
+    """A room's settings and members (participant ids in join order)."""
+
+    name: str
+    background_key: str | None = None
+    statistic: str | None = None
+    members: list[str] = field(default_factory=list)
+
+
+class RoomDirectory(Protocol):
+    """Where rooms live and who is in them."""
+
+    def join(self, room: str, participant_id: str) -> RoomState: ...
+    def leave(self, room: str, participant_id: str) -> None: ...
+    def get(self, room: str) -> RoomState | None: ...
+    def rooms(self) -> list[RoomState]: ...
+
+
+class InMemoryRoomDirectory:
+    """The single-node directory: rooms exist while someone is in them."""
+
+    def __init__(self) -> None:
+        self._rooms: dict[str, RoomState] = {}
+
+    def join(self, room: str, participant_id: str) -> RoomState:
+        state = self._rooms.setdefault(room, RoomState(room))
+        if participant_id not in state.members:
+            state.members.append(participant_id)
+        return state
+
+    def leave(self, room: str, participant_id: str) -> None:
+        state = self._rooms.get(room)
+        if state is None:
+            return
+        if participant_id in state.members:
+            state.members.remove(participant_id)
+        if not state.members:
+            del self._rooms[room]
+
+    def get(self, room: str) -> RoomState | None:
+        return self._rooms.get(room)
+
+    def rooms(self) -> list[RoomState]:
+        return list(self._rooms.values())

@@ -1,0 +1,44 @@
+"""Server settings: one frozen dataclass, filled from the command line and the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything ``create_app`` needs; the defaults run without any external service."""
+
+    host: str = "127.0.0.1"
+    """Address to listen on."""
+    port: int = 8080
+    """TCP port for HTTP and the signaling WebSocket."""
+    data_dir: Path = Path("./data")
+    """Where uploaded backgrounds and the admin token live."""
+    workers: int = field(default_factory=_default_workers)
+    """Pipeline worker processes (one per core is right on a dedicated machine)."""
+    loopback_candidates: bool | None = None
+    """Offer 127.0.0.1 ICE candidates; None means: when the host is a loopback address."""
+    statistic: str = "mean"
+    """Default statistic reducing each frame's quality matrix."""
+    degradation: str = "codec"
+    """How backgrounds are degraded: codec (the stream's own), jpeg, webp, vp8, h264, blur, downscale."""
+    output_bitrate: int = 1_200_000
+    """Bitrate of each encoded composite (VP8), pinned: rebuilding encoders on REMB costs keyframes."""
+    max_participants_per_room: int = 9
+    """Joins beyond this are refused."""
+    client_dir: Path = Path(__file__).resolve().parents[1] / "client_web"
+    """The browser client served at ``/``."""
+
+    @property
+    def offers_loopback(self) -> bool:
+        """Whether peers should gather loopback candidates."""
+        if self.loopback_candidates is not None:
+            return self.loopback_candidates
+        return self.host in ("127.0.0.1", "localhost", "::1")

@@ -1,0 +1,1 @@
+"""Where backgrounds come from (built-ins now; the uploaded-background store joins here)."""

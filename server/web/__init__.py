@@ -1,0 +1,1 @@
+"""HTTP and WebSocket front: the app factory, signaling, health, the browser client."""

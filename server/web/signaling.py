@@ -1,0 +1,110 @@
+"""The signaling WebSocket: JSON messages between a browser (or a synthetic client) and the conference.
+
+Client -> server: join {room, name, probe?}; publish {sdp}; subscribe {participant, sdp};
+unsubscribe {participant}; background {background}; statistic {statistic}; leave.
+Server -> client: joined {id, name, room, participants, backgrounds}; publish-answer {sdp};
+subscribe-answer {participant, sdp}; participant-joined {participant}; participant-left {id};
+stats {streams}; error {error, detail, request}.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from aiohttp import WSMsgType, web
+
+from ..rtc.conference import Conference, SignalingError
+from ..rtc.participant import Participant
+from .keys import CONFERENCE
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 256 * 1024
+
+
+async def signaling_handler(request: web.Request) -> web.WebSocketResponse:
+    """One participant's signaling session; leaving or disconnecting releases everything."""
+    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_MESSAGE_BYTES)
+    await ws.prepare(request)
+    conference = request.app[CONFERENCE]
+    session = _Session(conference, ws)
+    try:
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                await session.handle(message.data)
+            elif message.type == WSMsgType.ERROR:
+                break
+    finally:
+        await session.end()
+    return ws
+
+
+class _Session:
+    def __init__(self, conference: Conference, ws: web.WebSocketResponse) -> None:
+        self.conference, self.ws = conference, ws
+        self.participant: Participant | None = None
+
+    async def send(self, event: dict) -> None:
+        if not self.ws.closed:
+            try:
+                await self.ws.send_json(event)
+            except ConnectionResetError:
+                pass
+
+    async def handle(self, text: str) -> None:
+        try:
+            message = json.loads(text)
+        except json.JSONDecodeError:
+            await self.send({"type": "error", "error": "bad_json", "detail": "messages must be JSON objects"})
+            return
+        kind = message.get("type") if isinstance(message, dict) else None
+        try:
+            await self._dispatch(kind, message)
+        except SignalingError as error:
+            await self.send({"type": "error", "error": error.code, "detail": error.detail, "request": kind})
+        except Exception as error:  # a broken request must not end the session
+            logger.exception("signaling %s failed", kind)
+            await self.send({"type": "error", "error": "internal", "detail": str(error), "request": kind})
+
+    async def _dispatch(self, kind: object, message: dict) -> None:
+        conference = self.conference
+        if kind == "join":
+            if self.participant is not None:
+                raise SignalingError("already_joined", "leave before joining again")
+            self.participant = await conference.join(message.get("room"), message.get("name"),
+                                                     message.get("probe", False), self.send)
+            p = self.participant
+            await self.send({
+                "type": "joined", "id": p.id, "name": p.name, "room": p.room,
+                "participants": [o.describe() for o in conference.members(p.room) if o.id != p.id],
+                "backgrounds": [vars(b) for b in conference.backgrounds.list()],
+                "background": conference.backgrounds.default_key,
+            })
+            return
+        if kind not in ("publish", "subscribe", "unsubscribe", "background", "statistic", "leave"):
+            raise SignalingError("unknown_type", f"unknown message type {kind!r}")
+        participant = self.participant
+        if participant is None:
+            raise SignalingError("not_joined", "join a room first")
+        if kind == "publish":
+            await self.send({"type": "publish-answer", "sdp": await conference.publish(participant, message.get("sdp"))})
+        elif kind == "subscribe":
+            target = message.get("participant")
+            sdp = await conference.subscribe(participant, target, message.get("sdp"))
+            await self.send({"type": "subscribe-answer", "participant": target, "sdp": sdp})
+        elif kind == "unsubscribe":
+            await conference.unsubscribe(participant, message.get("participant"))
+        elif kind == "background":
+            conference.set_background(participant, message.get("background"))
+            await self.send({"type": "background", "background": message.get("background")})
+        elif kind == "statistic":
+            conference.set_statistic(participant, message.get("statistic"))
+        elif kind == "leave":
+            await self.end()
+            await self.send({"type": "left"})
+
+    async def end(self) -> None:
+        if self.participant is not None:
+            participant, self.participant = self.participant, None
+            await self.conference.leave(participant)

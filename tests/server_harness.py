@@ -1,0 +1,59 @@
+"""Run the real server (aiohttp app, worker pool, aiortc) on a free loopback port in a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from pathlib import Path
+
+from aiohttp import web
+
+from server.settings import Settings
+from server.web.app import create_app
+from server.web.keys import CONFERENCE, POOL
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerThread:
+    """``start()`` returns once the server is ready; ``stop()`` shuts it down gracefully."""
+
+    def __init__(self, data_dir: Path, workers: int = 2, **settings: object) -> None:
+        self.port = free_port()
+        self.settings = Settings(host="127.0.0.1", port=self.port, data_dir=data_dir, workers=workers, **settings)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.loop = asyncio.new_event_loop()
+        self.app = create_app(self.settings)
+        self._runner = web.AppRunner(self.app)
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def start(self) -> "ServerThread":
+        self._thread.start()
+        self.call(self._start())
+        return self
+
+    def stop(self) -> None:
+        self.call(self._runner.cleanup())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+
+    def call(self, coroutine, timeout: float = 60.0):
+        """Run a coroutine on the server's loop and return its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    async def _start(self) -> None:
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+
+    @property
+    def conference(self):
+        return self.app[CONFERENCE]
+
+    @property
+    def pool(self):
+        return self.app[POOL]

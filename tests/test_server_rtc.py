@@ -1,0 +1,161 @@
+"""The real-time server with real aiortc peers on loopback (no mocks): rooms, composites, cleanup."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+import cv2
+import numpy as np
+import pytest
+
+from server.imaging.compositing import fit_background
+from server.imaging.default_background import studio_background
+from server.loadtest.participant import FrameSourceTrack, SyntheticParticipant
+from tests.server_harness import ServerThread
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> ServerThread:
+    thread = ServerThread(tmp_path_factory.mktemp("data")).start()
+    yield thread
+    thread.stop()
+
+
+def moving(image: np.ndarray):
+    def make(index: int) -> np.ndarray:
+        return np.roll(image, int(6 * np.sin(index / 8)), axis=1)
+    return make
+
+
+def wait_until(condition, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_participants_see_their_own_and_each_others_composites(server: ServerThread, astronaut: np.ndarray) -> None:
+    async def scenario() -> None:
+        alice = SyntheticParticipant(server.url, "room-a", "alice", FrameSourceTrack(moving(astronaut)))
+        bob = SyntheticParticipant(server.url, "room-a", "bob", FrameSourceTrack(moving(astronaut)))
+        try:
+            await alice.join()
+            await bob.join()
+            own = await alice.wait_for_frames("self", 20)
+            await alice.wait_for_frames("bob", 10)
+            seen = await bob.wait_for_frames("alice", 10)
+            await bob.wait_for_frames("self", 10)
+            virtual = fit_background(studio_background(), 640, 480)
+            for image in (own.last_image, seen.last_image):
+                assert image.shape == astronaut.shape
+                # Background replaced: the top corners (flag, shuttle) show the virtual background.
+                for corner in (np.s_[:60, :60], np.s_[:60, -60:]):
+                    to_virtual = np.abs(image[corner].astype(float) - virtual[corner]).mean()
+                    to_camera = np.abs(image[corner].astype(float) - astronaut[corner]).mean()
+                    assert to_virtual < 0.5 * to_camera, (to_virtual, to_camera)
+                # The person is still there: the face matches the camera.
+                assert np.abs(image[100:200, 250:350].astype(float) - astronaut[100:200, 250:350]).mean() < 25
+        finally:
+            await alice.leave()
+            await bob.leave()
+
+    asyncio.run(scenario())
+    assert wait_until(lambda: not server.conference.participants)
+
+
+def test_late_joiner_gets_video_within_a_second(server: ServerThread, astronaut: np.ndarray) -> None:
+    async def scenario() -> float:
+        early = SyntheticParticipant(server.url, "room-late", "early", FrameSourceTrack(moving(astronaut)))
+        late = SyntheticParticipant(server.url, "room-late", "late", None)
+        try:
+            await early.join()
+            await early.wait_for_frames("self", 60)  # the stream is well past its first keyframe
+            started = time.monotonic()
+            await late.join()
+            stream = await late.wait_for_frames("early", 1, timeout=10)
+            return stream.first_at - started
+        finally:
+            await early.leave()
+            await late.leave()
+
+    assert asyncio.run(scenario()) < 1.0
+
+
+def test_leaving_releases_everything(server: ServerThread, astronaut: np.ndarray) -> None:
+    async def scenario() -> None:
+        alice = SyntheticParticipant(server.url, "room-c", "alice", FrameSourceTrack(moving(astronaut)))
+        bob = SyntheticParticipant(server.url, "room-c", "bob", FrameSourceTrack(moving(astronaut)))
+        await alice.join()
+        await bob.join()
+        await alice.wait_for_frames("bob", 5)
+        await bob.leave()
+        await asyncio.sleep(1.0)
+        assert "bob" not in alice.others.values()
+        await alice.leave()
+
+    asyncio.run(scenario())
+    assert wait_until(lambda: not server.conference.participants and not server.conference.directory.rooms())
+    assert wait_until(lambda: sum(server.pool.occupancy().values()) == 0)
+
+
+def test_a_resizing_stream_disturbs_nobody(server: ServerThread, astronaut: np.ndarray) -> None:
+    small = cv2.resize(astronaut, (320, 240))
+
+    def resizing(index: int) -> np.ndarray:
+        return astronaut if (index // 20) % 2 == 0 else small
+
+    async def scenario() -> None:
+        steady = SyntheticParticipant(server.url, "room-d", "steady", FrameSourceTrack(moving(astronaut)))
+        odd = SyntheticParticipant(server.url, "room-d", "odd", FrameSourceTrack(resizing))
+        watcher = SyntheticParticipant(server.url, "room-d", "watcher", None)
+        try:
+            await steady.join()
+            await odd.join()
+            await watcher.join()
+            before = (await watcher.wait_for_frames("steady", 10)).frames
+            await asyncio.sleep(3.0)  # the odd stream switches size several times meanwhile
+            after = watcher.received["steady"].frames
+            assert after - before > 30  # ~3 s of steady video kept flowing
+            odd_stream = await watcher.wait_for_frames("odd", 20)
+            assert odd_stream.last_image is not None
+        finally:
+            for participant in (steady, odd, watcher):
+                await participant.leave()
+
+    asyncio.run(scenario())
+
+
+def test_bad_signaling_gets_clear_errors_and_the_session_survives(server: ServerThread) -> None:
+    async def scenario() -> list[dict]:
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(f"{server.url}/ws") as ws:
+                replies = []
+                for message in ("not json", {"type": "publish", "sdp": "v=0"}, {"type": "join", "room": "../x", "name": "a"},
+                                {"type": "dance"}, {"type": "join", "room": "ok-room", "name": "ann"},
+                                {"type": "publish", "sdp": "garbage"}, {"type": "subscribe", "participant": "nobody", "sdp": "v=0"},
+                                {"type": "background", "background": "builtin:nope"}):
+                    await (ws.send_str(message) if isinstance(message, str) else ws.send_json(message))
+                    replies.append(await asyncio.wait_for(ws.receive_json(), 10))
+                await ws.send_json({"type": "leave"})
+                return replies
+
+    replies = asyncio.run(scenario())
+    assert [r.get("error") or r["type"] for r in replies] == [
+        "bad_json", "not_joined", "bad_room", "unknown_type", "joined", "bad_offer", "unknown_participant",
+        "unknown_background"]
+    assert wait_until(lambda: not server.conference.participants)
+
+
+def test_health_and_readiness(server: ServerThread) -> None:
+    async def scenario() -> tuple[int, int]:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{server.url}/healthz") as health, session.get(f"{server.url}/readyz") as ready:
+                return health.status, ready.status
+
+    assert asyncio.run(scenario()) == (200, 200)
