@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debian_packages=(libgl1 libglib2.0-0)
+# libgl1/libglib2.0-0: OpenCV; chromium: the browser end-to-end tests (driven by pip's playwright).
+debian_packages=(libgl1 libglib2.0-0 chromium)
 missing=()
 for package in "${debian_packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

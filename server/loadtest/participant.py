@@ -17,6 +17,8 @@ import numpy as np
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
+from ..rtc.peers import close_quietly
+
 logger = logging.getLogger(__name__)
 
 VIDEO_CLOCK = fractions.Fraction(1, 90_000)
@@ -117,7 +119,7 @@ class SyntheticParticipant:
                 pass
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*(pc.close() for pc in self._pcs.values()), return_exceptions=True)
+        await asyncio.gather(*(close_quietly(pc) for pc in self._pcs.values()))
         self._pcs.clear()
         if self._ws is not None:
             await self._ws.close()
@@ -210,7 +212,7 @@ class SyntheticParticipant:
                 self.others.pop(event["id"], None)
                 pc = self._pcs.pop(event["id"], None)
                 if pc is not None:
-                    self._tasks.append(asyncio.ensure_future(pc.close()))
+                    self._tasks.append(asyncio.ensure_future(close_quietly(pc)))
             elif kind == "stats":
                 self.stats = event["streams"]
             elif kind == "error":

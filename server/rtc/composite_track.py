@@ -92,6 +92,7 @@ class CompositeTrack(MediaStreamTrack):
         self._broadcast = broadcast
         self._queue: asyncio.Queue[EncodedPacket | None] = asyncio.Queue()
         self._waiting_for_keyframe = True
+        self._reading = False  # the sender starts reading only once its connection is up
 
     def offer(self, packet: EncodedPacket) -> None:
         """Queue a packet; past a few queued, drop them all and wait for a keyframe."""
@@ -101,17 +102,25 @@ class CompositeTrack(MediaStreamTrack):
             if not packet.keyframe:
                 return
             self._waiting_for_keyframe = False
-        if self._queue.qsize() >= MAX_QUEUED_PACKETS and not packet.keyframe:
+        if packet.keyframe:  # a keyframe makes everything queued before it useless
+            while not self._queue.empty():
+                self._queue.get_nowait()
+        elif self._queue.qsize() >= MAX_QUEUED_PACKETS:
             while not self._queue.empty():
                 self._queue.get_nowait()
             self._waiting_for_keyframe = True
-            self._broadcast.request_keyframe()
+            if self._reading:  # a connection not yet up would only cause a keyframe storm
+                self._broadcast.request_keyframe()
             return
         self._queue.put_nowait(packet)
 
     async def recv(self) -> av.Packet:
         if self.readyState != "live":
             raise MediaStreamError
+        if not self._reading:
+            self._reading = True
+            if self._waiting_for_keyframe:
+                self._broadcast.request_keyframe(force=True)
         item = await self._queue.get()
         if item is None:
             raise MediaStreamError

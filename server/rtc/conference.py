@@ -23,7 +23,7 @@ from ..settings import Settings
 from ..storage.builtin_backgrounds import BackgroundCatalog
 from .audio_fanout import AudioFanout
 from .participant import EventSender, Participant
-from .peers import answer, new_peer_connection, parse_offer, prefer_vp8
+from .peers import answer, close_quietly, new_peer_connection, parse_offer, prefer_vp8
 from .rooms import RoomDirectory
 
 logger = logging.getLogger(__name__)
@@ -207,4 +207,4 @@ async def _close_viewer_pc(pc: RTCPeerConnection) -> None:
     for sender in pc.getSenders():
         if sender.track is not None:
             sender.track.stop()
-    await pc.close()
+    await close_quietly(pc)

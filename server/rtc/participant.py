@@ -18,6 +18,7 @@ from ..pipeline.pool import WorkerPool
 from .aiortc_patches import EncodedInfo
 from .audio_fanout import AudioFanout
 from .composite_track import PacketBroadcast
+from .peers import close_quietly
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ class Participant:
             await self.audio.close()
         connections = list(self.viewer_pcs.values()) + ([self.publish_pc] if self.publish_pc else [])
         self.viewer_pcs.clear()
-        await asyncio.gather(*(pc.close() for pc in connections), return_exceptions=True)
+        await asyncio.gather(*(close_quietly(pc) for pc in connections))
 
     async def _run_ingest(self, track: MediaStreamTrack) -> None:
         try:

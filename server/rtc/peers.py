@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCRtpTransceiver, RTCSessionDescription
@@ -58,3 +59,11 @@ def parse_offer(sdp: object) -> RTCSessionDescription:
     if not isinstance(sdp, str) or not sdp.startswith("v=0"):
         raise ValueError("offer must be an SDP string starting with v=0")
     return RTCSessionDescription(sdp=sdp, type="offer")
+
+
+async def close_quietly(pc: RTCPeerConnection) -> None:
+    """Close a peer connection that aiortc may be closing itself (remote hang-up) at the same moment."""
+    try:
+        await pc.close()
+    except asyncio.InvalidStateError:
+        pass

