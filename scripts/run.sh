@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
-# Set up (scripts/setup.sh) and run Backdrop on its embedded defaults. Until the real-time server
-# lands this runs the offline compositor on the built-in sample footage and background.
+# Set up (scripts/setup.sh) and run the Backdrop server on its embedded defaults:
+# http://127.0.0.1:8080/ , data in ./data, no external service. Extra arguments go to `backdrop serve`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-mkdir -p data
-exec .venv/bin/backdrop composite sample -o data/sample_composite.mp4 --side-by-side \
-  --report data/sample_composite.json "$@"
+exec .venv/bin/backdrop serve --host 127.0.0.1 --port 8080 --data-dir ./data "$@"

@@ -33,8 +33,8 @@ class RefineSettings:
     """Confidence mapped to 0 by the contrast curve."""
     edge_high: float = 0.7
     """Confidence mapped to 1 by the contrast curve."""
-    feather_sigma: float = 1.0
-    """Final blur at full resolution, in pixels."""
+    feather_sigma: float = 0.6
+    """Final blur at the working resolution, in working pixels (enlarging softens it further)."""
 
 
 class MaskRefiner:
@@ -48,13 +48,17 @@ class MaskRefiner:
         """Forget the temporal state."""
         self._previous = None
 
-    def refine(self, frame_bgr: np.ndarray, confidence: np.ndarray) -> np.ndarray:
-        """A float32 HxW mask in 0..1 from the frame and the segmenter's confidence (same size)."""
+    def work_size(self, width: int, height: int) -> tuple[int, int]:
+        """The working resolution for a frame of ``width`` x ``height``."""
+        work_w = min(width, self.settings.work_width)
+        return work_w, max(1, round(height * work_w / width))
+
+    def refine(self, small_bgr: np.ndarray, confidence: np.ndarray, width: int, height: int) -> np.ndarray:
+        """A float32 ``height`` x ``width`` mask in 0..1 from the frame and the segmenter's confidence,
+        both at the working resolution (``work_size``)."""
         s = self.settings
-        height, width = frame_bgr.shape[:2]
-        work_w = min(width, s.work_width)
-        work_h = max(1, round(height * work_w / width))
-        small = cv2.resize(confidence, (work_w, work_h), interpolation=cv2.INTER_AREA)
+        work_h, work_w = small_bgr.shape[:2]
+        small = confidence
         if self._previous is None or self._previous.shape != small.shape:
             smoothed = small
         else:
@@ -62,15 +66,15 @@ class MaskRefiner:
             weight = np.minimum(1.0, s.steady_weight + s.motion_gain * change)
             smoothed = self._previous + weight * (small - self._previous)
         self._previous = smoothed
-        guide = cv2.cvtColor(cv2.resize(frame_bgr, (work_w, work_h), interpolation=cv2.INTER_AREA),
-                             cv2.COLOR_BGR2GRAY).astype(np.float32) * (1.0 / 255.0)
+        guide = cv2.cvtColor(small_bgr, cv2.COLOR_BGR2GRAY).astype(np.float32) * (1.0 / 255.0)
         refined = _guided_filter(guide, smoothed, s.guide_radius, s.guide_eps)
         ramp = np.clip((refined - s.edge_low) * (1.0 / (s.edge_high - s.edge_low)), 0.0, 1.0)
         curved = ramp * ramp * (3.0 - 2.0 * ramp)  # smoothstep
-        full = cv2.resize(curved, (width, height), interpolation=cv2.INTER_LINEAR)
         if s.feather_sigma > 0:
-            full = cv2.GaussianBlur(full, (0, 0), s.feather_sigma)
-        return full
+            curved = cv2.GaussianBlur(curved, (0, 0), s.feather_sigma)
+        if (work_w, work_h) == (width, height):
+            return curved
+        return cv2.resize(curved, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
 def _guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> np.ndarray:

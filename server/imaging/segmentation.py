@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import TracebackType
 
+import cv2
 import mediapipe as mp
 import numpy as np
 from mediapipe.tasks.python import BaseOptions, vision
@@ -53,12 +54,16 @@ class PersonSegmenter:
             self._refiner.reset()
             self._shape = frame_bgr.shape[:2]
         self._last_timestamp = timestamp
-        rgb = np.ascontiguousarray(frame_bgr[:, :, ::-1])
+        # The model sees 256x144 whatever it is given: segment at the refiner's working size, not full size.
+        height, width = frame_bgr.shape[:2]
+        work = self._refiner.work_size(width, height)
+        small = frame_bgr if work == (width, height) else cv2.resize(frame_bgr, work, interpolation=cv2.INTER_AREA)
+        rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
         result = self._segmenter.segment_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb), timestamp)
         confidence = result.confidence_masks[0].numpy_view()
         if confidence.ndim == 3:
             confidence = confidence[:, :, 0]
-        return self._refiner.refine(frame_bgr, np.ascontiguousarray(confidence, dtype=np.float32))
+        return self._refiner.refine(small, np.ascontiguousarray(confidence, dtype=np.float32), width, height)
 
     def close(self) -> None:
         """Release the model; further ``segment`` calls raise ValueError."""

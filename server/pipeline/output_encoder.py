@@ -43,7 +43,7 @@ class CompositeEncoder:
         codec.thread_count = 1
         rate = str(self.bitrate)
         codec.options = {
-            "cpu-used": "-8", "deadline": "realtime", "lag-in-frames": "0", "error-resilient": "1",
+            "cpu-used": "-12", "deadline": "realtime", "lag-in-frames": "0", "error-resilient": "1",
             "bufsize": rate, "minrate": rate, "maxrate": rate, "undershoot-pct": "100", "overshoot-pct": "15",
             "static-thresh": "1", "partitions": "0",
         }

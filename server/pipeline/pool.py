@@ -10,13 +10,15 @@ streams reopened; their in-flight frames are lost and counted, nobody else notic
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import multiprocessing
 import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from multiprocessing import shared_memory
 from multiprocessing.connection import Connection
@@ -70,6 +72,26 @@ class _Stream:
     retired: list[shared_memory.SharedMemory] = field(default_factory=list)
 
 
+# Workers are the parallelism: their numeric libraries run one thread each. Idle OpenBLAS threads
+# spin-wait after every small matrix product, which cost a whole core per worker when left on.
+_THREAD_LIMITS = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+
+
+@contextlib.contextmanager
+def _single_threaded_libraries() -> Iterator[None]:
+    """Set the thread limits while a worker is spawned (it inherits the environment), then restore."""
+    saved = {name: os.environ.get(name) for name in _THREAD_LIMITS}
+    os.environ.update(_THREAD_LIMITS)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 class _WorkerHandle:
     """A worker process, its pipe, and a writer thread so a large message never blocks the event loop."""
 
@@ -77,7 +99,8 @@ class _WorkerHandle:
         self.index = index
         self.connection, child = context.Pipe(duplex=True)
         self.process = context.Process(target=worker_main, args=(child,), name=f"backdrop-worker-{index}", daemon=True)
-        self.process.start()
+        with _single_threaded_libraries():
+            self.process.start()
         child.close()
         self.ready = False
         self._outbox: queue.SimpleQueue[object] = queue.SimpleQueue()

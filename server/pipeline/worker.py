@@ -136,6 +136,5 @@ def worker_main(connection: Connection, threads: int = 1) -> None:
     """Entry point of a worker process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when workers stop
     cv2.setNumThreads(threads)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     connection.send(Ready(os.getpid()))
     Worker(connection).run()

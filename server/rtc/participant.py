@@ -42,6 +42,7 @@ class StreamStats:
     last_error: str | None = None
     latencies_ms: deque = field(default_factory=lambda: deque(maxlen=300))
     out_times: deque = field(default_factory=lambda: deque(maxlen=120))
+    stage_ms: dict = field(default_factory=dict)
 
     def fps(self) -> float:
         """Composites per second over the last few seconds."""
@@ -59,6 +60,7 @@ class StreamStats:
             "codec": self.codec, "width": self.width, "height": self.height, "fps": round(self.fps(), 1),
             "latency_ms": None if latencies is None else {
                 "p50": round(float(np.percentile(latencies, 50)), 2), "p95": round(float(np.percentile(latencies, 95)), 2)},
+            "stage_ms": {stage: round(float(np.median(values)), 2) for stage, values in self.stage_ms.items()},
             "last_error": self.last_error,
         }
 
@@ -112,6 +114,8 @@ class Participant:
         self.stats.latencies_ms.append((now - result.received_at) * 1000.0)
         self.stats.quality, self.stats.level = result.quality, result.level
         self.stats.degradation, self.stats.background_loss = result.degradation, round(result.background_loss, 4)
+        for stage, value in result.timings_ms.items():
+            self.stats.stage_ms.setdefault(stage, deque(maxlen=120)).append(value)
 
     async def close(self) -> None:
         """Release everything: ingest task, pool stream, tracks, peer connections."""

@@ -1,0 +1,55 @@
+"""Cheap media for synthetic participants: footage encoded once, looped as pre-encoded packets."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import time
+
+import av
+import cv2
+import numpy as np
+from aiortc import MediaStreamTrack
+
+from ..pipeline.output_encoder import CompositeEncoder
+from ..pipeline.messages import EncodedPacket
+
+VIDEO_CLOCK = fractions.Fraction(1, 90_000)
+
+
+def encode_loop(frames: list[np.ndarray], bitrate: int, fps: int = 30) -> list[EncodedPacket]:
+    """VP8 packets of ``frames`` (BGR, one size), starting with a keyframe so the loop can restart."""
+    encoder = CompositeEncoder(bitrate)
+    height, width = frames[0].shape[:2]
+    packets: list[EncodedPacket] = []
+    for index, image in enumerate(frames):
+        i420 = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)
+        packets.extend(encoder.encode(i420, width, height, index * 90_000 // fps, index == 0))
+    return packets
+
+
+class PacketLoopTrack(MediaStreamTrack):
+    """Sends pre-encoded VP8 packets in a loop at ``fps`` (aiortc only packetizes them)."""
+
+    kind = "video"
+
+    def __init__(self, packets: list[EncodedPacket], fps: int = 30) -> None:
+        super().__init__()
+        if not packets or not packets[0].keyframe:
+            raise ValueError("the loop must start with a keyframe")
+        self._packets, self._fps = packets, fps
+        self._index = 0
+        self._start: float | None = None
+
+    async def recv(self) -> av.Packet:
+        if self._start is None:
+            self._start = time.monotonic()
+        delay = self._start + self._index / self._fps - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        source = self._packets[self._index % len(self._packets)]
+        packet = av.Packet(source.data)
+        packet.pts = self._index * 90_000 // self._fps
+        packet.time_base = VIDEO_CLOCK
+        self._index += 1
+        return packet
