@@ -12,7 +12,10 @@ import pytest
 
 from server.imaging.compositing import fit_background
 from server.imaging.default_background import studio_background
+from aiortc.mediastreams import AudioStreamTrack
+
 from server.loadtest.participant import FrameSourceTrack, SyntheticParticipant
+from server.loadtest.sources import PacketLoopTrack, encode_loop
 from tests.server_harness import ServerThread
 
 pytestmark = pytest.mark.slow
@@ -176,3 +179,50 @@ def test_health_and_readiness(server: ServerThread) -> None:
 
 async def _describe(server: ServerThread) -> dict:
     return {state.name: server.conference.room_stats(state.name) for state in server.conference.directory.rooms()}
+
+
+def corrupted(packets: list) -> list:
+    """The same packets with their payload after the first 10 bytes replaced by noise."""
+    rng = np.random.default_rng(3)
+    return [type(p)(p.data[:10] + rng.integers(0, 256, max(0, len(p.data) - 10), dtype=np.uint8).tobytes(),
+                    p.pts, p.keyframe) for p in packets]
+
+
+def test_a_corrupt_stream_disturbs_nobody(server: ServerThread, astronaut: np.ndarray) -> None:
+    packets = encode_loop([np.roll(astronaut, i, axis=1) for i in range(30)], 600_000)
+
+    async def scenario() -> None:
+        steady = SyntheticParticipant(server.url, "room-e", "steady", FrameSourceTrack(moving(astronaut)))
+        broken = SyntheticParticipant(server.url, "room-e", "broken", PacketLoopTrack(corrupted(packets)))
+        watcher = SyntheticParticipant(server.url, "room-e", "watcher", None)
+        try:
+            for participant in (steady, broken, watcher):
+                await participant.join()
+            before = (await watcher.wait_for_frames("steady", 10)).frames
+            await asyncio.sleep(3.0)
+            assert watcher.received["steady"].frames - before > 30
+        finally:
+            for participant in (steady, broken, watcher):
+                await participant.leave()
+
+    asyncio.run(scenario())
+    assert wait_until(lambda: not server.conference.participants)
+
+
+def test_microphones_reach_the_others(server: ServerThread, astronaut: np.ndarray) -> None:
+    async def scenario() -> dict:
+        speaker = SyntheticParticipant(server.url, "room-f", "speaker", FrameSourceTrack(moving(astronaut)),
+                                       audio=AudioStreamTrack())
+        listener = SyntheticParticipant(server.url, "room-f", "listener", None)
+        try:
+            await speaker.join()
+            await listener.join()
+            await listener.wait_for_frames("speaker", 5)
+            await asyncio.sleep(1.0)
+            return dict(listener.audio_frames)
+        finally:
+            await speaker.leave()
+            await listener.leave()
+
+    frames = asyncio.run(scenario())
+    assert frames.get("speaker", 0) > 20, frames  # 20 ms frames: well over 0.4 s of audio arrived

@@ -66,12 +66,14 @@ class SyntheticParticipant:
     """One participant driven from Python."""
 
     def __init__(self, url: str, room: str, name: str, source: MediaStreamTrack | None, probe: bool = False,
-                 watch_others: bool = True, keep_images: bool = True) -> None:
+                 watch_others: bool = True, keep_images: bool = True, audio: MediaStreamTrack | None = None) -> None:
         self.url, self.room, self.name, self.source, self.probe = url.rstrip("/"), room, name, source, probe
+        self.audio = audio
         self.watch_others, self.keep_images = watch_others, keep_images
         self.id: str | None = None
         self.others: dict[str, str] = {}
         self.received: dict[str, ReceivedStream] = {}  # "self" or a participant's name
+        self.audio_frames: dict[str, int] = {}  # a participant's name -> audio frames received
         self.errors: list[dict] = []
         self.stats: dict = {}
         self.joined_at: float | None = None
@@ -148,6 +150,8 @@ class SyntheticParticipant:
         pc = RTCPeerConnection()
         self._pcs["self"] = pc
         pc.addTransceiver(self.source, direction="sendrecv")
+        if self.audio is not None:
+            pc.addTransceiver(self.audio, direction="sendonly")
         pc.on("track", lambda track: self._consume(track, "self") if track.kind == "video" else None)
         await pc.setLocalDescription(await pc.createOffer())
         answer = await self._request("self", {"type": "publish", "sdp": pc.localDescription.sdp})
@@ -161,7 +165,7 @@ class SyntheticParticipant:
 
     def _consume(self, track: MediaStreamTrack, label: str) -> None:
         if track.kind != "video":
-            self._tasks.append(asyncio.ensure_future(self._drain(track)))
+            self._tasks.append(asyncio.ensure_future(self._drain(track, label)))
             return
         stream = self.received.setdefault(label, ReceivedStream())
 
@@ -181,10 +185,11 @@ class SyntheticParticipant:
 
         self._tasks.append(asyncio.ensure_future(run()))
 
-    async def _drain(self, track: MediaStreamTrack) -> None:
+    async def _drain(self, track: MediaStreamTrack, label: str) -> None:
         try:
             while True:
                 await track.recv()
+                self.audio_frames[label] = self.audio_frames.get(label, 0) + 1
         except MediaStreamError:
             pass
 

@@ -1,0 +1,80 @@
+"""`backdrop serve` as a process: it starts, serves, and shuts down gracefully on SIGTERM and SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from server.loadtest.participant import FrameSourceTrack, SyntheticParticipant
+from tests.server_harness import free_port
+
+pytestmark = pytest.mark.slow
+
+
+def children(pid: int) -> set[int]:
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.add(int(entry))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_serve_shuts_down_gracefully(tmp_path: Path, astronaut: np.ndarray, stop_signal: int) -> None:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "server", "serve", "--port", str(port), "--workers", "2",
+                                "--data-dir", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+
+    async def call() -> None:
+        participant = SyntheticParticipant(url, "shutdown", "ann", FrameSourceTrack(lambda i: astronaut))
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                await participant.join()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+        await participant.wait_for_frames("self", 10)
+        workers = children(process.pid)
+        assert len(workers) >= 2
+        process.send_signal(stop_signal)
+        for _ in range(200):  # the server closes our connection as it shuts down
+            if process.poll() is not None:
+                break
+            await asyncio.sleep(0.05)
+        await participant.leave()
+        return workers
+
+    try:
+        workers = asyncio.run(call())
+        assert process.wait(timeout=20) == 0
+        assert not any(alive(pid) for pid in workers), "worker processes outlived the server"
+    finally:
+        if process.poll() is None:
+            process.kill()
+        output = process.stdout.read() if process.stdout else ""
+    assert "Traceback" not in output, output[-3000:]
