@@ -9,7 +9,7 @@ generator) and counts the composites it receives (no decoding cost). Prints:
 - delivered fps of every (receiver, stream) pair and server-added latency (frame received ->
   composite packet sent, p50/p95, from the server's own stats) in a room of N participants;
 - CPU: server (process and workers) and generator, in % of one core;
-- the cost of one more viewer against one more publisher (phases of 1 publisher with 0 and 4
+- the cost of one more viewer against one more publisher (phases of 1 publisher with 0 and 8
   viewers, and 2 publishers).
 """
 
@@ -151,10 +151,10 @@ async def main_async(args: argparse.Namespace) -> int:
             print(f"  server-added latency per stream: p50 {min(p50):.1f}-{max(p50):.1f} ms, p95 {min(p95):.1f}-{max(p95):.1f} ms")
         print(f"  CPU: server {fmt(room['server_cpu'])}, generator {fmt(room['generator_cpu'])} (100% = one core)")
         if server is not None:
-            base = await room_phase(url, "cost-a", 1, 0, False, packets, args.warmup, args.duration / 2, meter)
-            viewed = await room_phase(url, "cost-b", 1, 4, False, packets, args.warmup, args.duration / 2, meter)
-            two = await room_phase(url, "cost-c", 2, 0, False, packets, args.warmup, args.duration / 2, meter)
-            per_viewer = (viewed["server_cpu"] - base["server_cpu"]) / 4
+            base = await room_phase(url, "cost-a", 1, 0, False, packets, args.warmup, args.duration, meter)
+            viewed = await room_phase(url, "cost-b", 1, 8, False, packets, args.warmup, args.duration, meter)
+            two = await room_phase(url, "cost-c", 2, 0, False, packets, args.warmup, args.duration, meter)
+            per_viewer = (viewed["server_cpu"] - base["server_cpu"]) / 8
             per_publisher = two["server_cpu"] - base["server_cpu"]
             print(f"\nCPU per extra viewer {per_viewer:.1f}% of a core, per extra publisher {per_publisher:.1f}%:"
                   f" viewer/publisher = {100 * per_viewer / per_publisher:.1f}%")

@@ -10,12 +10,16 @@ block-level median per-frame Spearman, and the estimator's median time at 640x48
 from __future__ import annotations
 
 import argparse
+import os
 import multiprocessing
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# One core: numeric libraries single-threaded, set before numpy loads (as in the server's workers).
+for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402

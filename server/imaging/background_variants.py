@@ -16,6 +16,7 @@ import numpy as np
 
 from .degradation import BackgroundProfile, MatchResult, choose_params, degrade
 from .validation import require_bgr_image
+from .yuv import bgr_to_i420
 
 LEVEL_STEP = 0.01
 MAX_LEVEL = 60
@@ -56,6 +57,8 @@ class Variant:
     image: np.ndarray
     level: int
     match: MatchResult
+    i420: np.ndarray | None = None
+    """The same image as I420, for even sizes (the server composites in I420)."""
 
 
 class VariantCache:
@@ -78,7 +81,8 @@ class VariantCache:
         profile = self._profile(key, background_bgr, method)
         match = choose_params(profile, level_target(level))
         image = degrade(profile.image, match.params) if level > 0 else profile.image
-        variant = Variant(image=image, level=level, match=match)
+        i420 = bgr_to_i420(image) if width % 2 == 0 and height % 2 == 0 else None
+        variant = Variant(image=image, level=level, match=match, i420=i420)
         self._variants[variant_key] = variant
         while len(self._variants) > self._max_variants:
             self._variants.popitem(last=False)

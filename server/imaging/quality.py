@@ -18,6 +18,7 @@ import numpy as np
 from .features import BLOCK, CODECS, block_features, feature_matrix, frame_features, frame_luma_u8
 from .quality_model import DEFAULT_MODEL_PATH, QualityModel
 from .validation import require_bgr_image, require_choice
+from .yuv import gray_from_i420, require_i420
 
 STATISTICS: tuple[str, ...] = ("mean", "median", "max", "p90", "p95")
 _PERCENTILE = re.compile(r"^p(\d{1,2}(?:\.\d+)?)$")
@@ -68,15 +69,35 @@ def estimate_quality(frame_bgr: np.ndarray, encoded_size: int, keyframe: bool, c
                      statistic: str = "mean", model: QualityModel | None = None) -> QualityEstimate:
     """Estimate the quality of one decoded frame from its pixels and its encoded size."""
     require_bgr_image(frame_bgr, "frame")
+    height, width = frame_bgr.shape[:2]
+    _check_arguments(encoded_size, codec, statistic, width, height)
+    return _estimate(frame_luma_u8(frame_bgr), width, height, encoded_size, keyframe, codec, statistic, model)
+
+
+def estimate_quality_i420(i420: np.ndarray, width: int, height: int, encoded_size: int, keyframe: bool,
+                          codec: str = "vp8", statistic: str = "mean",
+                          model: QualityModel | None = None) -> QualityEstimate:
+    """``estimate_quality`` for a decoded I420 frame (the server's path: no conversion to BGR)."""
+    require_i420(i420, width, height)
+    _check_arguments(encoded_size, codec, statistic, width, height)
+    gray = gray_from_i420(i420, width, height)
+    rows, cols = height // BLOCK, width // BLOCK
+    return _estimate(gray[: rows * BLOCK, : cols * BLOCK], width, height, encoded_size, keyframe, codec, statistic, model)
+
+
+def _check_arguments(encoded_size: object, codec: object, statistic: object, width: int, height: int) -> None:
     check_statistic(statistic)
     require_choice(codec, CODECS, "codec")
     if isinstance(encoded_size, bool) or not isinstance(encoded_size, (int, np.integer)) or encoded_size < 0:
         raise ValueError(f"encoded_size must be a whole number of bytes >= 0, got {encoded_size!r}")
-    height, width = frame_bgr.shape[:2]
     if height < BLOCK or width < BLOCK:
         raise ValueError(f"frame must be at least {BLOCK}x{BLOCK}, got {width}x{height}")
+
+
+def _estimate(luma: np.ndarray, width: int, height: int, encoded_size: int, keyframe: bool, codec: str,
+              statistic: str, model: QualityModel | None) -> QualityEstimate:
     model = model or load_model()
-    blocks = block_features(frame_luma_u8(frame_bgr))
+    blocks = block_features(luma)
     frame = frame_features(blocks, int(encoded_size), bool(keyframe), codec, width, height)
     matrix = model.predict(feature_matrix(blocks, frame)).reshape(blocks.shape[:2])
     return QualityEstimate(value=reduce_matrix(matrix, statistic), matrix=matrix, statistic=statistic,
@@ -116,6 +137,16 @@ class QualityTracker:
     def update(self, frame_bgr: np.ndarray, encoded_size: int, keyframe: bool) -> QualityEstimate:
         """Score the next frame of the stream and return the smoothed estimate."""
         raw = estimate_quality(frame_bgr, encoded_size, keyframe, self.codec, self.statistic, self._model)
+        return self._follow(raw, encoded_size, keyframe)
+
+    def update_i420(self, i420: np.ndarray, width: int, height: int, encoded_size: int,
+                    keyframe: bool) -> QualityEstimate:
+        """``update`` for a decoded I420 frame."""
+        raw = estimate_quality_i420(i420, width, height, encoded_size, keyframe, self.codec, self.statistic,
+                                    self._model)
+        return self._follow(raw, encoded_size, keyframe)
+
+    def _follow(self, raw: QualityEstimate, encoded_size: int, keyframe: bool) -> QualityEstimate:
         size = int(encoded_size)
         if not keyframe and size > 0:
             self._inter_size = size if self._inter_size is None else (

@@ -13,6 +13,7 @@ from ..imaging.degradation import MATCH_METHODS, DegradationParams
 from ..imaging.quality import QualityEstimate, QualityTracker
 from ..imaging.segmentation import PersonSegmenter
 from ..imaging.validation import require_bgr_image, require_choice
+from ..imaging.yuv import blend_i420, require_i420, small_bgr_from_i420
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,30 @@ class StreamProcessor:
         now = time.perf_counter()
         timings["match"], started = (now - started) * 1000.0, now
         image = composite(frame_bgr, variant.image, mask)
+        timings["composite"] = (time.perf_counter() - started) * 1000.0
+        return ProcessedFrame(image=image, mask=mask, quality=quality, level=level, params=variant.match.params,
+                              background_loss=variant.match.loss if level > 0 else 0.0, timings_ms=timings)
+
+    def process_i420(self, i420: np.ndarray, width: int, height: int, encoded_size: int, keyframe: bool,
+                     timestamp_ms: int) -> ProcessedFrame:
+        """``process`` for a decoded I420 frame; the composite (``image``) is I420 too. No full-size
+        conversion to BGR happens: luma feeds the estimate, a half-size BGR copy the segmenter."""
+        require_i420(i420, width, height)
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        small = small_bgr_from_i420(i420, width, height, self._segmenter.work_size(width, height))
+        mask = self._segmenter.segment_small(small, timestamp_ms, width, height)
+        now = time.perf_counter()
+        timings["segment"], started = (now - started) * 1000.0, now
+        quality = self._tracker.update_i420(i420, width, height, encoded_size, keyframe)
+        now = time.perf_counter()
+        timings["estimate"], started = (now - started) * 1000.0, now
+        level = self._levels.update(quality.value)
+        variant = self._variants.variant(self._background_key, self._background_at(width, height), self._method, level)
+        now = time.perf_counter()
+        timings["match"], started = (now - started) * 1000.0, now
+        assert variant.i420 is not None  # even sizes, checked above
+        image = blend_i420(i420, variant.i420, mask, width, height)
         timings["composite"] = (time.perf_counter() - started) * 1000.0
         return ProcessedFrame(image=image, mask=mask, quality=quality, level=level, params=variant.match.params,
                               background_loss=variant.match.loss if level > 0 else 0.0, timings_ms=timings)

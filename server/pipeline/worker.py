@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from ..imaging.background_variants import VariantCache
-from ..imaging.compositing import composite
+from ..imaging.yuv import planes
 from .frame_processor import StreamProcessor
 from .messages import (
     CloseStream, FrameJob, FrameResult, OpenStream, Ready, SetBackground, SetStatistic, Stop, StreamFailed,
@@ -113,18 +113,16 @@ class Worker:
             raise ValueError(f"unknown stream {job.stream_id}")
         started = time.perf_counter()
         i420 = stream.read(job)
-        frame = cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420)
         timestamp = max(stream.last_timestamp + 1, job.timestamp_ms)
         stream.last_timestamp = timestamp
-        result = stream.processor.process(frame, job.encoded_size, job.keyframe, timestamp)
-        output = result.image
+        result = stream.processor.process_i420(i420, job.width, job.height, job.encoded_size, job.keyframe, timestamp)
+        out_i420 = result.image
         if stream.probe:  # FRAMECODE.md: the probe corner passes through unmodified
-            output = output.copy()
-            output[:PROBE_HEIGHT, :PROBE_WIDTH] = frame[:PROBE_HEIGHT, :PROBE_WIDTH]
+            for plane_out, plane_in, scale in zip(planes(out_i420, job.width, job.height),
+                                                  planes(i420, job.width, job.height), (1, 2, 2)):
+                plane_out[: PROBE_HEIGHT // scale, : PROBE_WIDTH // scale] = plane_in[: PROBE_HEIGHT // scale,
+                                                                                      : PROBE_WIDTH // scale]
         encode_started = time.perf_counter()
-        out_i420 = cv2.cvtColor(output, cv2.COLOR_BGR2YUV_I420)
-        if stream.probe:
-            out_i420[:PROBE_HEIGHT, :PROBE_WIDTH] = i420[:PROBE_HEIGHT, :PROBE_WIDTH]
         packets = stream.encoder.encode(out_i420, job.width, job.height, job.pts, job.force_keyframe)
         timings = dict(result.timings_ms)
         timings["encode"] = (time.perf_counter() - encode_started) * 1000.0
