@@ -133,6 +133,8 @@ async def main_async(args: argparse.Namespace) -> int:
             command += ["--workers", str(args.workers)]
         server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
+    if args.generator_nice:
+        os.nice(args.generator_nice)  # after starting the server: only the generator yields the CPU
     meter = CpuMeter(server.pid if server else None)
     try:
         await wait_ready(url)
@@ -174,6 +176,8 @@ def main() -> int:
     parser.add_argument("--bitrate", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int)
     parser.add_argument("--data-dir", default="/tmp/backdrop-bench")
+    parser.add_argument("--generator-nice", type=int, default=10,
+                        help="niceness of this generator process (the server started here keeps 0)")
     return asyncio.run(main_async(parser.parse_args()))
 
 

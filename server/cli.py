@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     serve.add_argument("--data-dir", type=Path, default=Path("./data"), help="data directory (default ./data)")
-    serve.add_argument("--workers", type=int, help="pipeline worker processes (default: one per core, at most 4)")
+    serve.add_argument("--workers", type=int, help="pipeline worker processes (default: two per core, at most 8)")
     serve.add_argument("--statistic", default="mean", help="default quality statistic: mean, median, max, pNN")
     serve.add_argument("--degradation", default="codec",
                        help="background degradation: codec, jpeg, webp, vp8, h264, blur, downscale")
