@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 
@@ -41,6 +42,16 @@ class Collector:
         await asyncio.wait_for(enough(), timeout)
 
 
+@contextlib.asynccontextmanager
+async def running_pool(workers: int):
+    pool = WorkerPool(workers=workers)
+    await pool.start()
+    try:
+        yield pool
+    finally:
+        await pool.stop()
+
+
 def i420(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)
 
@@ -56,9 +67,7 @@ def decode(results: list) -> list[np.ndarray]:
 
 def test_streams_are_composited_encoded_and_isolated(astronaut: np.ndarray) -> None:
     async def scenario() -> None:
-        pool = WorkerPool(workers=2)
-        await pool.start()
-        try:
+        async with running_pool(2) as pool:
             good, bad = Collector(), Collector()
             pool.open_stream(open_message("good"), good)
             pool.open_stream(open_message("bad"), bad)
@@ -79,17 +88,13 @@ def test_streams_are_composited_encoded_and_isolated(astronaut: np.ndarray) -> N
             corner = frames[-1][:40, :40].astype(float)
             assert np.abs(corner - astronaut[:40, :40]).mean() > 20
             assert {"segment", "estimate", "match", "composite", "encode"} <= set(good.results[0].timings_ms)
-        finally:
-            await pool.stop()
 
     asyncio.run(scenario())
 
 
 def test_newest_frame_wins(astronaut: np.ndarray) -> None:
     async def scenario() -> None:
-        pool = WorkerPool(workers=1)
-        await pool.start()
-        try:
+        async with running_pool(1) as pool:
             results = Collector()
             pool.open_stream(open_message("s"), results)
             for index in range(12):  # far faster than the worker: most frames are replaced while waiting
@@ -99,17 +104,13 @@ def test_newest_frame_wins(astronaut: np.ndarray) -> None:
             assert pool.stats.frames_dropped >= 8
             assert len(results.results) == 12 - pool.stats.frames_dropped
             assert results.results[-1].sequence == max(r.sequence for r in results.results)
-        finally:
-            await pool.stop()
 
     asyncio.run(scenario())
 
 
 def test_probe_corner_passes_through(astronaut: np.ndarray) -> None:
     async def scenario() -> None:
-        pool = WorkerPool(workers=1)
-        await pool.start()
-        try:
+        async with running_pool(1) as pool:
             results = Collector()
             pool.open_stream(open_message("probe", probe=True), results)
             pool.submit("probe", i420(astronaut), 20_000, True, 0, 0)
@@ -117,17 +118,13 @@ def test_probe_corner_passes_through(astronaut: np.ndarray) -> None:
             frame = decode(results.results)[0]
             corner = np.abs(frame[:64, :256].astype(float) - astronaut[:64, :256]).mean()
             assert corner < 6, corner
-        finally:
-            await pool.stop()
 
     asyncio.run(scenario())
 
 
 def test_a_dead_worker_is_restarted_and_its_stream_continues(astronaut: np.ndarray) -> None:
     async def scenario() -> None:
-        pool = WorkerPool(workers=1)
-        await pool.start()
-        try:
+        async with running_pool(1) as pool:
             results = Collector()
             pool.open_stream(open_message("s"), results)
             pool.submit("s", i420(astronaut), 20_000, True, 0, 0)
@@ -144,7 +141,5 @@ def test_a_dead_worker_is_restarted_and_its_stream_continues(astronaut: np.ndarr
                 if any(isinstance(r, FrameResult) for r in results.results[1:]):
                     break
             assert any(isinstance(r, FrameResult) for r in results.results[1:])
-        finally:
-            await pool.stop()
 
     asyncio.run(scenario())

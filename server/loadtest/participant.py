@@ -7,6 +7,7 @@ import asyncio
 import fractions
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -34,7 +35,6 @@ class FrameSourceTrack(MediaStreamTrack):
         self._make_frame, self._fps = make_frame, fps
         self._index = 0
         self._start: float | None = None
-        self.sent_at: dict[int, float] = {}
 
     async def recv(self) -> av.VideoFrame:
         if self._start is None:
@@ -47,7 +47,6 @@ class FrameSourceTrack(MediaStreamTrack):
         frame = av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420), format="yuv420p")
         frame.pts = int(self._index * 90_000 / self._fps)
         frame.time_base = VIDEO_CLOCK
-        self.sent_at[self._index] = time.monotonic()
         self._index += 1
         return frame
 
@@ -59,7 +58,7 @@ class ReceivedStream:
     frames: int = 0
     first_at: float | None = None
     last_image: np.ndarray | None = None
-    arrivals: list[float] = field(default_factory=list)
+    arrivals: deque = field(default_factory=lambda: deque(maxlen=3000))
 
 
 class SyntheticParticipant:
