@@ -72,7 +72,12 @@ def test_serve_shuts_down_gracefully(tmp_path: Path, astronaut: np.ndarray, stop
     try:
         workers = asyncio.run(call())
         assert process.wait(timeout=20) == 0
-        assert not any(alive(pid) for pid in workers), "worker processes outlived the server"
+        deadline = time.monotonic() + 5.0  # children notice their parent is gone within moments
+        while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        survivors = {pid: Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:120]
+                     for pid in workers if alive(pid)}
+        assert not survivors, f"processes outlived the server: {survivors}"
     finally:
         if process.poll() is None:
             process.kill()

@@ -12,7 +12,7 @@ import pytest
 
 from server.imaging.compositing import fit_background
 from server.imaging.default_background import studio_background
-from aiortc.mediastreams import AudioStreamTrack
+from aiortc.mediastreams import AudioStreamTrack, MediaStreamError
 
 from server.loadtest.participant import FrameSourceTrack, SyntheticParticipant
 from server.loadtest.sources import PacketLoopTrack, encode_loop
@@ -226,3 +226,42 @@ def test_microphones_reach_the_others(server: ServerThread, astronaut: np.ndarra
 
     frames = asyncio.run(scenario())
     assert frames.get("speaker", 0) > 20, frames  # 20 ms frames: well over 0.4 s of audio arrived
+
+
+class StoppingTrack(FrameSourceTrack):
+    """A camera that ends after ``frames`` frames."""
+
+    def __init__(self, make_frame, frames: int) -> None:
+        super().__init__(make_frame)
+        self._limit = frames
+
+    async def recv(self):
+        if self._index >= self._limit:
+            self.stop()
+            raise MediaStreamError
+        return await super().recv()
+
+
+def test_a_stopping_stream_and_a_vanishing_client_disturb_nobody(server: ServerThread, astronaut: np.ndarray) -> None:
+    async def scenario() -> None:
+        steady = SyntheticParticipant(server.url, "room-g", "steady", FrameSourceTrack(moving(astronaut)))
+        stopper = SyntheticParticipant(server.url, "room-g", "stopper", StoppingTrack(moving(astronaut), 20))
+        await steady.join()
+        await stopper.join()
+        async with aiohttp.ClientSession() as session:  # a client that joins and vanishes without leaving
+            ws = await session.ws_connect(f"{server.url}/ws")
+            await ws.send_json({"type": "join", "room": "room-g", "name": "ghost"})
+            await ws.receive_json()
+            await ws.close()
+        try:
+            before = (await stopper.wait_for_frames("steady", 10)).frames
+            await asyncio.sleep(3.0)  # the stopper's camera has ended meanwhile
+            assert stopper.received["steady"].frames - before > 30
+            assert "ghost" not in [p.name for p in server.conference.participants.values()]
+        finally:
+            await steady.leave()
+            await stopper.leave()
+
+    asyncio.run(scenario())
+    assert wait_until(lambda: not server.conference.participants)
+    assert wait_until(lambda: sum(server.pool.occupancy().values()) == 0)

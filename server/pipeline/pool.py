@@ -68,6 +68,7 @@ class _Stream:
     in_flight: bool = False
     pending: _Pending | None = None
     sequence: int = 0
+    dropped: int = 0
     want_keyframe: bool = False
     retired: list[shared_memory.SharedMemory] = field(default_factory=list)
 
@@ -202,6 +203,11 @@ class WorkerPool:
         stream.open_message = replace(stream.open_message, settings=settings)
         self._send(stream.worker, SetStatistic(stream_id, statistic))
 
+    def dropped(self, stream_id: str) -> int:
+        """Frames of a stream replaced by a newer one before a worker took them."""
+        stream = self._streams.get(stream_id)
+        return stream.dropped if stream else 0
+
     def request_keyframe(self, stream_id: str) -> None:
         """Make the stream's next encoded composite a keyframe."""
         stream = self._streams.get(stream_id)
@@ -221,6 +227,7 @@ class WorkerPool:
         if stream.in_flight:
             if stream.pending is not None:
                 self.stats.frames_dropped += 1
+                stream.dropped += 1
             stream.pending = pending
             return
         self._dispatch(stream_id, stream, pending)

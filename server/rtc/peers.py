@@ -35,9 +35,10 @@ def add_bitrate_hints(sdp: str) -> str:
     with_fmtp = set()
     for line in lines:
         match = re.match(r"a=fmtp:(\d+) (.*)", line)
-        if match and match.group(1) in payloads and "x-google-start-bitrate" not in line:
-            line = f"{line};{BITRATE_HINTS}"
+        if match and match.group(1) in payloads:
             with_fmtp.add(match.group(1))
+            if "x-google-start-bitrate" not in line:
+                line = f"{line};{BITRATE_HINTS}"
         out.append(line)
     result: list[str] = []
     for line in out:
