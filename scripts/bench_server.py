@@ -152,6 +152,9 @@ async def main_async(args: argparse.Namespace) -> int:
         if p50:
             print(f"  server-added latency per stream: p50 {min(p50):.1f}-{max(p50):.1f} ms, p95 {min(p95):.1f}-{max(p95):.1f} ms")
         print(f"  CPU: server {fmt(room['server_cpu'])}, generator {fmt(room['generator_cpu'])} (100% = one core)")
+        streams = room["stats"].values()
+        print(f"  per stream: keyframe requests {[s.get('keyframe_requests') for s in streams]}, "
+              f"frames dropped {[s.get('frames_dropped') for s in streams]}")
         if server is not None:
             base = await room_phase(url, "cost-a", 1, 0, False, packets, args.warmup, args.duration, meter)
             viewed = await room_phase(url, "cost-b", 1, 8, False, packets, args.warmup, args.duration, meter)

@@ -177,7 +177,8 @@ class Conference:
     def room_stats(self, room: str) -> dict:
         """Per-participant stream figures of a room."""
         return {p.id: {"name": p.name, **p.stats.as_dict(), "frames_dropped": self.pool.dropped(p.stream_id),
-                       "viewers": p.broadcast.viewers} for p in self.members(room)}
+                       "viewers": p.broadcast.viewers, "keyframe_requests": p.broadcast.keyframe_requests}
+                for p in self.members(room)}
 
     def _offer(self, sdp: object):
         try:
