@@ -24,7 +24,10 @@ from ..pipeline.messages import EncodedPacket
 logger = logging.getLogger(__name__)
 
 VIDEO_TIME_BASE = fractions.Fraction(1, 90_000)
-MAX_QUEUED_PACKETS = 3
+# Encoded video cannot drop single frames: skipping means waiting for a keyframe, which costs every
+# viewer. A queue of 3 overflowed on event-loop hiccups and fed a keyframe storm under load; 8 (at most
+# 0.27 s, only while a sender stalls) measured no storm (scripts/bench_server.py).
+MAX_QUEUED_PACKETS = 8
 KEYFRAME_DEBOUNCE_S = 0.3
 
 
