@@ -12,9 +12,6 @@ import av
 class CountingDecoder:
     """Stands in for a video decoder: one 16x16 black frame per encoded frame, carrying its size."""
 
-    def __init__(self) -> None:
-        self._frame = av.VideoFrame(16, 16, "yuv420p")
-
     def decode(self, encoded_frame: Any) -> list[av.VideoFrame]:
         frame = av.VideoFrame(16, 16, "yuv420p")
         frame.pts = encoded_frame.timestamp

@@ -4,7 +4,6 @@ its own composite and the other participants' composites, and records what arriv
 from __future__ import annotations
 
 import asyncio
-import fractions
 import logging
 import time
 from collections import deque
@@ -18,11 +17,11 @@ import numpy as np
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
+from ..pipeline.output_encoder import VIDEO_CLOCK
 from ..rtc.peers import close_quietly
 
 logger = logging.getLogger(__name__)
 
-VIDEO_CLOCK = fractions.Fraction(1, 90_000)
 
 
 class FrameSourceTrack(MediaStreamTrack):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import fractions
 import time
 
 import av
@@ -11,10 +10,9 @@ import cv2
 import numpy as np
 from aiortc import MediaStreamTrack
 
-from ..pipeline.output_encoder import CompositeEncoder
+from ..pipeline.output_encoder import VIDEO_CLOCK, CompositeEncoder
 from ..pipeline.messages import EncodedPacket
 
-VIDEO_CLOCK = fractions.Fraction(1, 90_000)
 
 
 def encode_loop(frames: list[np.ndarray], bitrate: int, fps: int = 30) -> list[EncodedPacket]:

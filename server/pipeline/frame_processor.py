@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..imaging.background_variants import LevelSelector, VariantCache
+from ..imaging.background_variants import LevelSelector, Variant, VariantCache
 from ..imaging.compositing import composite, fit_background
 from ..imaging.degradation import MATCH_METHODS, DegradationParams
 from ..imaging.quality import QualityEstimate, QualityTracker
@@ -70,47 +70,38 @@ class StreamProcessor:
     def process(self, frame_bgr: np.ndarray, encoded_size: int, keyframe: bool, timestamp_ms: int) -> ProcessedFrame:
         """Composite one decoded frame of the stream."""
         require_bgr_image(frame_bgr, "frame")
-        timings: dict[str, float] = {}
-        started = time.perf_counter()
+        laps = _Laps()
         mask = self._segmenter.segment(frame_bgr, timestamp_ms)
-        now = time.perf_counter()
-        timings["segment"], started = (now - started) * 1000.0, now
+        laps.lap("segment")
         quality = self._tracker.update(frame_bgr, encoded_size, keyframe)
-        now = time.perf_counter()
-        timings["estimate"], started = (now - started) * 1000.0, now
-        level = self._levels.update(quality.value)
-        background = self._background_at(frame_bgr.shape[1], frame_bgr.shape[0])
-        variant = self._variants.variant(self._background_key, background, self._method, level)
-        now = time.perf_counter()
-        timings["match"], started = (now - started) * 1000.0, now
+        laps.lap("estimate")
+        level, variant = self._variant_for(quality, frame_bgr.shape[1], frame_bgr.shape[0])
+        laps.lap("match")
         image = composite(frame_bgr, variant.image, mask)
-        timings["composite"] = (time.perf_counter() - started) * 1000.0
-        return ProcessedFrame(image=image, mask=mask, quality=quality, level=level, params=variant.match.params,
-                              background_loss=variant.match.loss if level > 0 else 0.0, timings_ms=timings)
+        laps.lap("composite")
+        return _processed(image, mask, quality, level, variant, laps)
 
     def process_i420(self, i420: np.ndarray, width: int, height: int, encoded_size: int, keyframe: bool,
                      timestamp_ms: int) -> ProcessedFrame:
         """``process`` for a decoded I420 frame; the composite (``image``) is I420 too. No full-size
         conversion to BGR happens: luma feeds the estimate, a half-size BGR copy the segmenter."""
         require_i420(i420, width, height)
-        timings: dict[str, float] = {}
-        started = time.perf_counter()
+        laps = _Laps()
         small = small_bgr_from_i420(i420, width, height, self._segmenter.work_size(width, height))
         mask = self._segmenter.segment_small(small, timestamp_ms, width, height)
-        now = time.perf_counter()
-        timings["segment"], started = (now - started) * 1000.0, now
+        laps.lap("segment")
         quality = self._tracker.update_i420(i420, width, height, encoded_size, keyframe)
-        now = time.perf_counter()
-        timings["estimate"], started = (now - started) * 1000.0, now
-        level = self._levels.update(quality.value)
-        variant = self._variants.variant(self._background_key, self._background_at(width, height), self._method, level)
-        now = time.perf_counter()
-        timings["match"], started = (now - started) * 1000.0, now
+        laps.lap("estimate")
+        level, variant = self._variant_for(quality, width, height)
+        laps.lap("match")
         assert variant.i420 is not None  # even sizes, checked above
         image = blend_i420(i420, variant.i420, mask, width, height)
-        timings["composite"] = (time.perf_counter() - started) * 1000.0
-        return ProcessedFrame(image=image, mask=mask, quality=quality, level=level, params=variant.match.params,
-                              background_loss=variant.match.loss if level > 0 else 0.0, timings_ms=timings)
+        laps.lap("composite")
+        return _processed(image, mask, quality, level, variant, laps)
+
+    def _variant_for(self, quality: QualityEstimate, width: int, height: int) -> tuple[int, Variant]:
+        level = self._levels.update(quality.value)
+        return level, self._variants.variant(self._background_key, self._background_at(width, height), self._method, level)
 
     def pristine_background(self, width: int, height: int) -> np.ndarray:
         """The undegraded background fitted to ``width`` x ``height``."""
@@ -126,3 +117,22 @@ class StreamProcessor:
             fitted = fit_background(self._background, width, height)
             self._fitted[(width, height)] = fitted
         return fitted
+
+
+class _Laps:
+    """Milliseconds per stage, measured back to back."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.ms[stage] = (now - self._last) * 1000.0
+        self._last = now
+
+
+def _processed(image: np.ndarray, mask: np.ndarray, quality: QualityEstimate, level: int, variant: Variant,
+               laps: _Laps) -> ProcessedFrame:
+    return ProcessedFrame(image=image, mask=mask, quality=quality, level=level, params=variant.match.params,
+                          background_loss=variant.match.loss if level > 0 else 0.0, timings_ms=laps.ms)

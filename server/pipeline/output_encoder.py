@@ -10,6 +10,7 @@ import numpy as np
 from .messages import EncodedPacket
 
 VIDEO_CLOCK = fractions.Fraction(1, 90_000)
+"""The RTP video clock (90 kHz): time base of every encoded packet and frame here."""
 
 
 class CompositeEncoder:

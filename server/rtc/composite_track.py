@@ -10,7 +10,6 @@ debounced.
 from __future__ import annotations
 
 import asyncio
-import fractions
 import logging
 import time
 from collections.abc import Callable
@@ -20,10 +19,10 @@ from aiortc import MediaStreamTrack, RTCRtpSender
 from aiortc.mediastreams import MediaStreamError
 
 from ..pipeline.messages import EncodedPacket
+from ..pipeline.output_encoder import VIDEO_CLOCK
 
 logger = logging.getLogger(__name__)
 
-VIDEO_TIME_BASE = fractions.Fraction(1, 90_000)
 # Encoded video cannot drop single frames: skipping means waiting for a keyframe, which costs every
 # viewer. A queue of 3 overflowed on event-loop hiccups and fed a keyframe storm under load; 8 (at most
 # 0.27 s, only while a sender stalls) measured no storm (scripts/bench_server.py).
@@ -129,7 +128,7 @@ class CompositeTrack(MediaStreamTrack):
             raise MediaStreamError
         packet = av.Packet(item.data)
         packet.pts = item.pts
-        packet.time_base = VIDEO_TIME_BASE
+        packet.time_base = VIDEO_CLOCK
         return packet
 
     def stop(self) -> None:
