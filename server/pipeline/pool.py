@@ -47,16 +47,12 @@ class PoolStats:
     restarts: int = 0
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Pending:
+    """A frame waiting for its stream's worker: pixels and the job still to be numbered."""
+
     i420: np.ndarray
-    width: int
-    height: int
-    encoded_size: int
-    keyframe: bool
-    timestamp_ms: int
-    pts: int
-    received_at: float
+    job: FrameJob
 
 
 @dataclass
@@ -222,15 +218,14 @@ class WorkerPool:
             return
         self.stats.frames_submitted += 1
         height, width = i420.shape[0] * 2 // 3, i420.shape[1]
-        pending = _Pending(i420, width, height, encoded_size, keyframe, timestamp_ms, pts,
-                           time.monotonic() if received_at is None else received_at)
+        job = FrameJob(stream_id, 0, "", width, height, encoded_size, keyframe, timestamp_ms, pts, False,
+                       time.monotonic() if received_at is None else received_at)
         if stream.in_flight:
             if stream.pending is not None:
-                self.stats.frames_dropped += 1
-                stream.dropped += 1
-            stream.pending = pending
+                self._count_dropped(stream)
+            stream.pending = _Pending(i420, job)
             return
-        self._dispatch(stream_id, stream, pending)
+        self._dispatch(stream_id, stream, _Pending(i420, job))
 
     def close_stream(self, stream_id: str) -> None:
         """Release the stream everywhere (worker state, shared memory)."""
@@ -251,8 +246,8 @@ class WorkerPool:
             stream.memory = shared_memory.SharedMemory(create=True, size=needed, name=f"bd-{uuid.uuid4().hex[:16]}")
         np.ndarray(frame.i420.shape, np.uint8, buffer=stream.memory.buf)[:] = frame.i420
         stream.sequence += 1
-        job = FrameJob(stream_id, stream.sequence, stream.memory.name, frame.width, frame.height, frame.encoded_size,
-                       frame.keyframe, frame.timestamp_ms, frame.pts, stream.want_keyframe, frame.received_at)
+        job = replace(frame.job, sequence=stream.sequence, shm_name=stream.memory.name,
+                      force_keyframe=stream.want_keyframe)
         stream.want_keyframe = False
         stream.in_flight = True
         self._send(stream.worker, job)
@@ -312,6 +307,8 @@ class WorkerPool:
     def _on_worker_died(self, worker: _WorkerHandle) -> None:
         self._unwatch(worker)
         worker.close_outbox()
+        worker.connection.close()
+        worker.process.join(1.0)
         if self._stopping:
             return
         logger.error("worker %d (pid %s) died; restarting it", worker.index, worker.process.pid)
@@ -319,10 +316,14 @@ class WorkerPool:
         self._spawn(worker.index)
         for stream_id, stream in self._streams.items():
             if stream.worker == worker.index:
-                if stream.in_flight:
-                    self.stats.frames_dropped += 1
+                for _ in range(int(stream.in_flight) + int(stream.pending is not None)):
+                    self._count_dropped(stream)
                 stream.in_flight, stream.pending, stream.want_keyframe = False, None, True
                 self._send(worker.index, stream.open_message)
+
+    def _count_dropped(self, stream: _Stream) -> None:
+        self.stats.frames_dropped += 1
+        stream.dropped += 1
 
     def _send(self, index: int, message: object) -> None:
         self._workers[index].send(message)

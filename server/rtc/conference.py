@@ -89,7 +89,8 @@ class Conference:
 
         @pc.on("track")
         def on_track(track) -> None:
-            if track.kind == "video" and participant.stream_open:
+            # Frames flow only once the connection is up, after the pool stream below is open.
+            if track.kind == "video" and not participant.ingesting:
                 participant.start_ingest(track)
             elif track.kind == "audio" and participant.audio is None:
                 participant.audio = AudioFanout(track)
@@ -110,9 +111,6 @@ class Conference:
             ProcessorSettings(statistic=statistic, method=self.settings.degradation),
             self.settings.output_bitrate, participant.probe), participant.on_result)
         participant.stream_open = True
-        for receiver in pc.getReceivers():  # tracks announced before the stream was open
-            if receiver.track and receiver.track.kind == "video" and not participant.ingesting:
-                participant.start_ingest(receiver.track)
         return await answer(pc)
 
     async def subscribe(self, viewer: Participant, publisher_id: object, offer_sdp: object) -> str:
