@@ -101,14 +101,17 @@ function describe(stream) {
   return parts.join(" · ");
 }
 
+function fillPicker(backgrounds, selected) {
+  $("#background").replaceChildren(...backgrounds.map((b) => new Option(b.name, b.id, false, b.id === selected)));
+}
+
 async function onMessage(event) {
   const message = JSON.parse(event.data);
   switch (message.type) {
     case "joined": {
       state.id = message.id;
       $(".tile.self").dataset.participantId = message.id;
-      const picker = $("#background");
-      picker.replaceChildren(...message.backgrounds.map((b) => new Option(b.name, b.id, false, b.id === message.background)));
+      fillPicker(message.backgrounds, message.background);
       for (const p of message.participants) state.names.set(p.id, p.name);
       $("#join-form").hidden = true;
       $("#call").hidden = false;
@@ -138,6 +141,12 @@ async function onMessage(event) {
         if (tile) tile.querySelector("[data-role=overlay]").textContent = describe(stream);
       }
       break;
+    case "backgrounds":
+      fillPicker(message.backgrounds, $("#background").value);
+      break;
+    case "background":
+      $("#background").value = message.background;
+      break;
     case "error":
       showError(`${message.error}: ${message.detail}`);
       break;
@@ -148,7 +157,8 @@ function join(room, name) {
   showError("");
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   state.ws = new WebSocket(`${scheme}://${location.host}/ws`);
-  state.ws.addEventListener("open", () => send({ type: "join", room, name }));
+  const token = new URLSearchParams(location.search).get("token");
+  state.ws.addEventListener("open", () => send({ type: "join", room, name, ...(token ? { token } : {}) }));
   state.ws.addEventListener("message", (event) => onMessage(event).catch((error) => showError(error.message)));
   state.ws.addEventListener("close", () => { setStatus("disconnected"); teardown(); });
 }

@@ -39,7 +39,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="background degradation: codec, jpeg, webp, vp8, h264, blur, downscale")
     serve.add_argument("--loopback-candidates", choices=("auto", "yes", "no"), default="auto",
                        help="offer 127.0.0.1 ICE candidates (auto: when the host is loopback)")
+    serve.add_argument("--admin-token", help="admin API bearer token (default: BACKDROP_ADMIN_TOKEN, else one "
+                       "generated on first start and kept in the data directory)")
     serve.set_defaults(handler=_serve)
+
+    token = commands.add_parser("token", help="print a signed join token (needs BACKDROP_JOIN_SECRET or --secret)")
+    token.add_argument("--room", required=True, help="the room the token admits to")
+    token.add_argument("--identity", required=True, help="the participant's identity (their default name)")
+    token.add_argument("--ttl", default="1h", help="lifetime: 90s, 15m, 1h, 2d (default 1h)")
+    token.add_argument("--secret", help="signing secret (default: BACKDROP_JOIN_SECRET)")
+    token.set_defaults(handler=_token)
     return parser
 
 
@@ -58,12 +67,35 @@ def _serve(args: argparse.Namespace) -> int:
     if args.degradation != "codec" and args.degradation not in MATCH_METHODS:
         raise BackdropError(f"unknown degradation {args.degradation!r}")
     loopback = {"auto": None, "yes": True, "no": False}[args.loopback_candidates]
-    overrides = {} if args.workers is None else {"workers": args.workers}
+    overrides: dict[str, object] = {} if args.workers is None else {"workers": args.workers}
+    if args.admin_token:
+        overrides["admin_token"] = args.admin_token
     settings = Settings(host=args.host, port=args.port, data_dir=args.data_dir, statistic=args.statistic,
                         degradation=args.degradation, loopback_candidates=loopback, **overrides)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     print(f"Backdrop serving on http://{args.host}:{args.port}/  (Ctrl-C to stop)", flush=True)
     web.run_app(create_app(settings), host=args.host, port=args.port, print=None, shutdown_timeout=5.0)
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    import os
+
+    from .rtc.rooms import ROOM_NAME_RULE, is_room_name
+    from .web.join_tokens import issue_join_token, parse_duration
+
+    secret = args.secret or os.environ.get("BACKDROP_JOIN_SECRET")
+    if not secret:
+        raise BackdropError("set BACKDROP_JOIN_SECRET (the server's join secret) or pass --secret")
+    if not is_room_name(args.room):
+        raise BackdropError(ROOM_NAME_RULE)
+    if not args.identity.strip():
+        raise BackdropError("the identity must not be empty")
+    try:
+        ttl = parse_duration(args.ttl)
+    except ValueError as error:
+        raise BackdropError(str(error)) from None
+    print(issue_join_token(secret, args.room, args.identity.strip(), ttl))
     return 0
 
 

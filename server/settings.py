@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+def _from_environment(name: str) -> str | None:
+    return os.environ.get(name) or None
+
+
 def _default_workers() -> int:
     # Two per core: streams pinned to the same worker wait for each other in FIFO order, while more
     # processes than cores are time-sliced by the kernel. Measured with scripts/bench_server.py on 2
@@ -36,6 +40,14 @@ class Settings:
     """Bitrate of each encoded composite (VP8), pinned: rebuilding encoders on REMB costs keyframes."""
     max_participants_per_room: int = 9
     """Joins beyond this are refused."""
+    admin_token: str | None = field(default_factory=lambda: _from_environment("BACKDROP_ADMIN_TOKEN"))
+    """Bearer token of the admin API; None: generated on first start and kept in the data directory."""
+    join_secret: str | None = field(default_factory=lambda: _from_environment("BACKDROP_JOIN_SECRET"))
+    """HS256 secret of join tokens; None: joins are open (development default)."""
+    max_upload_bytes: int = 15 * 1024 * 1024
+    """Largest background upload, checked while the body streams in."""
+    max_upload_pixels: int = 40_000_000
+    """Largest background pixel count, checked from the image header before decoding."""
     client_dir: Path = Path(__file__).resolve().parents[1] / "client_web"
     """The browser client served at ``/``."""
 

@@ -11,6 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "server"
 FORBIDDEN = {
     "imaging": {"asyncio", "aiortc", "aiohttp"},
     "pipeline": {"aiortc", "aiohttp"},
+    "storage": {"asyncio", "aiortc", "aiohttp"},
 }
 
 

@@ -50,10 +50,11 @@ def test_participants_see_their_own_and_each_others_composites(server: ServerThr
         try:
             await alice.join()
             await bob.join()
-            own = await alice.wait_for_frames("self", 20)
             await alice.wait_for_frames("bob", 10)
-            seen = await bob.wait_for_frames("alice", 10)
             await bob.wait_for_frames("self", 10)
+            # Well past the start, when the uplink's bitrate has ramped up and the mask has settled.
+            own = await alice.wait_for_frames("self", 60)
+            seen = await bob.wait_for_frames("alice", 60)
             virtual = fit_background(studio_background(), 640, 480)
             for image in (own.last_image, seen.last_image):
                 assert image.shape == astronaut.shape

@@ -64,8 +64,11 @@ class SyntheticParticipant:
     """One participant driven from Python."""
 
     def __init__(self, url: str, room: str, name: str, source: MediaStreamTrack | None, probe: bool = False,
-                 watch_others: bool = True, keep_images: bool = True, audio: MediaStreamTrack | None = None) -> None:
+                 watch_others: bool = True, keep_images: bool = True, audio: MediaStreamTrack | None = None,
+                 token: str | None = None) -> None:
         self.url, self.room, self.name, self.source, self.probe = url.rstrip("/"), room, name, source, probe
+        self.token = token
+        self.background: str | None = None  # the background the server says this participant's composite uses
         self.audio = audio
         self.watch_others, self.keep_images = watch_others, keep_images
         self.id: str | None = None
@@ -81,7 +84,6 @@ class SyntheticParticipant:
         self._answers: dict[str, asyncio.Future] = {}
         self._tasks: list[asyncio.Task] = []
         self._reader: asyncio.Task | None = None
-        self._joined = asyncio.Event()
 
     async def join(self, timeout: float = 20.0) -> None:
         """Join the room and start publishing (if there is a source)."""
@@ -89,8 +91,14 @@ class SyntheticParticipant:
         self._ws = await self._session.ws_connect(f"{self.url}/ws")
         self._reader = asyncio.ensure_future(self._read())
         started = time.monotonic()
-        await self._ws.send_json({"type": "join", "room": self.room, "name": self.name, "probe": self.probe})
-        await asyncio.wait_for(self._joined.wait(), timeout)
+        join: dict[str, object] = {"type": "join", "room": self.room, "probe": self.probe}
+        if self.name:
+            join["name"] = self.name
+        if self.token is not None:
+            join["token"] = self.token
+        self._answers["join"] = asyncio.get_running_loop().create_future()
+        await self._ws.send_json(join)
+        await asyncio.wait_for(self._answers["join"], timeout)
         self.joined_at = time.monotonic() - started
         if self.source is not None:
             await self._publish()
@@ -201,7 +209,10 @@ class SyntheticParticipant:
             if kind == "joined":
                 self.id = event["id"]
                 self.others = {p["id"]: p["name"] for p in event["participants"]}
-                self._joined.set()
+                self.background = event.get("background")
+                self._resolve("join", "")
+            elif kind == "background":
+                self.background = event["background"]
             elif kind == "publish-answer":
                 self._resolve("self", event["sdp"])
             elif kind == "subscribe-answer":
@@ -220,7 +231,7 @@ class SyntheticParticipant:
                 self.stats = event["streams"]
             elif kind == "error":
                 self.errors.append(event)
-                future = self._answers.get("self" if event.get("request") == "publish" else "")
+                future = self._answers.get({"publish": "self", "join": "join"}.get(event.get("request"), ""))
                 if future and not future.done():
                     future.set_exception(RuntimeError(event.get("detail")))
 

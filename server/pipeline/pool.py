@@ -21,7 +21,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from multiprocessing import shared_memory
-from multiprocessing.connection import Connection
 
 import numpy as np
 

@@ -20,16 +20,16 @@ from ..pipeline.frame_processor import ProcessorSettings
 from ..pipeline.messages import OpenStream
 from ..pipeline.pool import WorkerPool
 from ..settings import Settings
-from ..storage.builtin_backgrounds import BackgroundCatalog
+from ..storage.catalog import BackgroundCatalog
+from ..storage.room_settings import RoomSettings, RoomSettingsStore
 from .audio_fanout import AudioFanout
 from .participant import EventSender, Participant
 from .peers import answer, close_quietly, new_peer_connection, parse_offer, prefer_vp8
-from .rooms import RoomDirectory
+from .rooms import ROOM_NAME_RULE, RoomDirectory, is_room_name
 
 logger = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[\w .@'-]{1,64}$", re.UNICODE)
-_ROOM = re.compile(r"^[\w.-]{1,64}$")
 
 
 class SignalingError(ValueError):
@@ -44,8 +44,9 @@ class Conference:
     """All rooms of this node."""
 
     def __init__(self, settings: Settings, pool: WorkerPool, directory: RoomDirectory,
-                 backgrounds: BackgroundCatalog) -> None:
+                 backgrounds: BackgroundCatalog, room_settings: RoomSettingsStore) -> None:
         self.settings, self.pool, self.directory, self.backgrounds = settings, pool, directory, backgrounds
+        self.room_settings = room_settings
         self.participants: dict[str, Participant] = {}
         self._stats_task: asyncio.Task | None = None
 
@@ -66,8 +67,8 @@ class Conference:
 
     async def join(self, room: object, name: object, probe: object, send_event: EventSender) -> Participant:
         """Admit a participant and tell the room."""
-        if not isinstance(room, str) or not _ROOM.match(room):
-            raise SignalingError("bad_room", "room must be 1-64 letters, digits, '.', '_' or '-'")
+        if not is_room_name(room):
+            raise SignalingError("bad_room", ROOM_NAME_RULE)
         if not isinstance(name, str) or not _NAME.match(name.strip()):
             raise SignalingError("bad_name", "name must be 1-64 characters: letters, digits, spaces, . @ ' -")
         if len(self.members(room)) >= self.settings.max_participants_per_room:
@@ -103,14 +104,16 @@ class Conference:
         prefer_vp8(videos[0])
         sender = pc.addTrack(participant.broadcast.subscribe())
         participant.broadcast.attach_sender(sender)
-        room = self.directory.get(participant.room)
-        key = participant.background_key or (room.background_key if room else None) or self.backgrounds.default_key
-        statistic = (room.statistic if room else None) or self.settings.statistic
+        key = self.background_of(participant)
+        background = await asyncio.to_thread(self.backgrounds.image, key)
+        if participant.id not in self.participants:
+            raise SignalingError("left", "the participant left while publishing")
         self.pool.open_stream(OpenStream(
-            participant.stream_id, "vp8", key, self.backgrounds.image(key),
-            ProcessorSettings(statistic=statistic, method=self.settings.degradation),
+            participant.stream_id, "vp8", key, background,
+            ProcessorSettings(statistic=self.statistic_of(participant), method=self.settings.degradation),
             self.settings.output_bitrate, participant.probe), participant.on_result)
         participant.stream_open = True
+        participant.applied_background = key
         return await answer(pc)
 
     async def subscribe(self, viewer: Participant, publisher_id: object, offer_sdp: object) -> str:
@@ -155,13 +158,21 @@ class Conference:
         await participant.close()
         await self._tell(others, {"type": "participant-left", "id": participant.id})
 
-    def set_background(self, participant: Participant, key: object) -> None:
+    def background_of(self, participant: Participant) -> str:
+        """The background a participant's composite uses: their choice, else the room's, else the default."""
+        return (participant.background_key or self.room_settings.get(participant.room).background_id
+                or self.backgrounds.default_key)
+
+    def statistic_of(self, participant: Participant) -> str:
+        """The statistic of a participant's stream: their choice, else the room's, else the server's."""
+        return participant.statistic or self.room_settings.get(participant.room).statistic or self.settings.statistic
+
+    async def set_background(self, participant: Participant, key: object) -> None:
         """Switch a participant's own background."""
         if not isinstance(key, str) or not self.backgrounds.has(key):
             raise SignalingError("unknown_background", f"no background {key!r}")
         participant.background_key = key
-        if participant.stream_open:
-            self.pool.set_background(participant.stream_id, key, self.backgrounds.image(key))
+        await self._apply_background(participant)
 
     def set_statistic(self, participant: Participant, statistic: object) -> None:
         """Switch the statistic for a participant's stream."""
@@ -169,8 +180,61 @@ class Conference:
             check_statistic(statistic)
         except ValueError as error:
             raise SignalingError("bad_statistic", str(error)) from None
+        participant.statistic = statistic  # type: ignore[assignment]
         if participant.stream_open:
             self.pool.set_statistic(participant.stream_id, statistic)  # type: ignore[arg-type]
+
+    async def configure_room(self, room: str, settings: RoomSettings) -> None:
+        """Store a room's settings and apply them live to everyone in it (personal choices reset)."""
+        self.room_settings.put(room, settings)
+        for participant in self.members(room):
+            participant.background_key, participant.statistic = None, None
+            await self._apply_background(participant)
+            if participant.stream_open:
+                self.pool.set_statistic(participant.stream_id, self.statistic_of(participant))
+
+    async def backgrounds_changed(self, deleted: str | None = None) -> None:
+        """After an upload or a delete: whoever used a deleted background falls back, and every
+        client's picker gets the new list."""
+        if deleted is not None:
+            self.backgrounds.forget(deleted)
+            self.room_settings.forget_background(deleted)
+            for participant in list(self.participants.values()):
+                if participant.background_key == deleted:
+                    participant.background_key = None
+                if participant.applied_background == deleted:
+                    await self._apply_background(participant)
+        listing = await asyncio.to_thread(self.backgrounds.list)
+        await self._tell(list(self.participants.values()),
+                         {"type": "backgrounds", "backgrounds": [vars(b) for b in listing]})
+
+    async def _apply_background(self, participant: Participant) -> None:
+        key = self.background_of(participant)
+        if key == participant.applied_background:
+            return
+        participant.applied_background = key
+        if participant.stream_open:
+            image = await asyncio.to_thread(self.backgrounds.image, key)
+            if participant.stream_open:
+                self.pool.set_background(participant.stream_id, key, image)
+        await participant.send_event({"type": "background", "background": key})
+
+    def admin_view(self) -> list[dict]:
+        """Active rooms with their settings, participants and each stream's live figures."""
+        rooms = []
+        for state in self.directory.rooms():
+            settings = self.room_settings.get(state.name)
+            rooms.append({
+                "room": state.name, "background_id": settings.background_id, "statistic": settings.statistic,
+                "participants": [{
+                    **p.describe(), "probe": p.probe, "publishing": p.stream_open,
+                    "background_id": p.applied_background, "statistic": self.statistic_of(p),
+                    "quality": None if p.stats.quality is None else round(p.stats.quality, 4),
+                    "stream": {**p.stats.as_dict(), "frames_dropped": self.pool.dropped(p.stream_id),
+                               "viewers": p.broadcast.viewers},
+                } for p in self.members(state.name)],
+            })
+        return rooms
 
     def room_stats(self, room: str) -> dict:
         """Per-participant stream figures of a room."""

@@ -80,7 +80,9 @@ class Participant:
         self.viewer_pcs: dict[str, RTCPeerConnection] = {}  # publisher id -> connection watching them
         self.stream_open = False
         self._ingest: asyncio.Task | None = None
-        self.background_key: str | None = None
+        self.background_key: str | None = None  # the participant's own choice
+        self.statistic: str | None = None  # the participant's own choice
+        self.applied_background: str | None = None  # what their composite uses now
 
     @property
     def stream_id(self) -> str:

@@ -6,17 +6,24 @@ that asks "which rooms, who is where" goes through ``RoomDirectory`` so that can
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Protocol
+
+_ROOM_NAME = re.compile(r"^[\w.-]{1,64}$", re.ASCII)
+ROOM_NAME_RULE = "room must be 1-64 letters, digits, '.', '_' or '-'"
+
+
+def is_room_name(value: object) -> bool:
+    """Whether ``value`` is an acceptable room name."""
+    return isinstance(value, str) and bool(_ROOM_NAME.match(value))
 
 
 @dataclass
 class RoomState:
-    """A room's settings and members (participant ids in join order)."""
+    """A room's members (participant ids in join order); its settings live in the room settings store."""
 
     name: str
-    background_key: str | None = None
-    statistic: str | None = None
     members: list[str] = field(default_factory=list)
 
 

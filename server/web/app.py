@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -12,9 +13,19 @@ from ..rtc import aiortc_patches
 from ..rtc.conference import Conference
 from ..rtc.rooms import InMemoryRoomDirectory
 from ..settings import Settings
-from ..storage.builtin_backgrounds import BackgroundCatalog
-from .keys import CONFERENCE, POOL, SETTINGS
+from ..storage.background_store import BackgroundStore
+from ..storage.catalog import BackgroundCatalog
+from ..storage.database import Database
+from ..storage.image_intake import IntakeLimits
+from ..storage.room_settings import RoomSettingsStore
+from .admin_auth import resolve_admin_token
+from .api import create_api_app
+from .keys import ADMIN_TOKEN, BACKGROUND_STORE, CONFERENCE, DATABASE, POOL, ROOM_SETTINGS, SETTINGS, UPLOAD_SLOTS
 from .signaling import signaling_handler
+
+DATABASE_FILE_NAME = "backdrop.sqlite3"
+UPLOADS_DECODED_AT_ONCE = 2
+"""Uploads validated and normalised concurrently (a 40 MP decode holds about 120 MB)."""
 
 logger = logging.getLogger(__name__)
 
@@ -23,14 +34,33 @@ def create_app(settings: Settings) -> web.Application:
     """The whole server as an aiohttp application."""
     app = web.Application(client_max_size=1024 * 1024)
     app[SETTINGS] = settings
+    app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_pipeline)
     app.cleanup_ctx.append(_conference)
+    app.add_subapp("/api/", create_api_app())
     app.router.add_get("/ws", signaling_handler)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/", _index)
+    app.router.add_get("/admin", _admin_page)
     app.router.add_static("/static/", settings.client_dir, show_index=False)
     return app
+
+
+async def _storage(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app[ADMIN_TOKEN] = resolve_admin_token(settings)
+    if settings.join_secret and len(settings.join_secret.encode()) < 32:
+        logger.warning("the join secret is shorter than 32 bytes: HS256 tokens signed with it are easier to forge")
+    database = Database(settings.data_dir / DATABASE_FILE_NAME)
+    app[DATABASE] = database
+    limits = IntakeLimits(max_bytes=settings.max_upload_bytes, max_pixels=settings.max_upload_pixels)
+    app[BACKGROUND_STORE] = BackgroundStore(settings.data_dir, database, limits)
+    app[ROOM_SETTINGS] = RoomSettingsStore(database)
+    app[UPLOAD_SLOTS] = asyncio.Semaphore(UPLOADS_DECODED_AT_ONCE)
+    yield
+    database.close()
 
 
 async def _pipeline(app: web.Application) -> AsyncIterator[None]:
@@ -47,7 +77,8 @@ async def _pipeline(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _conference(app: web.Application) -> AsyncIterator[None]:
-    conference = Conference(app[SETTINGS], app[POOL], InMemoryRoomDirectory(), BackgroundCatalog())
+    conference = Conference(app[SETTINGS], app[POOL], InMemoryRoomDirectory(),
+                            BackgroundCatalog(app[BACKGROUND_STORE]), app[ROOM_SETTINGS])
     conference.start()
     app[CONFERENCE] = conference
     yield
@@ -56,6 +87,10 @@ async def _conference(app: web.Application) -> AsyncIterator[None]:
 
 async def _index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(request.app[SETTINGS].client_dir / "index.html")
+
+
+async def _admin_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(request.app[SETTINGS].client_dir / "admin.html")
 
 
 async def _healthz(request: web.Request) -> web.Response:

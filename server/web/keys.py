@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from ..pipeline.pool import WorkerPool
 from ..rtc.conference import Conference
 from ..settings import Settings
+from ..storage.background_store import BackgroundStore
+from ..storage.database import Database
+from ..storage.room_settings import RoomSettingsStore
 
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", WorkerPool)
 CONFERENCE = web.AppKey("conference", Conference)
+DATABASE = web.AppKey("database", Database)
+BACKGROUND_STORE = web.AppKey("background_store", BackgroundStore)
+ROOM_SETTINGS = web.AppKey("room_settings", RoomSettingsStore)
+ADMIN_TOKEN = web.AppKey("admin_token", str)
+UPLOAD_SLOTS = web.AppKey("upload_slots", asyncio.Semaphore)

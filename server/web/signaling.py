@@ -1,6 +1,6 @@
 """The signaling WebSocket: JSON messages between a browser (or a synthetic client) and the conference.
 
-Client -> server: join {room, name, probe?}; publish {sdp}; subscribe {participant, sdp};
+Client -> server: join {room, name, probe?, token?} (token: required when a join secret is set); publish {sdp}; subscribe {participant, sdp};
 unsubscribe {participant}; background {background}; statistic {statistic}; leave.
 Server -> client: joined {id, name, room, participants, backgrounds}; publish-answer {sdp};
 subscribe-answer {participant, sdp}; participant-joined {participant}; participant-left {id};
@@ -16,6 +16,7 @@ from aiohttp import WSMsgType, web
 
 from ..rtc.conference import Conference, SignalingError
 from ..rtc.participant import Participant
+from .join_tokens import JoinRefused, verify_join_token
 from .keys import CONFERENCE
 
 logger = logging.getLogger(__name__)
@@ -72,14 +73,22 @@ class _Session:
         if kind == "join":
             if self.participant is not None:
                 raise SignalingError("already_joined", "leave before joining again")
-            self.participant = await conference.join(message.get("room"), message.get("name"),
+            name = message.get("name")
+            secret = conference.settings.join_secret
+            if secret:
+                try:
+                    grant = verify_join_token(secret, message.get("token"), message.get("room"))
+                except JoinRefused as refusal:
+                    raise SignalingError(refusal.code, refusal.detail) from None
+                name = name or grant.identity
+            self.participant = await conference.join(message.get("room"), name,
                                                      message.get("probe", False), self.send)
             p = self.participant
             await self.send({
                 "type": "joined", "id": p.id, "name": p.name, "room": p.room,
                 "participants": [o.describe() for o in conference.members(p.room) if o.id != p.id],
                 "backgrounds": [vars(b) for b in conference.backgrounds.list()],
-                "background": conference.backgrounds.default_key,
+                "background": conference.background_of(p),
             })
             return
         if kind not in ("publish", "subscribe", "unsubscribe", "background", "statistic", "leave"):
@@ -96,8 +105,7 @@ class _Session:
         elif kind == "unsubscribe":
             await conference.unsubscribe(participant, message.get("participant"))
         elif kind == "background":
-            conference.set_background(participant, message.get("background"))
-            await self.send({"type": "background", "background": message.get("background")})
+            await conference.set_background(participant, message.get("background"))
         elif kind == "statistic":
             conference.set_statistic(participant, message.get("statistic"))
         elif kind == "leave":

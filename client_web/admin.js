@@ -1,0 +1,147 @@
+// Backdrop admin page: uploads, thumbnails, deletes, room assignment and a live rooms view, all through
+// the admin API with the bearer token the admin enters (kept for this browser tab only).
+"use strict";
+
+const $ = (selector) => document.querySelector(selector);
+const BUILTINS = [{ id: "", name: "server default" }, { id: "builtin:studio", name: "Studio (built-in)" },
+  { id: "builtin:lights", name: "Evening lights (built-in)" }];
+let token = sessionStorage.getItem("backdrop-admin-token") || "";
+let roomsTimer = null;
+const backgroundNames = new Map(BUILTINS.filter((b) => b.id).map((b) => [b.id, b.name]));
+
+function showError(text) { const e = $("#error"); e.textContent = text; e.hidden = !text; }
+function setStatus(text) { $("#status").textContent = text; }
+
+async function call(method, path, body) {
+  const headers = { Authorization: `Bearer ${token}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (response.status === 204) return null;
+  const data = await response.json();
+  if (!response.ok) throw new Error(`${data.error}: ${data.detail}`);
+  return data;
+}
+
+async function refreshBackgrounds() {
+  const list = await call("GET", "/api/backgrounds");
+  const grid = $("#backgrounds");
+  grid.replaceChildren(...list.map((b) => {
+    const card = document.createElement("figure");
+    card.className = "thumb";
+    card.dataset.backgroundId = b.id;
+    const img = document.createElement("img");
+    img.src = `/api/backgrounds/${b.id}/image?width=240`;
+    img.alt = b.name;
+    const caption = document.createElement("figcaption");
+    caption.textContent = `${b.name} · ${b.width}×${b.height} · ${(b.bytes / 1024).toFixed(0)} KB`;
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.textContent = "Delete";
+    remove.dataset.role = "delete";
+    remove.addEventListener("click", () => deleteBackground(b).catch((error) => showError(error.message)));
+    card.append(img, caption, remove);
+    return card;
+  }));
+  for (const b of list) backgroundNames.set(b.id, b.name);
+  const picker = $("#room-background");
+  const current = picker.value;
+  picker.replaceChildren(...[...BUILTINS, ...list].map((b) => new Option(b.name, b.id)));
+  picker.value = [...picker.options].some((o) => o.value === current) ? current : "";
+}
+
+async function deleteBackground(background) {
+  if (!confirm(`Delete "${background.name}"? Rooms and participants using it fall back to the default.`)) return;
+  await call("DELETE", `/api/backgrounds/${background.id}`);
+  await refreshBackgrounds();
+}
+
+function upload(file, name) {
+  const form = new FormData();
+  form.append("file", file);
+  if (name) form.append("name", name);
+  const progress = $("#upload-progress");
+  progress.hidden = false;
+  progress.value = 0;
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open("POST", "/api/backgrounds");
+    request.setRequestHeader("Authorization", `Bearer ${token}`);
+    request.upload.addEventListener("progress", (event) => { if (event.lengthComputable) progress.value = event.loaded / event.total; });
+    request.addEventListener("load", () => {
+      progress.hidden = true;
+      let data = {};
+      try { data = JSON.parse(request.responseText); } catch { /* not JSON */ }
+      if (request.status === 201) resolve(data);
+      else reject(new Error(`${data.error || request.status}: ${data.detail || request.statusText}`));
+    });
+    request.addEventListener("error", () => { progress.hidden = true; reject(new Error("upload failed (connection)")); });
+    request.send(form);
+  });
+}
+
+async function refreshRooms() {
+  const rooms = await call("GET", "/api/rooms");
+  const rows = [];
+  for (const room of rooms) {
+    const people = room.participants.length ? room.participants : [null];
+    for (const p of people) {
+      const row = document.createElement("tr");
+      row.dataset.room = room.room;
+      const label = (id) => (id ? backgroundNames.get(id) || id : "default");
+      const cells = p === null ? [room.room, "(empty)", label(room.background_id), room.statistic || "default", "", "", "", ""] : [
+        room.room, p.name, label(p.background_id), p.statistic,
+        p.quality === null ? "–" : p.quality.toFixed(3), p.stream.fps.toFixed(0),
+        p.stream.latency_ms ? `${p.stream.latency_ms.p50.toFixed(0)} ms` : "–", String(p.stream.viewers)];
+      row.replaceChildren(...cells.map((text) => { const td = document.createElement("td"); td.textContent = text; return td; }));
+      if (p) row.dataset.participant = p.name;
+      rows.push(row);
+    }
+  }
+  $("#rooms-body").replaceChildren(...rows);
+}
+
+async function start() {
+  try {
+    await refreshBackgrounds();
+    await refreshRooms();
+  } catch (error) {
+    showError(error.message);
+    setStatus("token refused or server unreachable");
+    $("#admin").hidden = true;
+    return;
+  }
+  showError("");
+  setStatus("connected");
+  $("#admin").hidden = false;
+  clearInterval(roomsTimer);
+  roomsTimer = setInterval(() => refreshRooms().catch((error) => showError(error.message)), 2000);
+}
+
+$("#token-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  token = $("#token").value.trim();
+  sessionStorage.setItem("backdrop-admin-token", token);
+  start();
+});
+$("#upload-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const file = $("#file").files[0];
+  if (!file) return;
+  try {
+    await upload(file, $("#upload-name").value.trim());
+    event.target.reset();
+    showError("");
+    await refreshBackgrounds();
+  } catch (error) { showError(error.message); }
+});
+$("#room-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    await call("PUT", `/api/rooms/${encodeURIComponent($("#room-name").value)}`, {
+      background_id: $("#room-background").value || null, statistic: $("#room-statistic").value || null });
+    showError("");
+    await refreshRooms();
+  } catch (error) { showError(error.message); }
+});
+
+if (token) { $("#token").value = token; start(); }

@@ -1,0 +1,47 @@
+"""JSON errors of the HTTP API: ``{"error": CODE, "detail": TEXT}`` for every failure, never a 5xx page."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+
+from aiohttp import web
+
+logger = logging.getLogger(__name__)
+
+_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+          405: "method_not_allowed", 413: "too_large", 415: "unsupported_type", 500: "internal"}
+
+
+class ApiError(Exception):
+    """A request the API refuses, with its status, machine-readable code and human detail."""
+
+    def __init__(self, status: int, code: str, detail: str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.headers = status, code, detail, dict(headers or {})
+
+
+def error_response(status: int, code: str, detail: str, headers: Mapping[str, str] | None = None) -> web.Response:
+    """The JSON body every API error has."""
+    return web.json_response({"error": code, "detail": detail}, status=status, headers=headers)
+
+
+@web.middleware
+async def json_errors(request: web.Request,
+                      handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """Turn ``ApiError``, aiohttp's HTTP errors and unexpected failures into JSON error responses."""
+    try:
+        return await handler(request)
+    except ApiError as error:
+        return error_response(error.status, error.code, error.detail, error.headers)
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        headers = {k: v for k, v in error.headers.items() if k.lower() in ("allow", "www-authenticate")}
+        return error_response(error.status, _CODES.get(error.status, "error"), error.reason, headers)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        logger.exception("%s %s failed", request.method, request.path)
+        return error_response(500, "internal", "the server failed to handle this request; it has been logged")

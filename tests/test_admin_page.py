@@ -1,0 +1,96 @@
+"""The admin page in real headless Chromium: token, upload with progress, thumbnail, assign to a live
+room, the live rooms view, delete."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from server.loadtest.participant import FrameSourceTrack, SyntheticParticipant
+from server.web.keys import BACKGROUND_STORE
+from tests import media_files
+from tests.server_harness import ServerThread
+from tests.test_browser_e2e import ARTIFACTS, CHROMIUM, FLAGS
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "admin-page-token"
+
+
+async def until(condition, timeout: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("the page did not get there in time")
+        await asyncio.sleep(0.1)
+
+
+def test_admin_page_uploads_assigns_watches_and_deletes(tmp_path: Path, astronaut: np.ndarray) -> None:
+    playwright_api = pytest.importorskip("playwright.async_api")
+    image = tmp_path / "sunset.png"
+    image.write_bytes(media_files.encode(media_files.photo(800, 450), "PNG"))
+    server = ServerThread(tmp_path / "data", admin_token=TOKEN).start()
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    async def scenario() -> None:
+        ada = SyntheticParticipant(server.url, "studio", "Ada", FrameSourceTrack(lambda i: astronaut))
+        await ada.join()
+        async with playwright_api.async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+            page = await browser.new_page(viewport={"width": 1300, "height": 900})
+            page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+            await page.goto(f"{server.url}/admin")
+
+            await page.fill("[data-role=admin-token]", "wrong")
+            await page.click("[data-role=save-token]")
+            await page.wait_for_selector("[data-role=error]:not([hidden])")
+            assert "unauthorized" in await page.text_content("[data-role=error]")
+
+            await page.fill("[data-role=admin-token]", TOKEN)
+            await page.click("[data-role=save-token]")
+            await page.wait_for_selector("#admin:not([hidden])")
+            await page.set_input_files("[data-role=upload-file]", str(image))
+            await page.click("[data-role=upload]")
+            card = await page.wait_for_selector("[data-role=backgrounds] figure.thumb img")
+            await until(lambda: card.evaluate("img => img.complete && img.naturalWidth === 240"))
+            (record,) = server.call(asyncio.to_thread(server.app[BACKGROUND_STORE].list))
+            assert record.name == "sunset" and (record.width, record.height) == (800, 450)
+
+            await page.fill("[data-role=room-name]", "studio")
+            await page.select_option("[data-role=room-background]", record.id)
+            await page.select_option("[data-role=room-statistic]", "median")
+            await page.click("[data-role=assign]")
+            await until(lambda: _true(ada.background == record.id))
+            row = "[data-role=rooms] tr[data-participant=Ada]"
+            await page.wait_for_selector(row)
+            await until(lambda: _quality_shown(page, row))
+            cells = await page.eval_on_selector_all(f"{row} td", "tds => tds.map(td => td.textContent)")
+            assert cells[0] == "studio" and cells[2] == "sunset" and cells[3] == "median"
+            await page.screenshot(path=str(ARTIFACTS / "admin_page.png"))
+
+            await page.click("[data-role=backgrounds] figure.thumb [data-role=delete]")
+            await until(lambda: _true(ada.background == "builtin:studio"))
+            await page.wait_for_selector("[data-role=backgrounds] figure.thumb", state="detached")
+            assert server.call(asyncio.to_thread(server.app[BACKGROUND_STORE].list)) == []
+            await browser.close()
+        await ada.leave()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        server.stop()
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def _quality_shown(page, row: str) -> bool:
+    cells = await page.eval_on_selector_all(f"{row} td", "tds => tds.map(td => td.textContent)")
+    try:
+        return 0.0 <= float(cells[4]) < 1.0
+    except (ValueError, IndexError):
+        return False
