@@ -44,6 +44,8 @@ class Settings:
     """Bearer token of the admin API; None: generated on first start and kept in the data directory."""
     join_secret: str | None = field(default_factory=lambda: _from_environment("BACKDROP_JOIN_SECRET"))
     """HS256 secret of join tokens; None: joins are open (development default)."""
+    whip_media_timeout: float = 5.0
+    """A WHIP publisher whose video stops for this long is gone (some never answer ICE consent)."""
     max_upload_bytes: int = 15 * 1024 * 1024
     """Largest background upload, checked while the body streams in."""
     max_upload_pixels: int = 40_000_000

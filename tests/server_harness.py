@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import time
 from pathlib import Path
 
 from aiohttp import web
@@ -12,6 +13,16 @@ from aiohttp import web
 from server.settings import Settings
 from server.web.app import create_app
 from server.web.keys import CONFERENCE, POOL
+
+
+def wait_until(condition, timeout: float = 15.0) -> bool:
+    """Poll ``condition`` every 0.1 s until it holds (True) or ``timeout`` passes (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def free_port() -> int:

@@ -16,7 +16,7 @@ from aiortc.mediastreams import AudioStreamTrack, MediaStreamError
 
 from server.loadtest.participant import FrameSourceTrack, SyntheticParticipant
 from server.loadtest.sources import PacketLoopTrack, encode_loop
-from tests.server_harness import ServerThread
+from tests.server_harness import ServerThread, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -34,13 +34,6 @@ def moving(image: np.ndarray):
     return make
 
 
-def wait_until(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_participants_see_their_own_and_each_others_composites(server: ServerThread, astronaut: np.ndarray) -> None:

@@ -191,6 +191,12 @@ class WorkerPool:
         stream.open_message = replace(stream.open_message, background_key=key, background=background)
         self._send(stream.worker, SetBackground(stream_id, key, background))
 
+    def set_codec(self, stream_id: str, codec: str) -> None:
+        """The stream turned out to be ``codec``: reopen its processor for it (state restarts)."""
+        stream = self._streams[stream_id]
+        stream.open_message = replace(stream.open_message, codec=codec)
+        self._send(stream.worker, stream.open_message)
+
     def set_statistic(self, stream_id: str, statistic: str) -> None:
         """Change a stream's statistic (also kept for a restart)."""
         stream = self._streams[stream_id]

@@ -1,4 +1,4 @@
-"""Two process-wide adjustments to aiortc's receiver, installed once by the server at start.
+"""Process-wide adjustments to aiortc, installed once by the server at start.
 
 (``offer_loopback_candidates`` is a third, for development and tests on one machine.)
 
@@ -10,6 +10,9 @@
    packet arrives (a frame interval of delay, and the last frame before a pause is never released).
    ``MarkerJitterBuffer`` releases a frame as soon as its packets are contiguous up to the one with
    the RTP marker bit (the last packet of a video frame).
+3. DTLS with RSA peers: aiortc's DTLS offers only ECDHE-ECDSA cipher suites, so as DTLS client it
+   cannot talk to a server whose certificate is RSA (GStreamer's webrtcbin, e.g. simple-whip-client).
+   ``RSA_CAPABLE_CIPHERS`` adds the ECDHE-RSA suites; our own certificate stays ECDSA.
 """
 
 from __future__ import annotations
@@ -19,10 +22,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import aioice.ice as ice_module
+import aiortc.rtcdtlstransport as dtls_module
 import aiortc.rtcrtpreceiver as receiver_module
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 
 logger = logging.getLogger(__name__)
+
+RSA_CAPABLE_CIPHERS = (b"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-SHA:"
+                       b"ECDHE-ECDSA-AES256-SHA:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305:"
+                       b"ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-SHA")
 
 
 @dataclass(frozen=True)
@@ -114,4 +122,13 @@ def install() -> None:
     receiver_module.get_decoder = get_decoder
     receiver_module.JitterBuffer = MarkerJitterBuffer
     receiver_module._backdrop_patched = True
-    logger.debug("aiortc receiver patched: encoded-size tap and marker-bit release")
+
+    original_context = dtls_module.RTCCertificate._create_ssl_context
+
+    def create_ssl_context(self: Any, srtp_profiles: Any) -> Any:
+        context = original_context(self, srtp_profiles)
+        context.set_cipher_list(RSA_CAPABLE_CIPHERS)
+        return context
+
+    dtls_module.RTCCertificate._create_ssl_context = create_ssl_context
+    logger.debug("aiortc patched: encoded-size tap, marker-bit release, RSA-capable DTLS")

@@ -12,8 +12,10 @@ import asyncio
 import logging
 import re
 import uuid
+from collections.abc import Callable
 
-from aiortc import RTCPeerConnection
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.exceptions import InvalidStateError
 
 from ..imaging.quality import check_statistic
 from ..pipeline.frame_processor import ProcessorSettings
@@ -24,7 +26,7 @@ from ..storage.catalog import BackgroundCatalog
 from ..storage.room_settings import RoomSettings, RoomSettingsStore
 from .audio_fanout import AudioFanout
 from .participant import EventSender, Participant
-from .peers import answer, close_quietly, new_peer_connection, parse_offer, prefer_vp8
+from .peers import answer, close_quietly, new_peer_connection, offered_codecs, offered_direction, parse_offer, prefer_codecs
 from .rooms import ROOM_NAME_RULE, RoomDirectory, is_room_name
 
 logger = logging.getLogger(__name__)
@@ -80,8 +82,12 @@ class Conference:
         await self._tell(others, {"type": "participant-joined", "participant": participant.describe()})
         return participant
 
-    async def publish(self, participant: Participant, offer_sdp: object) -> str:
-        """Accept the participant's camera/microphone offer; their composite comes back on it."""
+    async def publish(self, participant: Participant, offer_sdp: object, accept_h264: bool = False,
+                      on_offer_set: Callable[[RTCPeerConnection], None] | None = None) -> str:
+        """Accept the participant's camera/microphone offer. Their composite comes back on the same
+        video transceiver when the offer can receive (a browser's sendrecv; not a WHIP sendonly offer).
+        ``accept_h264``: take H.264 as well as VP8 (WHIP publishers); browsers are held to VP8.
+        ``on_offer_set``: adjusts the connection once the offer is applied, before it connects."""
         if participant.publish_pc is not None:
             raise SignalingError("already_publishing", "this participant already publishes")
         offer = self._offer(offer_sdp)
@@ -97,19 +103,26 @@ class Conference:
                 participant.audio = AudioFanout(track)
 
         self._watch(pc, participant)
-        await pc.setRemoteDescription(offer)
+        await _set_offer(pc, offer)
+        if on_offer_set is not None:
+            on_offer_set(pc)
         videos = [t for t in pc.getTransceivers() if t.kind == "video"]
         if not videos:
             raise SignalingError("no_video", "the offer has no video")
-        prefer_vp8(videos[0])
-        sender = pc.addTrack(participant.broadcast.subscribe())
-        participant.broadcast.attach_sender(sender)
+        accepted = ("vp8", "h264") if accept_h264 else ("vp8",)
+        prefer_codecs(videos[0], accepted)
+        # The sender uses the first codec of the answer, which follows our preference order.
+        offered = offered_codecs(offer.sdp, videos[0].mid)
+        participant.codec = next((c for c in accepted if c in offered), accepted[0])
+        if offered_direction(offer.sdp, videos[0].mid) in ("sendrecv", "recvonly"):
+            sender = pc.addTrack(participant.broadcast.subscribe())
+            participant.broadcast.attach_sender(sender)
         key = self.background_of(participant)
         background = await asyncio.to_thread(self.backgrounds.image, key)
         if participant.id not in self.participants:
             raise SignalingError("left", "the participant left while publishing")
         self.pool.open_stream(OpenStream(
-            participant.stream_id, "vp8", key, background,
+            participant.stream_id, participant.codec, key, background,
             ProcessorSettings(statistic=self.statistic_of(participant), method=self.settings.degradation),
             self.settings.output_bitrate, participant.probe), participant.on_result)
         participant.stream_open = True
@@ -123,18 +136,35 @@ class Conference:
             raise SignalingError("unknown_participant", f"no participant {publisher_id!r} in room {viewer.room}")
         if publisher_id in viewer.viewer_pcs:
             await self.unsubscribe(viewer, publisher_id)
+        pc, answer_sdp = await self.watch(publisher, offer_sdp)
+        viewer.viewer_pcs[publisher.id] = pc
+        return answer_sdp
+
+    async def watch(self, publisher: Participant, offer_sdp: object) -> tuple[RTCPeerConnection, str]:
+        """A new connection playing ``publisher``'s composite (the packets every viewer gets) and audio,
+        answering a receive-only offer; the caller owns the connection."""
         offer = self._offer(offer_sdp)
         pc = new_peer_connection()
-        viewer.viewer_pcs[publisher.id] = pc
-        await pc.setRemoteDescription(offer)
-        for transceiver in pc.getTransceivers():
-            if transceiver.kind == "video":
-                prefer_vp8(transceiver)
-        sender = pc.addTrack(publisher.broadcast.subscribe())
-        publisher.broadcast.attach_sender(sender)
-        if publisher.audio is not None and any(t.kind == "audio" for t in pc.getTransceivers()):
-            pc.addTrack(publisher.audio.subscribe())
-        return await answer(pc)
+        try:
+            await _set_offer(pc, offer)
+            videos = [t for t in pc.getTransceivers() if t.kind == "video"]
+            if not videos:
+                raise SignalingError("no_video", "the offer has no video to receive")
+            prefer_codecs(videos[0], ("vp8",))
+            sender = pc.addTrack(publisher.broadcast.subscribe())
+            publisher.broadcast.attach_sender(sender)
+            if publisher.audio is not None and any(t.kind == "audio" for t in pc.getTransceivers()):
+                pc.addTrack(publisher.audio.subscribe())
+            return pc, await answer(pc)
+        except BaseException:
+            await _close_viewer_pc(pc)
+            raise
+
+    def find(self, room: str, participant: str) -> Participant | None:
+        """A member of ``room`` by id, else by name (the earliest joined of that name)."""
+        members = self.members(room)
+        return next((p for p in members if p.id == participant), None) or next(
+            (p for p in members if p.name == participant), None)
 
     async def unsubscribe(self, viewer: Participant, publisher_id: object) -> None:
         """Close the viewer's connection watching ``publisher_id``."""
@@ -265,6 +295,14 @@ class Conference:
                 members = self.members(state.name)
                 if members:
                     await self._tell(members, {"type": "stats", "streams": self.room_stats(state.name)})
+
+
+async def _set_offer(pc: RTCPeerConnection, offer: RTCSessionDescription) -> None:
+    """Apply a remote offer; an SDP aiortc cannot use is the client's error, not the server's."""
+    try:
+        await pc.setRemoteDescription(offer)
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError, InvalidStateError) as error:
+        raise SignalingError("bad_offer", f"the offer cannot be used: {error or type(error).__name__}") from None
 
 
 async def _close_viewer_pc(pc: RTCPeerConnection) -> None:

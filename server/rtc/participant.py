@@ -78,6 +78,8 @@ class Participant:
         self.publish_pc: RTCPeerConnection | None = None
         self.audio: AudioFanout | None = None
         self.viewer_pcs: dict[str, RTCPeerConnection] = {}  # publisher id -> connection watching them
+        self.external_viewers: set[RTCPeerConnection] = set()  # WHEP players of this participant's composite
+        self.codec = "vp8"  # of the camera stream: from the offer, corrected by the tap if it differs
         self.stream_open = False
         self._ingest: asyncio.Task | None = None
         self.background_key: str | None = None  # the participant's own choice
@@ -133,8 +135,10 @@ class Participant:
         self.broadcast.close()
         if self.audio:
             await self.audio.close()
-        connections = list(self.viewer_pcs.values()) + ([self.publish_pc] if self.publish_pc else [])
+        connections = list(self.viewer_pcs.values()) + list(self.external_viewers)
+        connections += [self.publish_pc] if self.publish_pc else []
         self.viewer_pcs.clear()
+        self.external_viewers.clear()
         await asyncio.gather(*(close_quietly(pc) for pc in connections))
 
     async def _run_ingest(self, track: MediaStreamTrack) -> None:
@@ -150,6 +154,9 @@ class Participant:
                 self.stats.width, self.stats.height = frame.width, frame.height
                 if info:
                     self.stats.codec = info.codec
+                    if info.codec != self.codec and self.stream_open:
+                        self.codec = info.codec  # the stream's quality model and background codec follow
+                        self.pool.set_codec(self.stream_id, info.codec)
                 timestamp_ms = int(frame.time * 1000) if frame.time is not None else int(received * 1000)
                 self.pool.submit(self.stream_id, i420, info.size if info else 0, info.keyframe if info else False,
                                  timestamp_ms, int(frame.pts or 0), received)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 
+from aiortc import sdp as sdp_module
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCRtpTransceiver, RTCSessionDescription
 
 BITRATE_HINTS = "x-google-start-bitrate=1500;x-google-min-bitrate=750;x-google-max-bitrate=3000"
@@ -15,12 +16,35 @@ def new_peer_connection() -> RTCPeerConnection:
     return RTCPeerConnection(RTCConfiguration(iceServers=[]))
 
 
-def prefer_vp8(transceiver: RTCRtpTransceiver) -> None:
-    """Restrict a video transceiver to VP8 (and its RTX): composites are encoded once, in VP8."""
+def prefer_codecs(transceiver: RTCRtpTransceiver, names: tuple[str, ...] = ("vp8",)) -> None:
+    """Restrict a video transceiver to the named codecs, in that order, and their RTX.
+
+    Composites are encoded once, in VP8, so everything sent is VP8; ingest may also take H.264.
+    """
     codecs = RTCRtpReceiver.getCapabilities("video").codecs
-    vp8 = [c for c in codecs if c.mimeType.lower() == "video/vp8"]
+    chosen = [c for name in names for c in codecs if c.mimeType.lower() == f"video/{name}"]
     rtx = [c for c in codecs if c.mimeType.lower() == "video/rtx"]
-    transceiver.setCodecPreferences(vp8 + rtx)
+    transceiver.setCodecPreferences(chosen + rtx)
+
+
+def offered_direction(sdp: str, mid: str | None) -> str | None:
+    """The direction an offer gives the media section ``mid`` (sendrecv, sendonly, ...), or None."""
+    media = _media_section(sdp, mid)
+    return media.direction if media is not None else None
+
+
+def offered_codecs(sdp: str, mid: str | None) -> list[str]:
+    """Lower-case codec names of the media section ``mid``, in the offer's order."""
+    media = _media_section(sdp, mid)
+    return [c.mimeType.split("/")[-1].lower() for c in media.rtp.codecs] if media is not None else []
+
+
+def _media_section(sdp: str, mid: str | None) -> sdp_module.MediaDescription | None:
+    try:
+        media = sdp_module.SessionDescription.parse(sdp).media
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+    return next((m for m in media if m.rtp.muxId == mid), None)
 
 
 def add_bitrate_hints(sdp: str) -> str:

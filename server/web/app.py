@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
 from ..pipeline.pool import WorkerPool
 from ..rtc import aiortc_patches
 from ..rtc.conference import Conference
+from ..rtc.media_sessions import MediaSessions
 from ..rtc.rooms import InMemoryRoomDirectory
 from ..settings import Settings
 from ..storage.background_store import BackgroundStore
@@ -20,8 +21,11 @@ from ..storage.image_intake import IntakeLimits
 from ..storage.room_settings import RoomSettingsStore
 from .admin_auth import resolve_admin_token
 from .api import create_api_app
-from .keys import ADMIN_TOKEN, BACKGROUND_STORE, CONFERENCE, DATABASE, POOL, ROOM_SETTINGS, SETTINGS, UPLOAD_SLOTS
+from .keys import (
+    ADMIN_TOKEN, BACKGROUND_STORE, CONFERENCE, DATABASE, MEDIA_SESSIONS, POOL, ROOM_SETTINGS, SETTINGS, UPLOAD_SLOTS,
+)
 from .signaling import signaling_handler
+from .whip_whep import create_whep_app, create_whip_app
 
 DATABASE_FILE_NAME = "backdrop.sqlite3"
 UPLOADS_DECODED_AT_ONCE = 2
@@ -38,11 +42,15 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_pipeline)
     app.cleanup_ctx.append(_conference)
     app.add_subapp("/api/", create_api_app())
+    app.add_subapp("/whip/", create_whip_app())
+    app.add_subapp("/whep/", create_whep_app())
     app.router.add_get("/ws", signaling_handler)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
-    app.router.add_get("/", _index)
-    app.router.add_get("/admin", _admin_page)
+    app.router.add_get("/", _page("index.html"))
+    app.router.add_get("/admin", _page("admin.html"))
+    for page in ("index.html", "admin.html", "whep.html"):
+        app.router.add_get(f"/{page}", _page(page))
     app.router.add_static("/static/", settings.client_dir, show_index=False)
     return app
 
@@ -81,16 +89,17 @@ async def _conference(app: web.Application) -> AsyncIterator[None]:
                             BackgroundCatalog(app[BACKGROUND_STORE]), app[ROOM_SETTINGS])
     conference.start()
     app[CONFERENCE] = conference
+    sessions = MediaSessions(conference, media_timeout=app[SETTINGS].whip_media_timeout)
+    app[MEDIA_SESSIONS] = sessions
     yield
+    await sessions.close()
     await conference.close()
 
 
-async def _index(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(request.app[SETTINGS].client_dir / "index.html")
-
-
-async def _admin_page(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(request.app[SETTINGS].client_dir / "admin.html")
+def _page(name: str) -> Callable[[web.Request], Awaitable[web.FileResponse]]:
+    async def serve(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(request.app[SETTINGS].client_dir / name)
+    return serve
 
 
 async def _healthz(request: web.Request) -> web.Response:

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from ..pipeline.pool import WorkerPool
 from ..rtc.conference import Conference
+from ..rtc.media_sessions import MediaSessions
 from ..settings import Settings
 from ..storage.background_store import BackgroundStore
 from ..storage.database import Database
@@ -21,3 +22,4 @@ BACKGROUND_STORE = web.AppKey("background_store", BackgroundStore)
 ROOM_SETTINGS = web.AppKey("room_settings", RoomSettingsStore)
 ADMIN_TOKEN = web.AppKey("admin_token", str)
 UPLOAD_SLOTS = web.AppKey("upload_slots", asyncio.Semaphore)
+MEDIA_SESSIONS = web.AppKey("media_sessions", MediaSessions)

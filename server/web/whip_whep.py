@@ -1,0 +1,163 @@
+"""WHIP (``/whip/{room}``) and WHEP (``/whep/{room}``) over HTTP, RFC 9725 and its playback twin.
+
+POST an SDP offer -> 201 with the SDP answer and a ``Location`` naming the session; PATCH that
+resource with a trickle-ICE SDP fragment to add candidates; DELETE it to end the session. With a
+join secret set, every request needs ``Authorization: Bearer <join token for that room>``.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from aiohttp import web
+
+from ..rtc.conference import SignalingError
+from ..rtc.media_sessions import MediaSession
+from ..rtc.rooms import ROOM_NAME_RULE, is_room_name
+from .api_errors import ApiError, json_errors
+from .join_tokens import JoinRefused, verify_join_token
+from .keys import MEDIA_SESSIONS, SETTINGS
+
+SDP = "application/sdp"
+SDP_FRAGMENT = "application/trickle-ice-sdpfrag"
+MAX_SDP_BYTES = 64 * 1024
+_STATUS = {"room_full": 409, "unknown_participant": 404, "left": 409}
+_EXPOSED = "Location, ETag, Link"
+
+
+def create_whip_app() -> web.Application:
+    """The ``/whip/`` sub-application (publishing)."""
+    app = web.Application(middlewares=[json_errors])
+    app.router.add_post("/{room}", whip_publish)
+    _add_session_routes(app, "whip")
+    return app
+
+
+def create_whep_app() -> web.Application:
+    """The ``/whep/`` sub-application (playback)."""
+    app = web.Application(middlewares=[json_errors])
+    app.router.add_post("/{room}", whep_play)
+    _add_session_routes(app, "whep")
+    return app
+
+
+def _add_session_routes(app: web.Application, kind: str) -> None:
+    async def patch(request: web.Request) -> web.Response:
+        return await _patch_session(request, kind)
+
+    async def delete(request: web.Request) -> web.Response:
+        return await _delete_session(request, kind)
+
+    app.router.add_patch("/{room}/{session}", patch)
+    app.router.add_delete("/{room}/{session}", delete)
+
+
+async def whip_publish(request: web.Request) -> web.Response:
+    """Join the room as a publisher: ``?name=NAME`` (default: the token's identity or a generated
+    name), ``?probe=1`` for a latency probe."""
+    room = _room(request)
+    identity = _authorize(request, room)
+    offer = await _read_body(request, SDP)
+    name = request.query.get("name") or identity or f"whip-{secrets.token_hex(3)}"
+    probe = request.query.get("probe", "").lower() in ("1", "true", "yes")
+    sessions = request.config_dict[MEDIA_SESSIONS]
+    try:
+        session, answer = await sessions.start_whip(room, name, probe, _check_sdp(offer))
+    except SignalingError as error:
+        raise _api_error(error) from None
+    return _created(request, session, answer)
+
+
+async def whep_play(request: web.Request) -> web.Response:
+    """Play ``?participant=NAME`` (a name or participant id); ``?view=scene`` plays the room's scene."""
+    room = _room(request)
+    _authorize(request, room)
+    offer = await _read_body(request, SDP)
+    if request.query.get("view", "participant") == "scene":
+        raise ApiError(409, "not_scene_mode", f"room {room} is not in scene mode")
+    target = request.query.get("participant")
+    if not target:
+        raise ApiError(400, "missing_participant", "name the participant to play: ?participant=NAME")
+    sessions = request.config_dict[MEDIA_SESSIONS]
+    try:
+        session, answer = await sessions.start_whep(room, target, _check_sdp(offer))
+    except SignalingError as error:
+        raise _api_error(error) from None
+    return _created(request, session, answer)
+
+
+async def _patch_session(request: web.Request, kind: str) -> web.Response:
+    session = _session(request, kind)
+    fragment = await _read_body(request, SDP_FRAGMENT)
+    try:
+        await request.config_dict[MEDIA_SESSIONS].add_candidates(session, fragment)
+    except ValueError as error:
+        raise ApiError(400, "bad_candidate", str(error)) from None
+    return web.Response(status=204)
+
+
+async def _delete_session(request: web.Request, kind: str) -> web.Response:
+    session = _session(request, kind)
+    await request.config_dict[MEDIA_SESSIONS].end(session)
+    return web.Response(status=200)
+
+
+def _session(request: web.Request, kind: str) -> MediaSession:
+    room = _room(request)
+    _authorize(request, room)
+    session = request.config_dict[MEDIA_SESSIONS].get(kind, room, request.match_info["session"])
+    if session is None:
+        raise ApiError(404, "unknown_session", f"no {kind.upper()} session {request.match_info['session']!r} "
+                       f"in room {room}")
+    return session
+
+
+def _room(request: web.Request) -> str:
+    room = request.match_info["room"]
+    if not is_room_name(room):
+        raise ApiError(400, "bad_room", ROOM_NAME_RULE)
+    return room
+
+
+def _authorize(request: web.Request, room: str) -> str | None:
+    """The join token's identity when a join secret is set (401/403 otherwise); None when joins are open."""
+    secret = request.config_dict[SETTINGS].join_secret
+    if not secret:
+        return None
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    try:
+        grant = verify_join_token(secret, token.strip() if scheme.lower() == "bearer" else None, room)
+    except JoinRefused as refusal:
+        status = 403 if refusal.code == "wrong_room" else 401
+        raise ApiError(status, refusal.code, refusal.detail, {"WWW-Authenticate": 'Bearer realm="backdrop"'}) from None
+    return grant.identity
+
+
+async def _read_body(request: web.Request, content_type: str) -> str:
+    if request.content_type != content_type:
+        raise ApiError(415, "unsupported_media_type", f"send Content-Type: {content_type}")
+    if request.content_length is not None and request.content_length > MAX_SDP_BYTES:
+        raise ApiError(413, "too_large", f"the body exceeds {MAX_SDP_BYTES} bytes")
+    body = await request.content.read(MAX_SDP_BYTES + 1)
+    if len(body) > MAX_SDP_BYTES:
+        raise ApiError(413, "too_large", f"the body exceeds {MAX_SDP_BYTES} bytes")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "bad_sdp", "the body must be UTF-8 text") from None
+
+
+def _check_sdp(text: str) -> str:
+    if not text.startswith("v=0") or "\nm=" not in text:
+        raise ApiError(400, "bad_sdp", "the body must be an SDP offer (v=0 ... with at least one m= line)")
+    return text
+
+
+def _api_error(error: SignalingError) -> ApiError:
+    return ApiError(_STATUS.get(error.code, 400), error.code, error.detail)
+
+
+def _created(request: web.Request, session: MediaSession, answer: str) -> web.Response:
+    location = str(request.url.with_path(f"/{session.kind}/{session.room}/{session.id}").with_query(None))
+    return web.Response(status=201, text=answer, content_type=SDP,
+                        headers={"Location": location, "Access-Control-Expose-Headers": _EXPOSED})
