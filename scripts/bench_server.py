@@ -154,7 +154,9 @@ async def main_async(args: argparse.Namespace) -> int:
         print(f"  CPU: server {fmt(room['server_cpu'])}, generator {fmt(room['generator_cpu'])} (100% = one core)")
         streams = room["stats"].values()
         print(f"  per stream: keyframe requests {[s.get('keyframe_requests') for s in streams]}, "
-              f"frames dropped {[s.get('frames_dropped') for s in streams]}")
+              f"frames dropped {[s.get('frames_dropped') for s in streams]}, "
+              f"masks reused {[s.get('masks_reused') for s in streams]} "
+              f"of {[s.get('frames_out') for s in streams]} composites")
         if server is not None:
             base = await room_phase(url, "cost-a", 1, 0, False, packets, args.warmup, args.duration, meter)
             viewed = await room_phase(url, "cost-b", 1, 8, False, packets, args.warmup, args.duration, meter)

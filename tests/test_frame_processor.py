@@ -28,3 +28,23 @@ def test_low_bitrate_stream_gets_a_more_degraded_background(astronaut: np.ndarra
 def test_unknown_method_is_rejected() -> None:
     with pytest.raises(ValueError, match="unknown degradation method"):
         StreamProcessor("studio", studio_background(), "vp8", ProcessorSettings(method="oil-paint"))
+
+
+def test_a_late_frame_can_reuse_the_previous_mask(astronaut: np.ndarray, coffee: np.ndarray) -> None:
+    from server.imaging.yuv import bgr_to_i420
+
+    processor = StreamProcessor("studio", studio_background(), "vp8")
+    try:
+        first = processor.process_i420(bgr_to_i420(astronaut), 640, 480, 20_000, True, 0, reuse_mask=True)
+        assert not first.mask_reused  # nothing to reuse yet: segmented
+        # The next frame, late: composited with the first frame's mask, no segmentation.
+        reused = processor.process_i420(bgr_to_i420(coffee), 640, 480, 3_000, False, 33, reuse_mask=True)
+        assert reused.mask_reused and reused.mask is first.mask
+        assert reused.timings_ms["segment"] < 1.0
+        fresh = processor.process_i420(bgr_to_i420(coffee), 640, 480, 3_000, False, 66)
+        assert not fresh.mask_reused and fresh.mask is not first.mask and fresh.timings_ms["segment"] > 1.0
+        smaller = processor.process_i420(bgr_to_i420(coffee[:240, :320].copy()), 320, 240, 3_000, False, 99,
+                                         reuse_mask=True)
+        assert not smaller.mask_reused and smaller.mask.shape == (240, 320)  # another size: segmented
+    finally:
+        processor.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -39,6 +39,8 @@ class ProcessedFrame:
     params: DegradationParams
     background_loss: float
     timings_ms: dict[str, float] = field(default_factory=dict)
+    mask_reused: bool = False
+    """Whether the previous frame's mask was used instead of segmenting this frame."""
 
 
 class StreamProcessor:
@@ -55,6 +57,7 @@ class StreamProcessor:
         self._levels = LevelSelector()
         self._variants = variants or VariantCache()
         self._fitted: dict[tuple[int, int], np.ndarray] = {}
+        self._last_mask: np.ndarray | None = None
         self.set_background(background_key, background_bgr)
 
     def set_background(self, key: str, background_bgr: np.ndarray) -> None:
@@ -82,13 +85,23 @@ class StreamProcessor:
         return _processed(image, mask, quality, level, variant, laps)
 
     def process_i420(self, i420: np.ndarray, width: int, height: int, encoded_size: int, keyframe: bool,
-                     timestamp_ms: int) -> ProcessedFrame:
+                     timestamp_ms: int, reuse_mask: bool = False) -> ProcessedFrame:
         """``process`` for a decoded I420 frame; the composite (``image``) is I420 too. No full-size
-        conversion to BGR happens: luma feeds the estimate, a half-size BGR copy the segmenter."""
+        conversion to BGR happens: luma feeds the estimate, a half-size BGR copy the segmenter.
+
+        ``reuse_mask``: composite with the previous frame's mask instead of segmenting (load shedding;
+        ignored when there is no previous mask of this size). ``mask_reused`` in the result says which.
+        """
         require_i420(i420, width, height)
         laps = _Laps()
-        small = small_bgr_from_i420(i420, width, height, self._segmenter.work_size(width, height))
-        mask = self._segmenter.segment_small(small, timestamp_ms, width, height)
+        previous = self._last_mask
+        mask_reused = reuse_mask and previous is not None and previous.shape == (height, width)
+        if mask_reused:
+            mask = previous
+        else:
+            small = small_bgr_from_i420(i420, width, height, self._segmenter.work_size(width, height))
+            mask = self._segmenter.segment_small(small, timestamp_ms, width, height)
+            self._last_mask = mask
         laps.lap("segment")
         quality = self._tracker.update_i420(i420, width, height, encoded_size, keyframe)
         laps.lap("estimate")
@@ -97,7 +110,7 @@ class StreamProcessor:
         assert variant.i420 is not None  # even sizes, checked above
         image = blend_i420(i420, variant.i420, mask, width, height)
         laps.lap("composite")
-        return _processed(image, mask, quality, level, variant, laps)
+        return replace(_processed(image, mask, quality, level, variant, laps), mask_reused=mask_reused)
 
     def _variant_for(self, quality: QualityEstimate, width: int, height: int) -> tuple[int, Variant]:
         level = self._levels.update(quality.value)

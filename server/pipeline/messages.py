@@ -91,6 +91,8 @@ class FrameResult:
     background_loss: float
     received_at: float
     timings_ms: dict[str, float] = field(default_factory=dict)
+    mask_reused: bool = False
+    """The frame was composited with the previous frame's mask (the stream was falling behind)."""
 
 
 @dataclass(frozen=True)

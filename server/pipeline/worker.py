@@ -27,6 +27,9 @@ from .output_encoder import CompositeEncoder
 logger = logging.getLogger(__name__)
 
 PROBE_WIDTH, PROBE_HEIGHT = 256, 64
+LATE_FRAME_MS = 12.0
+"""A frame that reaches its worker this long after it arrived means the stream is falling behind: it is
+composited with the previous frame's mask (segmentation skipped), never two frames in a row."""
 
 
 class _Stream:
@@ -36,6 +39,7 @@ class _Stream:
         self.encoder = CompositeEncoder(message.output_bitrate)
         self.probe = message.probe
         self.last_timestamp = -1
+        self.reused_last_mask = False
         self.memory: shared_memory.SharedMemory | None = None
 
     def read(self, job: FrameJob) -> np.ndarray:
@@ -115,7 +119,10 @@ class Worker:
         i420 = stream.read(job)
         timestamp = max(stream.last_timestamp + 1, job.timestamp_ms)
         stream.last_timestamp = timestamp
-        result = stream.processor.process_i420(i420, job.width, job.height, job.encoded_size, job.keyframe, timestamp)
+        late = (time.monotonic() - job.received_at) * 1000.0 > LATE_FRAME_MS  # one clock: CLOCK_MONOTONIC
+        result = stream.processor.process_i420(i420, job.width, job.height, job.encoded_size, job.keyframe, timestamp,
+                                               reuse_mask=late and not stream.reused_last_mask)
+        stream.reused_last_mask = result.mask_reused
         out_i420 = result.image
         if stream.probe:  # FRAMECODE.md: the probe corner passes through unmodified
             for plane_out, plane_in, scale in zip(planes(out_i420, job.width, job.height),
@@ -128,7 +135,8 @@ class Worker:
         timings["encode"] = (time.perf_counter() - encode_started) * 1000.0
         timings["total"] = (time.perf_counter() - started) * 1000.0
         return FrameResult(job.stream_id, job.sequence, packets, result.quality.value, result.level,
-                           result.params.as_dict(), result.background_loss, job.received_at, timings)
+                           result.params.as_dict(), result.background_loss, job.received_at, timings,
+                           result.mask_reused)
 
 def worker_main(connection: Connection, threads: int = 1) -> None:
     """Entry point of a worker process."""

@@ -32,6 +32,7 @@ class StreamStats:
     frames_in: int = 0
     frames_out: int = 0
     frames_failed: int = 0
+    masks_reused: int = 0
     quality: float | None = None
     level: int | None = None
     degradation: dict = field(default_factory=dict)
@@ -55,6 +56,7 @@ class StreamStats:
         latencies = np.array(self.latencies_ms) if self.latencies_ms else None
         return {
             "frames_in": self.frames_in, "frames_out": self.frames_out, "frames_failed": self.frames_failed,
+            "masks_reused": self.masks_reused,
             "quality": None if self.quality is None else round(self.quality, 4), "level": self.level,
             "degradation": self.degradation, "background_loss": self.background_loss,
             "codec": self.codec, "width": self.width, "height": self.height, "fps": round(self.fps(), 1),
@@ -114,6 +116,7 @@ class Participant:
         for packet in result.packets:
             self.broadcast.publish(packet)
         self.stats.frames_out += 1
+        self.stats.masks_reused += result.mask_reused
         self.stats.out_times.append(now)
         self.stats.latencies_ms.append((now - result.received_at) * 1000.0)
         self.stats.quality, self.stats.level = result.quality, result.level
