@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import BackdropError
+from .log import configure_logging
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +40,24 @@ def build_parser() -> argparse.ArgumentParser:
                        help="background degradation: codec, jpeg, webp, vp8, h264, blur, downscale")
     serve.add_argument("--loopback-candidates", choices=("auto", "yes", "no"), default="auto",
                        help="offer 127.0.0.1 ICE candidates (auto: when the host is loopback)")
+    serve.add_argument("--log-format", choices=("text", "json"), default="text",
+                       help="text lines, or one JSON object per line")
     serve.add_argument("--admin-token", help="admin API bearer token (default: BACKDROP_ADMIN_TOKEN, else one "
                        "generated on first start and kept in the data directory)")
     serve.set_defaults(handler=_serve)
+
+    load = commands.add_parser("loadtest", help="drive a running server with synthetic participants")
+    load.add_argument("--url", required=True, help="the server, e.g. http://127.0.0.1:8080 (nothing else is contacted)")
+    load.add_argument("--rooms", type=int, default=1, help="rooms (participants are spread over them)")
+    load.add_argument("--participants", type=int, default=2, help="participants in total")
+    load.add_argument("--duration", type=float, default=30.0, help="seconds to run (then it stops by itself)")
+    load.add_argument("--resolution", default="640x480", help="WIDTHxHEIGHT, at least 640x480")
+    load.add_argument("--fps", type=int, default=30)
+    load.add_argument("--bitrate", default="300k", help="per participant, e.g. 300k or 1.2M")
+    load.add_argument("--footage", help="a video of a person (default: a talking-head sample)")
+    load.add_argument("--json", type=Path, help="write the JSON summary here")
+    load.add_argument("--plots", type=Path, help="write PNG plots into this directory")
+    load.set_defaults(handler=_loadtest)
 
     token = commands.add_parser("token", help="print a signed join token (needs BACKDROP_JOIN_SECRET or --secret)")
     token.add_argument("--room", required=True, help="the room the token admits to")
@@ -76,6 +92,44 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"Backdrop serving on http://{args.host}:{args.port}/  (Ctrl-C to stop)", flush=True)
     web.run_app(create_app(settings), host=args.host, port=args.port, print=None, shutdown_timeout=5.0)
     return 0
+
+
+def _loadtest(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+    import os
+
+    from .loadtest.plots import write_plots
+    from .loadtest.runner import Loadtest, LoadtestConfig, format_table, terminal_progress
+    from .web.join_tokens import issue_join_token
+
+    try:
+        width, height = (int(v) for v in args.resolution.lower().split("x"))
+        bitrate = _parse_rate(args.bitrate)
+    except ValueError:
+        raise BackdropError("--resolution must be WIDTHxHEIGHT and --bitrate a rate such as 300k") from None
+    secret = os.environ.get("BACKDROP_JOIN_SECRET")
+    token_for = (lambda room, name: issue_join_token(secret, room, name, int(args.duration) + 600)) if secret else None
+    config = LoadtestConfig(args.url, args.rooms, args.participants, args.duration, width, height, args.fps, bitrate,
+                            args.footage, token_for=token_for)
+    logging.getLogger().setLevel(logging.WARNING)
+    summary = asyncio.run(Loadtest(config, terminal_progress).run())
+    print(file=sys.stderr)
+    print(format_table(summary))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(summary, indent=1))
+    if args.plots:
+        for path in write_plots(summary, args.plots):
+            print(f"wrote {path}")
+    return 0
+
+
+def _parse_rate(text: str) -> int:
+    """Bits per second from 300000, 300k or 1.2M."""
+    text = text.strip().lower()
+    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
+    return int(float(text[:-1] if scale > 1 else text) * scale)
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -128,8 +182,8 @@ def _composite(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    configure_logging(getattr(args, "log_format", "text"))
     try:
         return args.handler(args)
     except (BackdropError, ValueError) as error:

@@ -212,7 +212,8 @@ def test_room_settings_are_validated(server: ServerThread) -> None:
         assert (response.status_code, response.json()["error"]) == (400, code), response.text
     ok = requests.put(url, json={"background_id": "builtin:lights", "statistic": "p90"}, headers=ADMIN, timeout=10)
     assert ok.status_code == 200
-    assert ok.json() == {"room": "valid-room", "background_id": "builtin:lights", "statistic": "p90", "participants": 0}
+    assert ok.json() == {"room": "valid-room", "background_id": "builtin:lights", "statistic": "p90",
+                         "latency_probe": False, "participants": 0}
     partial = requests.put(url, json={"statistic": None}, headers=ADMIN, timeout=10).json()
     assert (partial["background_id"], partial["statistic"]) == ("builtin:lights", None)
 

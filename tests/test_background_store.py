@@ -185,3 +185,15 @@ def test_token_command_prints_a_token_the_server_accepts(monkeypatch, capsys) ->
     assert cli_main(["token", "--room", "studio-1", "--identity", "Ada"]) == 2
     assert "BACKDROP_JOIN_SECRET" in capsys.readouterr().err
     assert os.environ.get("BACKDROP_JOIN_SECRET") is None
+
+
+def test_a_database_from_before_latency_probes_is_migrated(tmp_path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "db.sqlite3") as old:
+        old.execute("CREATE TABLE room_settings (room TEXT PRIMARY KEY, background_id TEXT, statistic TEXT)")
+        old.execute("INSERT INTO room_settings VALUES ('kept', 'builtin:lights', 'max')")
+    rooms = RoomSettingsStore(Database(tmp_path / "db.sqlite3"))
+    assert rooms.get("kept") == RoomSettings("builtin:lights", "max", False)
+    rooms.put("kept", RoomSettings("builtin:lights", "max", True))
+    assert RoomSettingsStore(Database(tmp_path / "db.sqlite3")).get("kept").latency_probe is True

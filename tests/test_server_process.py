@@ -83,3 +83,34 @@ def test_serve_shuts_down_gracefully(tmp_path: Path, astronaut: np.ndarray, stop
             process.kill()
         output = process.stdout.read() if process.stdout else ""
     assert "Traceback" not in output, output[-3000:]
+
+
+def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
+    import json
+    import re
+    import urllib.request
+
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "server", "serve", "--port", str(port), "--workers", "1",
+                                "--data-dir", str(tmp_path), "--log-format", "json"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1).status == 200:
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the server did not become ready"
+                time.sleep(0.3)
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    records = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert any(r["logger"] == "server.web.app" and "worker pool ready" in r["message"] for r in records)
+    assert any(r["logger"] == "aiohttp.access" for r in records)
+    assert all({"ts", "level", "logger", "message"} <= set(r) for r in records)
+    # Python's own logging never falls back to text lines (native libraries' stderr is not ours to format).
+    assert not [line for line in output.splitlines() if re.match(r"^\d{4}-\d\d-\d\d .* (INFO|WARNING|ERROR) ", line)]

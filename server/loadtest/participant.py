@@ -65,9 +65,11 @@ class SyntheticParticipant:
 
     def __init__(self, url: str, room: str, name: str, source: MediaStreamTrack | None, probe: bool = False,
                  watch_others: bool = True, keep_images: bool = True, audio: MediaStreamTrack | None = None,
-                 token: str | None = None) -> None:
+                 token: str | None = None,
+                 on_frame: Callable[[str, av.VideoFrame, float], None] | None = None) -> None:
         self.url, self.room, self.name, self.source, self.probe = url.rstrip("/"), room, name, source, probe
         self.token = token
+        self.on_frame = on_frame  # (stream label, decoded frame, arrival time) for every video frame
         self.background: str | None = None  # the background the server says this participant's composite uses
         self.audio = audio
         self.watch_others, self.keep_images = watch_others, keep_images
@@ -141,6 +143,15 @@ class SyntheticParticipant:
         assert self._ws is not None
         await self._ws.send_json(message)
 
+    async def bytes_received(self) -> dict[str, int]:
+        """Bytes received so far (DTLS transport, all media) per connection label ("self" or a name)."""
+        received = {}
+        for key, pc in list(self._pcs.items()):
+            label = "self" if key == "self" else self.others.get(key, key)
+            report = await pc.getStats()
+            received[label] = sum(getattr(s, "bytesReceived", 0) for s in report.values() if s.type == "transport")
+        return received
+
     async def wait_for_frames(self, stream: str, count: int, timeout: float = 30.0) -> ReceivedStream:
         """Wait until ``count`` frames of ``stream`` ("self" or a name) have arrived."""
         deadline = time.monotonic() + timeout
@@ -186,6 +197,8 @@ class SyntheticParticipant:
                         stream.first_at = now
                     if self.keep_images:
                         stream.last_image = frame.to_ndarray(format="bgr24")
+                    if self.on_frame is not None:
+                        self.on_frame(label, frame, now)
             except MediaStreamError:
                 pass
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Sequence
 
 import av
 import cv2
@@ -15,13 +16,19 @@ from ..pipeline.messages import EncodedPacket
 
 
 
-def encode_loop(frames: list[np.ndarray], bitrate: int, fps: int = 30) -> list[EncodedPacket]:
-    """VP8 packets of ``frames`` (BGR, one size), starting with a keyframe so the loop can restart."""
+def encode_loop(frames: Sequence[np.ndarray], bitrate: int, fps: int = 30,
+                prepare: Callable[[np.ndarray, int], None] | None = None) -> list[EncodedPacket]:
+    """VP8 packets of ``frames`` (BGR, one size), starting with a keyframe so the loop can restart.
+
+    ``prepare(i420, index)`` may draw into each I420 frame before it is encoded.
+    """
     encoder = CompositeEncoder(bitrate)
     height, width = frames[0].shape[:2]
     packets: list[EncodedPacket] = []
     for index, image in enumerate(frames):
         i420 = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)
+        if prepare is not None:
+            prepare(i420, index)
         packets.extend(encoder.encode(i420, width, height, index * 90_000 // fps, index == 0))
     return packets
 
@@ -45,9 +52,13 @@ class PacketLoopTrack(MediaStreamTrack):
         delay = self._start + self._index / self._fps - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        source = self._packets[self._index % len(self._packets)]
-        packet = av.Packet(source.data)
+        position = self._index % len(self._packets)
+        packet = av.Packet(self._packets[position].data)
         packet.pts = self._index * 90_000 // self._fps
         packet.time_base = VIDEO_CLOCK
+        self._sending(position, self._index)
         self._index += 1
         return packet
+
+    def _sending(self, position: int, index: int) -> None:
+        """Called as loop packet ``position`` leaves as the ``index``-th frame sent (for subclasses)."""

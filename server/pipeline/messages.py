@@ -32,6 +32,14 @@ class SetBackground:
 
 
 @dataclass(frozen=True)
+class SetProbe:
+    """Turn a stream's latency-probe corner pass-through on or off (shared/FRAMECODE.md)."""
+
+    stream_id: str
+    probe: bool
+
+
+@dataclass(frozen=True)
 class SetStatistic:
     """Change the statistic reducing a stream's quality matrix."""
 

@@ -25,7 +25,7 @@ from multiprocessing import shared_memory
 import numpy as np
 
 from .messages import (
-    CloseStream, FrameJob, FrameResult, OpenStream, Ready, SetBackground, SetStatistic, Stop, StreamFailed,
+    CloseStream, FrameJob, FrameResult, OpenStream, Ready, SetBackground, SetProbe, SetStatistic, Stop, StreamFailed,
 )
 from .worker import worker_main
 
@@ -149,6 +149,10 @@ class WorkerPool:
             counts[stream.worker] = counts.get(stream.worker, 0) + 1
         return counts
 
+    def worker_pids(self) -> dict[int, int]:
+        """Process id of each worker, by worker index."""
+        return {w.index: w.process.pid for w in self._workers if w.process.pid is not None}
+
     async def start(self, timeout: float = 60.0) -> None:
         """Spawn the workers and wait until each is ready."""
         self._loop = asyncio.get_running_loop()
@@ -196,6 +200,12 @@ class WorkerPool:
         stream = self._streams[stream_id]
         stream.open_message = replace(stream.open_message, codec=codec)
         self._send(stream.worker, stream.open_message)
+
+    def set_probe(self, stream_id: str, probe: bool) -> None:
+        """Pass the frame-code corner through unmodified (or stop), also after a restart."""
+        stream = self._streams[stream_id]
+        stream.open_message = replace(stream.open_message, probe=probe)
+        self._send(stream.worker, SetProbe(stream_id, probe))
 
     def set_statistic(self, stream_id: str, statistic: str) -> None:
         """Change a stream's statistic (also kept for a restart)."""

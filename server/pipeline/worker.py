@@ -20,7 +20,7 @@ from ..imaging.background_variants import VariantCache
 from ..imaging.yuv import planes
 from .frame_processor import StreamProcessor
 from .messages import (
-    CloseStream, FrameJob, FrameResult, OpenStream, Ready, SetBackground, SetStatistic, Stop, StreamFailed,
+    CloseStream, FrameJob, FrameResult, OpenStream, Ready, SetBackground, SetProbe, SetStatistic, Stop, StreamFailed,
 )
 from .output_encoder import CompositeEncoder
 
@@ -102,6 +102,8 @@ class Worker:
                     stream.close()
             elif isinstance(message, SetBackground):
                 self.streams[message.stream_id].processor.set_background(message.background_key, message.background)
+            elif isinstance(message, SetProbe):
+                self.streams[message.stream_id].probe = message.probe
             elif isinstance(message, SetStatistic):
                 self.streams[message.stream_id].processor.set_statistic(message.statistic)
             elif isinstance(message, FrameJob):

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,7 @@ class EncodedInfo:
     size: int
     keyframe: bool
     codec: str
+    decode_ms: float = 0.0
 
 
 def is_keyframe(codec: str, data: bytes) -> bool:
@@ -68,8 +70,10 @@ class TappingDecoder:
         self._codec = codec
 
     def decode(self, encoded_frame: JitterFrame) -> list:
-        info = EncodedInfo(len(encoded_frame.data), is_keyframe(self._codec, encoded_frame.data), self._codec)
+        started = time.perf_counter()
         frames = self._inner.decode(encoded_frame)
+        info = EncodedInfo(len(encoded_frame.data), is_keyframe(self._codec, encoded_frame.data), self._codec,
+                           (time.perf_counter() - started) * 1000.0)
         for frame in frames:
             frame.opaque = info
         return frames

@@ -25,7 +25,7 @@ from ..settings import Settings
 from ..storage.catalog import BackgroundCatalog
 from ..storage.room_settings import RoomSettings, RoomSettingsStore
 from .audio_fanout import AudioFanout
-from .participant import EventSender, Participant
+from .participant import EventSender, Participant, StreamObserver
 from .peers import answer, close_quietly, new_peer_connection, offered_codecs, offered_direction, parse_offer, prefer_codecs
 from .rooms import ROOM_NAME_RULE, RoomDirectory, is_room_name
 
@@ -46,9 +46,11 @@ class Conference:
     """All rooms of this node."""
 
     def __init__(self, settings: Settings, pool: WorkerPool, directory: RoomDirectory,
-                 backgrounds: BackgroundCatalog, room_settings: RoomSettingsStore) -> None:
+                 backgrounds: BackgroundCatalog, room_settings: RoomSettingsStore,
+                 observer: StreamObserver | None = None) -> None:
         self.settings, self.pool, self.directory, self.backgrounds = settings, pool, directory, backgrounds
         self.room_settings = room_settings
+        self.observer = observer
         self.participants: dict[str, Participant] = {}
         self._stats_task: asyncio.Task | None = None
 
@@ -75,7 +77,8 @@ class Conference:
             raise SignalingError("bad_name", "name must be 1-64 characters: letters, digits, spaces, . @ ' -")
         if len(self.members(room)) >= self.settings.max_participants_per_room:
             raise SignalingError("room_full", f"room {room} already has {self.settings.max_participants_per_room} participants")
-        participant = Participant(uuid.uuid4().hex[:12], name.strip(), room, bool(probe), send_event, self.pool)
+        participant = Participant(uuid.uuid4().hex[:12], name.strip(), room, bool(probe), send_event, self.pool,
+                                  self.observer)
         others = self.members(room)
         self.participants[participant.id] = participant
         self.directory.join(room, participant.id)
@@ -124,7 +127,7 @@ class Conference:
         self.pool.open_stream(OpenStream(
             participant.stream_id, participant.codec, key, background,
             ProcessorSettings(statistic=self.statistic_of(participant), method=self.settings.degradation),
-            self.settings.output_bitrate, participant.probe), participant.on_result)
+            self.settings.output_bitrate, self.probes(participant)), participant.on_result)
         participant.stream_open = True
         participant.applied_background = key
         return await answer(pc)
@@ -193,6 +196,10 @@ class Conference:
         return (participant.background_key or self.room_settings.get(participant.room).background_id
                 or self.backgrounds.default_key)
 
+    def probes(self, participant: Participant) -> bool:
+        """Whether the participant's frames keep their frame-code corner (they or their room probe)."""
+        return participant.probe or self.room_settings.get(participant.room).latency_probe
+
     def statistic_of(self, participant: Participant) -> str:
         """The statistic of a participant's stream: their choice, else the room's, else the server's."""
         return participant.statistic or self.room_settings.get(participant.room).statistic or self.settings.statistic
@@ -222,6 +229,7 @@ class Conference:
             await self._apply_background(participant)
             if participant.stream_open:
                 self.pool.set_statistic(participant.stream_id, self.statistic_of(participant))
+                self.pool.set_probe(participant.stream_id, self.probes(participant))
 
     async def backgrounds_changed(self, deleted: str | None = None) -> None:
         """After an upload or a delete: whoever used a deleted background falls back, and every
@@ -256,8 +264,8 @@ class Conference:
             settings = self.room_settings.get(state.name)
             rooms.append({
                 "room": state.name, "background_id": settings.background_id, "statistic": settings.statistic,
-                "participants": [{
-                    **p.describe(), "probe": p.probe, "publishing": p.stream_open,
+                "latency_probe": settings.latency_probe, "participants": [{
+                    **p.describe(), "probe": self.probes(p), "publishing": p.stream_open,
                     "background_id": p.applied_background, "statistic": self.statistic_of(p),
                     "quality": None if p.stats.quality is None else round(p.stats.quality, 4),
                     "stream": {**p.stats.as_dict(), "frames_dropped": self.pool.dropped(p.stream_id),

@@ -8,6 +8,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 from aiortc import MediaStreamTrack, RTCPeerConnection
@@ -23,6 +24,13 @@ from .peers import close_quietly
 logger = logging.getLogger(__name__)
 
 EventSender = Callable[[dict], Awaitable[None]]
+
+
+class StreamObserver(Protocol):
+    """Told about every camera frame received and every composite made (e.g. server metrics)."""
+
+    def frame_received(self, info: EncodedInfo | None) -> None: ...
+    def frame_composited(self, result: FrameResult, latency_s: float) -> None: ...
 
 
 @dataclass
@@ -71,8 +79,9 @@ class Participant:
     """A member of a room. Owns its publish connection, ingest task, composite broadcast and audio."""
 
     def __init__(self, participant_id: str, name: str, room: str, probe: bool, send_event: EventSender,
-                 pool: WorkerPool) -> None:
+                 pool: WorkerPool, observer: StreamObserver | None = None) -> None:
         self.id, self.name, self.room, self.probe = participant_id, name, room, probe
+        self.observer = observer
         self.send_event = send_event
         self.pool = pool
         self.stats = StreamStats()
@@ -119,6 +128,8 @@ class Participant:
         self.stats.masks_reused += result.mask_reused
         self.stats.out_times.append(now)
         self.stats.latencies_ms.append((now - result.received_at) * 1000.0)
+        if self.observer is not None:
+            self.observer.frame_composited(result, now - result.received_at)
         self.stats.quality, self.stats.level = result.quality, result.level
         self.stats.degradation, self.stats.background_loss = result.degradation, round(result.background_loss, 4)
         for stage, value in result.timings_ms.items():
@@ -154,6 +165,8 @@ class Participant:
                     frame = frame.reformat(width=frame.width & ~1, height=frame.height & ~1)
                 i420 = frame.to_ndarray(format="yuv420p")
                 self.stats.frames_in += 1
+                if self.observer is not None:
+                    self.observer.frame_received(info)
                 self.stats.width, self.stats.height = frame.width, frame.height
                 if info:
                     self.stats.codec = info.codec

@@ -19,9 +19,14 @@ CREATE TABLE IF NOT EXISTS backgrounds (
 CREATE TABLE IF NOT EXISTS room_settings (
     room TEXT PRIMARY KEY,
     background_id TEXT,
-    statistic TEXT
+    statistic TEXT,
+    latency_probe INTEGER NOT NULL DEFAULT 0
 );
 """
+_MIGRATIONS = (
+    # Columns added after a table first shipped: (table, column, definition).
+    ("room_settings", "latency_probe", "INTEGER NOT NULL DEFAULT 0"),
+)
 
 
 class Database:
@@ -36,6 +41,10 @@ class Database:
             self._connection.execute("PRAGMA journal_mode=WAL")
             self._connection.execute("PRAGMA synchronous=FULL")
             self._connection.executescript(_SCHEMA)
+            for table, column, definition in _MIGRATIONS:
+                columns = {row[1] for row in self._connection.execute(f"PRAGMA table_info({table})")}
+                if column not in columns:
+                    self._connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
     def query(self, sql: str, parameters: Iterable[object] = ()) -> list[sqlite3.Row]:
         """Rows of a SELECT."""

@@ -13,6 +13,8 @@ class RoomSettings:
 
     background_id: str | None = None
     statistic: str | None = None
+    latency_probe: bool = False
+    """Every participant of the room is a latency probe (shared/FRAMECODE.md)."""
 
 
 class RoomSettingsStore:
@@ -20,7 +22,7 @@ class RoomSettingsStore:
 
     def __init__(self, database: Database) -> None:
         self._db = database
-        self._settings = {row["room"]: RoomSettings(row["background_id"], row["statistic"])
+        self._settings = {row["room"]: RoomSettings(row["background_id"], row["statistic"], bool(row["latency_probe"]))
                           for row in database.query("SELECT * FROM room_settings")}
 
     def get(self, room: str) -> RoomSettings:
@@ -29,9 +31,11 @@ class RoomSettingsStore:
 
     def put(self, room: str, settings: RoomSettings) -> None:
         """Replace the room's settings."""
-        self._db.execute("INSERT INTO room_settings (room, background_id, statistic) VALUES (?, ?, ?) "
-                         "ON CONFLICT(room) DO UPDATE SET background_id = excluded.background_id, "
-                         "statistic = excluded.statistic", (room, settings.background_id, settings.statistic))
+        self._db.execute("INSERT INTO room_settings (room, background_id, statistic, latency_probe) "
+                         "VALUES (?, ?, ?, ?) ON CONFLICT(room) DO UPDATE SET "
+                         "background_id = excluded.background_id, statistic = excluded.statistic, "
+                         "latency_probe = excluded.latency_probe",
+                         (room, settings.background_id, settings.statistic, int(settings.latency_probe)))
         self._settings[room] = settings
 
     def forget_background(self, background_id: str) -> list[str]:

@@ -22,8 +22,10 @@ from ..storage.room_settings import RoomSettingsStore
 from .admin_auth import resolve_admin_token
 from .api import create_api_app
 from .keys import (
-    ADMIN_TOKEN, BACKGROUND_STORE, CONFERENCE, DATABASE, MEDIA_SESSIONS, POOL, ROOM_SETTINGS, SETTINGS, UPLOAD_SLOTS,
+    ADMIN_TOKEN, BACKGROUND_STORE, CONFERENCE, DATABASE, MEDIA_SESSIONS, METRICS, POOL, ROOM_SETTINGS, SETTINGS,
+    UPLOAD_SLOTS,
 )
+from .metrics import ServerMetrics, metrics_response
 from .signaling import signaling_handler
 from .whip_whep import create_whep_app, create_whip_app
 
@@ -38,6 +40,7 @@ def create_app(settings: Settings) -> web.Application:
     """The whole server as an aiohttp application."""
     app = web.Application(client_max_size=1024 * 1024)
     app[SETTINGS] = settings
+    app[METRICS] = ServerMetrics(lambda: app.get(CONFERENCE), lambda: app.get(POOL))
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_pipeline)
     app.cleanup_ctx.append(_conference)
@@ -46,6 +49,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_subapp("/whep/", create_whep_app())
     app.router.add_get("/ws", signaling_handler)
     app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/metrics", _metrics)
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/", _page("index.html"))
     app.router.add_get("/admin", _page("admin.html"))
@@ -86,13 +90,15 @@ async def _pipeline(app: web.Application) -> AsyncIterator[None]:
 
 async def _conference(app: web.Application) -> AsyncIterator[None]:
     conference = Conference(app[SETTINGS], app[POOL], InMemoryRoomDirectory(),
-                            BackgroundCatalog(app[BACKGROUND_STORE]), app[ROOM_SETTINGS])
+                            BackgroundCatalog(app[BACKGROUND_STORE]), app[ROOM_SETTINGS], app[METRICS])
     conference.start()
+    app[METRICS].start()
     app[CONFERENCE] = conference
     sessions = MediaSessions(conference, media_timeout=app[SETTINGS].whip_media_timeout)
     app[MEDIA_SESSIONS] = sessions
     yield
     await sessions.close()
+    await app[METRICS].stop()
     await conference.close()
 
 
@@ -100,6 +106,10 @@ def _page(name: str) -> Callable[[web.Request], Awaitable[web.FileResponse]]:
     async def serve(request: web.Request) -> web.FileResponse:
         return web.FileResponse(request.app[SETTINGS].client_dir / name)
     return serve
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    return metrics_response(request.app[METRICS])
 
 
 async def _healthz(request: web.Request) -> web.Response:

@@ -13,6 +13,7 @@ from ..settings import Settings
 from ..storage.background_store import BackgroundStore
 from ..storage.database import Database
 from ..storage.room_settings import RoomSettingsStore
+from .metrics import ServerMetrics
 
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", WorkerPool)
@@ -23,3 +24,4 @@ ROOM_SETTINGS = web.AppKey("room_settings", RoomSettingsStore)
 ADMIN_TOKEN = web.AppKey("admin_token", str)
 UPLOAD_SLOTS = web.AppKey("upload_slots", asyncio.Semaphore)
 MEDIA_SESSIONS = web.AppKey("media_sessions", MediaSessions)
+METRICS = web.AppKey("metrics", ServerMetrics)

@@ -114,11 +114,15 @@ def openapi_document(max_upload_bytes: int) -> dict:
                                       "description": "An uploaded background's id or a built-in key "
                                                      "(builtin:studio, builtin:lights); null: the default"},
                     "statistic": {"type": "string", "nullable": True,
-                                  "description": "mean, median, max or pNN (e.g. p90); null: the server's"}}},
+                                  "description": "mean, median, max or pNN (e.g. p90); null: the server's"},
+                    "latency_probe": {"type": "boolean",
+                                      "description": "Everyone in the room is a latency probe: the top-left "
+                                                     "256x64 pixels of their frames pass through unmodified"}}},
                 "RoomSettingsResult": {"type": "object", "required": ["room", "background_id", "statistic"],
                                        "properties": {"room": {"type": "string"},
                                                       "background_id": {"type": "string", "nullable": True},
                                                       "statistic": {"type": "string", "nullable": True},
+                                                      "latency_probe": {"type": "boolean"},
                                                       "participants": {"type": "integer"}}},
                 "ActiveRoom": {"type": "object", "required": ["room", "participants"], "properties": {
                     "room": {"type": "string"},

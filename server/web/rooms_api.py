@@ -14,7 +14,7 @@ from .admin_auth import require_admin
 from .api_errors import ApiError
 from .keys import CONFERENCE
 
-ROOM_FIELDS = ("background_id", "statistic")
+ROOM_FIELDS = ("background_id", "statistic", "latency_probe")
 
 
 def add_routes(app: web.Application) -> None:
@@ -24,7 +24,8 @@ def add_routes(app: web.Application) -> None:
 
 
 async def put_room(request: web.Request) -> web.Response:
-    """Set a room's background and/or statistic; a field left out keeps its value, null resets it."""
+    """Set a room's background, statistic and latency probing; a field left out keeps its value, null
+    resets the first two."""
     require_admin(request)
     room = request.match_info["room"]
     if not is_room_name(room):
@@ -49,6 +50,10 @@ async def put_room(request: web.Request) -> web.Response:
             except ValueError as error:
                 raise ApiError(400, "bad_statistic", str(error)) from None
         settings = replace(settings, statistic=statistic)
+    if "latency_probe" in body:
+        if not isinstance(body["latency_probe"], bool):
+            raise ApiError(400, "bad_latency_probe", "latency_probe must be true or false")
+        settings = replace(settings, latency_probe=body["latency_probe"])
     await conference.configure_room(room, settings)
     return web.json_response(_describe(room, settings, len(conference.members(room))))
 
@@ -61,7 +66,7 @@ async def list_rooms(request: web.Request) -> web.Response:
 
 def _describe(room: str, settings: RoomSettings, participants: int) -> dict:
     return {"room": room, "background_id": settings.background_id, "statistic": settings.statistic,
-            "participants": participants}
+            "latency_probe": settings.latency_probe, "participants": participants}
 
 
 async def _json_object(request: web.Request) -> dict:
