@@ -257,6 +257,8 @@ def test_http_errors_and_nothing_leaks(server: ServerThread) -> None:
             assert (await status("POST", "/whip/r", "hello"))[0] == 400
             assert (await status("POST", "/whip/r", "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=nonsense"))[0] == 400
             assert (await status("POST", "/whip/bad%20room!", "v=0"))[0] == 400
+            assert (await status("POST", "/whip/r", "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n" + "a=x\r\n" * 20000)
+                    ) == (413, "too_large")
             assert (await status("PATCH", "/whip/r/nope", "a=end-of-candidates", "application/trickle-ice-sdpfrag")
                     )[0] == 404
             assert (await status("DELETE", "/whip/r/nope"))[0] == 404

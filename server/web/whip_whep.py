@@ -138,7 +138,7 @@ async def _read_body(request: web.Request, content_type: str) -> str:
         raise ApiError(415, "unsupported_media_type", f"send Content-Type: {content_type}")
     if request.content_length is not None and request.content_length > MAX_SDP_BYTES:
         raise ApiError(413, "too_large", f"the body exceeds {MAX_SDP_BYTES} bytes")
-    body = await request.content.read(MAX_SDP_BYTES + 1)
+    body = await request.read()  # bounded by the app's client_max_size (413 beyond it)
     if len(body) > MAX_SDP_BYTES:
         raise ApiError(413, "too_large", f"the body exceeds {MAX_SDP_BYTES} bytes")
     try:
