@@ -17,10 +17,13 @@ from ..pipeline.messages import EncodedPacket
 
 
 def encode_loop(frames: Sequence[np.ndarray], bitrate: int, fps: int = 30,
-                prepare: Callable[[np.ndarray, int], None] | None = None) -> list[EncodedPacket]:
+                prepare: Callable[[np.ndarray, int], None] | None = None,
+                keyframe_every: int | None = None) -> list[EncodedPacket]:
     """VP8 packets of ``frames`` (BGR, one size), starting with a keyframe so the loop can restart.
 
-    ``prepare(i420, index)`` may draw into each I420 frame before it is encoded.
+    ``prepare(i420, index)`` may draw into each I420 frame before it is encoded. ``keyframe_every``:
+    also a keyframe every that many frames (a looped sender cannot answer a keyframe request, so a
+    receiver that joins or loses a packet waits at most that long).
     """
     encoder = CompositeEncoder(bitrate)
     height, width = frames[0].shape[:2]
@@ -29,7 +32,8 @@ def encode_loop(frames: Sequence[np.ndarray], bitrate: int, fps: int = 30,
         i420 = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)
         if prepare is not None:
             prepare(i420, index)
-        packets.extend(encoder.encode(i420, width, height, index * 90_000 // fps, index == 0))
+        keyframe = index == 0 or bool(keyframe_every and index % keyframe_every == 0)
+        packets.extend(encoder.encode(i420, width, height, index * 90_000 // fps, keyframe))
     return packets
 
 

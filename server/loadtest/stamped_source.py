@@ -34,10 +34,12 @@ def moved_footage(frames: Sequence[np.ndarray], count: int, width: int, height: 
 
 
 def stamped_loop(frames: Sequence[np.ndarray], sender_id: int, bitrate: int, fps: int) -> list[EncodedPacket]:
-    """One VP8 packet per frame, each frame stamped with ``sender_id`` and its index; starts on a keyframe."""
+    """One VP8 packet per frame, each frame stamped with ``sender_id`` and its index; a keyframe every
+    second (a looped sender cannot answer keyframe requests: a new receiver waits at most that long)."""
     height, width = frames[0].shape[:2]
     packets = encode_loop(frames, bitrate, fps,
-                          prepare=lambda i420, index: stamp_i420(i420, width, height, sender_id, index))
+                          prepare=lambda i420, index: stamp_i420(i420, width, height, sender_id, index),
+                          keyframe_every=fps)
     if len(packets) != len(frames):
         raise RuntimeError(f"expected one packet per frame, got {len(packets)} for {len(frames)} frames")
     return packets
