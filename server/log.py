@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from datetime import datetime, timezone
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
@@ -28,11 +29,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of each record (it may be replaced later)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def configure_logging(log_format: str = "text", level: int = logging.INFO) -> None:
     """Send the root logger's records to stderr in ``log_format`` ("text" or "json")."""
     if log_format not in ("text", "json"):
         raise ValueError(f"unknown log format {log_format!r}; expected text or json")
-    handler = logging.StreamHandler()
+    handler = _StderrHandler()
     handler._backdrop = True  # type: ignore[attr-defined]
     if log_format == "json":
         handler.setFormatter(JsonFormatter())

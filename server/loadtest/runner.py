@@ -103,6 +103,7 @@ class Loadtest:
         self.join_ms: dict[str, float] = {}
         self.first_frame_ms: dict[str, float | None] = {}
         self.started = 0.0
+        self._watchers: list[asyncio.Task] = []  # referenced so they are not collected mid-flight
 
     async def run(self) -> dict:
         """Join everyone, run for the duration, leave, and summarise."""
@@ -125,6 +126,8 @@ class Loadtest:
                                                   return_exceptions=True)
         finally:
             sampler.cancel()
+            for watcher in self._watchers:
+                watcher.cancel()
             await asyncio.gather(*(p.leave() for p in self.participants), return_exceptions=True)
         return self._summary(received_bytes)
 
@@ -147,7 +150,7 @@ class Loadtest:
         started = time.monotonic()
         await participant.join()
         self.join_ms[name] = (time.monotonic() - started) * 1000.0
-        asyncio.ensure_future(self._first_frame(participant, started))
+        self._watchers.append(asyncio.ensure_future(self._first_frame(participant, started)))
 
     async def _first_frame(self, participant: SyntheticParticipant, started: float) -> None:
         try:
