@@ -8,6 +8,7 @@ import sqlite3
 import threading
 import time
 
+import aiohttp
 import numpy as np
 import pytest
 import requests
@@ -346,3 +347,16 @@ def test_backgrounds_and_room_settings_survive_a_restart(tmp_path) -> None:
         assert second.conference.room_settings.get("kept-room").background_id == record["id"]
     finally:
         second.stop()
+
+
+def test_a_join_token_may_come_in_the_websocket_url(server: ServerThread) -> None:
+    async def scenario() -> None:
+        token = issue_join_token(JOIN_SECRET, "url-room", "Ada", 600)
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(f"{server.url}/ws?token={token}") as ws:
+                await ws.send_json({"type": "join", "room": "url-room"})
+                joined = await ws.receive_json(timeout=10)
+                assert joined["type"] == "joined" and joined["name"] == "Ada"
+                await ws.send_json({"type": "leave"})
+
+    asyncio.run(scenario())

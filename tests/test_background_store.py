@@ -158,10 +158,18 @@ def test_join_tokens_admit_to_their_room_only() -> None:
     assert refused.value.code == "wrong_room"
     expired = issue_join_token(SECRET, "room-a", "ada", 60, now=time.time() - 3600)
     for bad in (expired, issue_join_token(SECRET + "x", "room-a", "ada", 60), None, "", "not.a.jwt",
-                jwt.encode({"room": "room-a", "sub": "ada", "exp": time.time() + 60}, SECRET)):
+                jwt.encode({"room": "room-a", "exp": time.time() + 60}, SECRET),  # no identity
+                jwt.encode({"room": "room-a", "sub": "ada"}, SECRET),  # no expiry
+                jwt.encode({"sub": "ada", "exp": time.time() + 60, "video": {"room": "room-a", "roomJoin": False}},
+                           SECRET)):
         with pytest.raises(JoinRefused) as refused:
             verify_join_token(SECRET, bad, "room-a")
         assert refused.value.code == "unauthorized"
+    # LiveKit-style tokens (identity in sub, room in the video grant, any issuer) are understood too.
+    livekit = jwt.encode({"iss": "APIkey", "sub": "ada", "exp": time.time() + 60, "nbf": time.time() - 1,
+                          "video": {"room": "room-a", "roomJoin": True}}, SECRET)
+    assert verify_join_token(SECRET, livekit, "room-a").identity == "ada"
+    assert jwt.decode(token, SECRET, algorithms=["HS256"])["video"] == {"room": "room-a", "roomJoin": True}
     unsigned = jwt.encode({"iss": "backdrop", "room": "room-a", "sub": "ada", "exp": time.time() + 60},
                           key=None, algorithm="none")
     with pytest.raises(JoinRefused):

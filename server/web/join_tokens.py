@@ -1,7 +1,9 @@
 """Signed join tokens (HS256 JWT), in the spirit of LiveKit's access tokens.
 
 A token names one room and one identity and expires; the server admits its bearer to that room only.
-Claims: ``iss`` "backdrop", ``sub`` the identity, ``room``, ``iat``, ``nbf``, ``exp``.
+Claims: ``iss`` "backdrop", ``sub`` the identity, ``room``, ``iat``, ``nbf``, ``exp``, and LiveKit's
+``video`` grant (``{"room": ..., "roomJoin": true}``) so LiveKit-style tooling reads them too; a token
+naming its room either way is accepted.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ def issue_join_token(secret: str, room: str, identity: str, ttl_seconds: int, no
     if not secret:
         raise ValueError("a join secret is needed to sign tokens")
     issued = int(time.time() if now is None else now)
-    claims = {"iss": ISSUER, "sub": identity, "room": room, "iat": issued, "nbf": issued, "exp": issued + ttl_seconds}
+    claims = {"iss": ISSUER, "sub": identity, "room": room, "video": {"room": room, "roomJoin": True},
+              "iat": issued, "nbf": issued, "exp": issued + ttl_seconds}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -58,14 +61,17 @@ def verify_join_token(secret: str, token: object, room: str) -> JoinGrant:
     if not isinstance(token, str) or not token:
         raise JoinRefused("unauthorized", "this server needs a join token (token) to join a room")
     try:
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], issuer=ISSUER, leeway=5,
-                            options={"require": ["exp", "sub", "room", "iss"]})
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], leeway=5, options={"require": ["exp", "sub"]})
     except jwt.ExpiredSignatureError:
         raise JoinRefused("unauthorized", "the join token has expired") from None
     except jwt.InvalidTokenError as error:
         raise JoinRefused("unauthorized", f"the join token is invalid: {error}") from None
-    if not isinstance(claims.get("room"), str) or not isinstance(claims.get("sub"), str):
-        raise JoinRefused("unauthorized", "the join token's room and identity must be strings")
-    if claims["room"] != room:
+    grant = claims.get("video") if isinstance(claims.get("video"), dict) else {}
+    token_room = claims.get("room", grant.get("room"))
+    if not isinstance(token_room, str) or not isinstance(claims.get("sub"), str):
+        raise JoinRefused("unauthorized", "the join token must name a room (room or video.room) and an identity (sub)")
+    if grant.get("roomJoin") is False:
+        raise JoinRefused("unauthorized", "the join token does not grant joining")
+    if token_room != room:
         raise JoinRefused("wrong_room", f"the join token is for another room, not {room!r}")
-    return JoinGrant(claims["room"], claims["sub"], int(claims["exp"]))
+    return JoinGrant(token_room, claims["sub"], int(claims["exp"]))

@@ -1,6 +1,6 @@
 """The signaling WebSocket: JSON messages between a browser (or a synthetic client) and the conference.
 
-Client -> server: join {room, name, probe?, token?} (token: required when a join secret is set); publish {sdp}; subscribe {participant, sdp};
+Client -> server: join {room, name, probe?, token?} (token, or /ws?token=, required when a join secret is set); publish {sdp}; subscribe {participant, sdp};
 unsubscribe {participant}; background {background}; statistic {statistic}; leave.
 Server -> client: joined {id, name, room, participants, backgrounds}; publish-answer {sdp};
 subscribe-answer {participant, sdp}; participant-joined {participant}; participant-left {id};
@@ -29,7 +29,7 @@ async def signaling_handler(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_MESSAGE_BYTES)
     await ws.prepare(request)
     conference = request.app[CONFERENCE]
-    session = _Session(conference, ws)
+    session = _Session(conference, ws, request.query.get("token"))
     try:
         async for message in ws:
             if message.type == WSMsgType.TEXT:
@@ -42,8 +42,9 @@ async def signaling_handler(request: web.Request) -> web.WebSocketResponse:
 
 
 class _Session:
-    def __init__(self, conference: Conference, ws: web.WebSocketResponse) -> None:
+    def __init__(self, conference: Conference, ws: web.WebSocketResponse, url_token: str | None = None) -> None:
         self.conference, self.ws = conference, ws
+        self.url_token = url_token  # a join token may also come as /ws?token=...
         self.participant: Participant | None = None
 
     async def send(self, event: dict) -> None:
@@ -77,7 +78,7 @@ class _Session:
             secret = conference.settings.join_secret
             if secret:
                 try:
-                    grant = verify_join_token(secret, message.get("token"), message.get("room"))
+                    grant = verify_join_token(secret, message.get("token") or self.url_token, message.get("room"))
                 except JoinRefused as refusal:
                     raise SignalingError(refusal.code, refusal.detail) from None
                 name = name or grant.identity
