@@ -265,6 +265,11 @@ def test_http_errors_and_nothing_leaks(server: ServerThread) -> None:
             assert (await status("DELETE", "/whep/r/nope"))[0] == 404
             assert (await status("POST", "/whep/r?participant=nobody", "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n")
                     )[0] == 404
+            async with http.options(f"{server.url}/whip/r", headers={
+                    "Origin": "https://encoder.example", "Access-Control-Request-Method": "POST"}) as preflight:
+                assert preflight.status == 204
+                assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+                assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
             assert await status("POST", "/whep/r?view=scene", "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n") == (
                 409, "not_scene_mode")
 

@@ -8,6 +8,7 @@ join secret set, every request needs ``Authorization: Bearer <join token for tha
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -27,7 +28,7 @@ _EXPOSED = "Location, ETag, Link"
 
 def create_whip_app() -> web.Application:
     """The ``/whip/`` sub-application (publishing)."""
-    app = web.Application(middlewares=[json_errors])
+    app = web.Application(middlewares=[_cors, json_errors])
     app.router.add_post("/{room}", whip_publish)
     _add_session_routes(app, "whip")
     return app
@@ -35,10 +36,27 @@ def create_whip_app() -> web.Application:
 
 def create_whep_app() -> web.Application:
     """The ``/whep/`` sub-application (playback)."""
-    app = web.Application(middlewares=[json_errors])
+    app = web.Application(middlewares=[_cors, json_errors])
     app.router.add_post("/{room}", whep_play)
     _add_session_routes(app, "whep")
     return app
+
+
+@web.middleware
+async def _cors(request: web.Request,
+                handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """Browser-based WHIP/WHEP clients on other origins: answer preflights and allow any origin (the
+    endpoints authenticate with bearer tokens, never cookies)."""
+    if request.method == "OPTIONS":
+        response: web.StreamResponse = web.Response(status=204, headers={
+            "Access-Control-Allow-Methods": "POST, PATCH, DELETE, OPTIONS",
+            "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match",
+            "Access-Control-Max-Age": "600"})
+    else:
+        response = await handler(request)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Access-Control-Expose-Headers"] = _EXPOSED
+    return response
 
 
 def _add_session_routes(app: web.Application, kind: str) -> None:
@@ -159,5 +177,4 @@ def _api_error(error: SignalingError) -> ApiError:
 
 def _created(request: web.Request, session: MediaSession, answer: str) -> web.Response:
     location = str(request.url.with_path(f"/{session.kind}/{session.room}/{session.id}").with_query(None))
-    return web.Response(status=201, text=answer, content_type=SDP,
-                        headers={"Location": location, "Access-Control-Expose-Headers": _EXPOSED})
+    return web.Response(status=201, text=answer, content_type=SDP, headers={"Location": location})
