@@ -30,6 +30,8 @@ PROBE_WIDTH, PROBE_HEIGHT = 256, 64
 LATE_FRAME_MS = 12.0
 """A frame that reaches its worker this long after it arrived means the stream is falling behind: it is
 composited with the previous frame's mask (segmentation skipped), never two frames in a row."""
+BUSY_FRAME_MS = 12.0
+"""Likewise when the stream's previous frame took this long in the worker (the CPU is contended)."""
 
 
 class _Stream:
@@ -40,6 +42,7 @@ class _Stream:
         self.probe = message.probe
         self.last_timestamp = -1
         self.reused_last_mask = False
+        self.last_total_ms = 0.0
         self.memory: shared_memory.SharedMemory | None = None
 
     def read(self, job: FrameJob) -> np.ndarray:
@@ -121,7 +124,8 @@ class Worker:
         i420 = stream.read(job)
         timestamp = max(stream.last_timestamp + 1, job.timestamp_ms)
         stream.last_timestamp = timestamp
-        late = (time.monotonic() - job.received_at) * 1000.0 > LATE_FRAME_MS  # one clock: CLOCK_MONOTONIC
+        late = ((time.monotonic() - job.received_at) * 1000.0 > LATE_FRAME_MS  # one clock: CLOCK_MONOTONIC
+                or stream.last_total_ms > BUSY_FRAME_MS)
         result = stream.processor.process_i420(i420, job.width, job.height, job.encoded_size, job.keyframe, timestamp,
                                                reuse_mask=late and not stream.reused_last_mask)
         stream.reused_last_mask = result.mask_reused
@@ -135,7 +139,7 @@ class Worker:
         packets = stream.encoder.encode(out_i420, job.width, job.height, job.pts, job.force_keyframe)
         timings = dict(result.timings_ms)
         timings["encode"] = (time.perf_counter() - encode_started) * 1000.0
-        timings["total"] = (time.perf_counter() - started) * 1000.0
+        timings["total"] = stream.last_total_ms = (time.perf_counter() - started) * 1000.0
         return FrameResult(job.stream_id, job.sequence, packets, result.quality.value, result.level,
                            result.params.as_dict(), result.background_loss, job.received_at, timings,
                            result.mask_reused)
