@@ -122,6 +122,31 @@ def test_probe_corner_passes_through(astronaut: np.ndarray) -> None:
     asyncio.run(scenario())
 
 
+def test_probe_and_codec_change_live(astronaut: np.ndarray) -> None:
+    async def scenario() -> None:
+        async with running_pool(1) as pool:
+            results = Collector()
+            pool.open_stream(open_message("live"), results)
+
+            async def one_frame(index: int) -> np.ndarray:
+                pool.submit("live", i420(astronaut), 20_000, index == 0, index * 33, index * 3000)
+                await results.wait_for(index + 1)
+                assert isinstance(results.results[-1], FrameResult), results.results[-1]
+                return decode(results.results)[-1]
+
+            def corner_error(frame: np.ndarray) -> float:
+                return float(np.abs(frame[:64, :256].astype(float) - astronaut[:64, :256]).mean())
+
+            replaced = corner_error(await one_frame(0))
+            pool.set_probe("live", True)  # a room made a latency probe while streaming
+            assert corner_error(await one_frame(1)) < replaced / 3
+            pool.set_codec("live", "h264")  # the stream turned out to be H.264: reopened, still composited
+            assert corner_error(await one_frame(2)) < replaced / 3  # the reopened stream keeps the probe setting
+            assert pool.occupancy() == {0: 1}
+
+    asyncio.run(scenario())
+
+
 def test_a_dead_worker_is_restarted_and_its_stream_continues(astronaut: np.ndarray) -> None:
     async def scenario() -> None:
         async with running_pool(1) as pool:
