@@ -23,8 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from server.cli import _parse_rate  # noqa: E402
-from server.loadtest.runner import Loadtest, LoadtestConfig  # noqa: E402
+from server.loadtest.runner import Loadtest, LoadtestConfig, parse_rate  # noqa: E402
 
 MIN_FPS, MAX_P95_MS = 28.0, 100.0
 
@@ -62,7 +61,7 @@ def main() -> int:
     try:
         for count in range(args.start, args.max + 1, args.step):
             rooms = max(1, math.ceil(count / args.per_room))
-            config = LoadtestConfig(url, rooms, count, args.duration, bitrate=_parse_rate(args.bitrate),
+            config = LoadtestConfig(url, rooms, count, args.duration, bitrate=parse_rate(args.bitrate),
                                     room_prefix=f"capacity{count}")
             totals = asyncio.run(Loadtest(config).run())["totals"]
             passed = totals["fps_min"] >= MIN_FPS and totals["latency_ms"]["p95"] <= MAX_P95_MS

@@ -100,12 +100,12 @@ def _loadtest(args: argparse.Namespace) -> int:
     import os
 
     from .loadtest.plots import write_plots
-    from .loadtest.runner import Loadtest, LoadtestConfig, format_table, terminal_progress
+    from .loadtest.runner import Loadtest, LoadtestConfig, format_table, parse_rate, terminal_progress
     from .web.join_tokens import issue_join_token
 
     try:
         width, height = (int(v) for v in args.resolution.lower().split("x"))
-        bitrate = _parse_rate(args.bitrate)
+        bitrate = parse_rate(args.bitrate)
     except ValueError:
         raise BackdropError("--resolution must be WIDTHxHEIGHT and --bitrate a rate such as 300k") from None
     secret = os.environ.get("BACKDROP_JOIN_SECRET")
@@ -123,13 +123,6 @@ def _loadtest(args: argparse.Namespace) -> int:
         for path in write_plots(summary, args.plots):
             print(f"wrote {path}")
     return 0
-
-
-def _parse_rate(text: str) -> int:
-    """Bits per second from 300000, 300k or 1.2M."""
-    text = text.strip().lower()
-    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
-    return int(float(text[:-1] if scale > 1 else text) * scale)
 
 
 def _token(args: argparse.Namespace) -> int:

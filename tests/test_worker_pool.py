@@ -56,6 +56,11 @@ def i420(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)
 
 
+def probe_corner_error(frame: np.ndarray, source: np.ndarray) -> float:
+    """Mean difference of the 256x64 probe corner between a composite and its source frame."""
+    return float(np.abs(frame[:64, :256].astype(float) - source[:64, :256]).mean())
+
+
 def decode(results: list) -> list[np.ndarray]:
     decoder = av.CodecContext.create("vp8", "r")
     frames = []
@@ -115,8 +120,7 @@ def test_probe_corner_passes_through(astronaut: np.ndarray) -> None:
             pool.open_stream(open_message("probe", probe=True), results)
             pool.submit("probe", i420(astronaut), 20_000, True, 0, 0)
             await results.wait_for(1)
-            frame = decode(results.results)[0]
-            corner = np.abs(frame[:64, :256].astype(float) - astronaut[:64, :256]).mean()
+            corner = probe_corner_error(decode(results.results)[0], astronaut)
             assert corner < 6, corner
 
     asyncio.run(scenario())
@@ -134,14 +138,12 @@ def test_probe_and_codec_change_live(astronaut: np.ndarray) -> None:
                 assert isinstance(results.results[-1], FrameResult), results.results[-1]
                 return decode(results.results)[-1]
 
-            def corner_error(frame: np.ndarray) -> float:
-                return float(np.abs(frame[:64, :256].astype(float) - astronaut[:64, :256]).mean())
-
-            replaced = corner_error(await one_frame(0))
+            replaced = probe_corner_error(await one_frame(0), astronaut)
             pool.set_probe("live", True)  # a room made a latency probe while streaming
-            assert corner_error(await one_frame(1)) < replaced / 3
+            assert probe_corner_error(await one_frame(1), astronaut) < replaced / 3
             pool.set_codec("live", "h264")  # the stream turned out to be H.264: reopened, still composited
-            assert corner_error(await one_frame(2)) < replaced / 3  # the reopened stream keeps the probe setting
+            # The reopened stream keeps the probe setting.
+            assert probe_corner_error(await one_frame(2), astronaut) < replaced / 3
             assert pool.occupancy() == {0: 1}
 
     asyncio.run(scenario())

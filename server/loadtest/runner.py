@@ -263,6 +263,13 @@ def format_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def parse_rate(text: str) -> int:
+    """Bits per second from 300000, 300k or 1.2M; ValueError otherwise."""
+    text = text.strip().lower()
+    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
+    return int(float(text[:-1] if scale > 1 else text) * scale)
+
+
 def terminal_progress(line: str) -> None:
     """One updating line on a terminal, plain lines otherwise."""
     if sys.stderr.isatty():

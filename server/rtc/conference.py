@@ -268,17 +268,20 @@ class Conference:
                     **p.describe(), "probe": self.probes(p), "publishing": p.stream_open,
                     "background_id": p.applied_background, "statistic": self.statistic_of(p),
                     "quality": None if p.stats.quality is None else round(p.stats.quality, 4),
-                    "stream": {**p.stats.as_dict(), "frames_dropped": self.pool.dropped(p.stream_id),
-                               "viewers": p.broadcast.viewers},
+                    "stream": self._stream_figures(p),
                 } for p in self.members(state.name)],
             })
         return rooms
 
     def room_stats(self, room: str) -> dict:
         """Per-participant stream figures of a room."""
-        return {p.id: {"name": p.name, **p.stats.as_dict(), "frames_dropped": self.pool.dropped(p.stream_id),
-                       "viewers": p.broadcast.viewers, "keyframe_requests": p.broadcast.keyframe_requests}
-                for p in self.members(room)}
+        return {p.id: {"name": p.name, **self._stream_figures(p)} for p in self.members(room)}
+
+    def _stream_figures(self, participant: Participant) -> dict:
+        """A participant's live stream figures: their stats plus the pool's and the broadcast's counters."""
+        return {**participant.stats.as_dict(), "frames_dropped": self.pool.dropped(participant.stream_id),
+                "viewers": participant.broadcast.viewers,
+                "keyframe_requests": participant.broadcast.keyframe_requests}
 
     def _offer(self, sdp: object):
         try:

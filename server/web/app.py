@@ -22,7 +22,7 @@ from ..storage.room_settings import RoomSettingsStore
 from .admin_auth import resolve_admin_token
 from .api import create_api_app
 from .keys import (
-    ADMIN_TOKEN, BACKGROUND_STORE, CONFERENCE, DATABASE, MEDIA_SESSIONS, METRICS, POOL, ROOM_SETTINGS, SETTINGS,
+    ADMIN_TOKEN, BACKGROUND_STORE, CONFERENCE, MEDIA_SESSIONS, METRICS, POOL, ROOM_SETTINGS, SETTINGS,
     UPLOAD_SLOTS,
 )
 from .metrics import ServerMetrics, metrics_response
@@ -66,7 +66,6 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     if settings.join_secret and len(settings.join_secret.encode()) < 32:
         logger.warning("the join secret is shorter than 32 bytes: HS256 tokens signed with it are easier to forge")
     database = Database(settings.data_dir / DATABASE_FILE_NAME)
-    app[DATABASE] = database
     limits = IntakeLimits(max_bytes=settings.max_upload_bytes, max_pixels=settings.max_upload_pixels)
     app[BACKGROUND_STORE] = BackgroundStore(settings.data_dir, database, limits)
     app[ROOM_SETTINGS] = RoomSettingsStore(database)

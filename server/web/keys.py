@@ -11,14 +11,12 @@ from ..rtc.conference import Conference
 from ..rtc.media_sessions import MediaSessions
 from ..settings import Settings
 from ..storage.background_store import BackgroundStore
-from ..storage.database import Database
 from ..storage.room_settings import RoomSettingsStore
 from .metrics import ServerMetrics
 
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", WorkerPool)
 CONFERENCE = web.AppKey("conference", Conference)
-DATABASE = web.AppKey("database", Database)
 BACKGROUND_STORE = web.AppKey("background_store", BackgroundStore)
 ROOM_SETTINGS = web.AppKey("room_settings", RoomSettingsStore)
 ADMIN_TOKEN = web.AppKey("admin_token", str)

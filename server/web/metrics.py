@@ -120,14 +120,15 @@ class _LiveCollector:
         yield _gauge("backdrop_event_loop_lag_last_seconds", "Latest event-loop lag sample", metrics.last_loop_lag)
         if pool is None:
             return
+        streams_per_worker = pool.occupancy()
         occupancy = GaugeMetricFamily("backdrop_worker_streams", "Streams per pipeline worker", labels=["worker"])
-        for index, count in pool.occupancy().items():
+        for index, count in streams_per_worker.items():
             occupancy.add_metric([str(index)], count)
         yield occupancy
-        yield _gauge("backdrop_workers", "Pipeline worker processes", len(pool.occupancy()))
+        yield _gauge("backdrop_workers", "Pipeline worker processes", len(streams_per_worker))
         yield _counter("backdrop_worker_restarts", "Worker processes restarted after dying", pool.stats.restarts)
         yield _gauge("backdrop_encoders", "Composite encoders open (one per publishing stream)",
-                     sum(pool.occupancy().values()))
+                     sum(streams_per_worker.values()))
         cpu = CounterMetricFamily("backdrop_process_cpu_seconds", "CPU time of the server's processes",
                                   labels=["process"])
         cpu.add_metric(["server"], _cpu_seconds(os.getpid()))
