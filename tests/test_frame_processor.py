@@ -48,3 +48,24 @@ def test_a_late_frame_can_reuse_the_previous_mask(astronaut: np.ndarray, coffee:
         assert not smaller.mask_reused and smaller.mask.shape == (240, 320)  # another size: segmented
     finally:
         processor.close()
+
+
+def test_a_late_frame_can_reuse_the_previous_estimate_but_never_on_a_keyframe(astronaut: np.ndarray,
+                                                                             coffee: np.ndarray) -> None:
+    from server.imaging.yuv import bgr_to_i420
+
+    processor = StreamProcessor("studio", studio_background(), "vp8")
+    try:
+        first = processor.process_i420(bgr_to_i420(astronaut), 640, 480, 20_000, True, 0, reuse_estimate=True)
+        assert not first.estimate_reused  # nothing to reuse yet: scored
+        reused = processor.process_i420(bgr_to_i420(coffee), 640, 480, 300, False, 33, reuse_estimate=True)
+        assert reused.estimate_reused and reused.quality is first.quality
+        scored = processor.process_i420(bgr_to_i420(coffee), 640, 480, 300, False, 66)
+        assert not scored.estimate_reused and scored.quality.value != first.quality.value
+        keyframe = processor.process_i420(bgr_to_i420(coffee), 640, 480, 30_000, True, 99, reuse_estimate=True)
+        assert not keyframe.estimate_reused and keyframe.quality.keyframe
+        smaller = processor.process_i420(bgr_to_i420(coffee[:240, :320].copy()), 320, 240, 3_000, False, 132,
+                                         reuse_estimate=True)
+        assert not smaller.estimate_reused and smaller.quality.matrix.shape == (15, 20)  # another size: scored
+    finally:
+        processor.close()

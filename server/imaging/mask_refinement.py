@@ -78,12 +78,21 @@ class MaskRefiner:
 
 
 def _guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> np.ndarray:
-    """He et al.'s guided filter (grey guide), with box filters."""
-    box = (2 * radius + 1, 2 * radius + 1)
-    mean_i = cv2.boxFilter(guide, -1, box)
-    mean_p = cv2.boxFilter(source, -1, box)
-    corr_ip = cv2.boxFilter(guide * source, -1, box)
-    var_i = cv2.boxFilter(guide * guide, -1, box) - mean_i * mean_i
+    """He and Sun's fast guided filter (grey guide): the linear coefficients are fitted at half
+    resolution with box filters, enlarged, and applied to the full-resolution guide (the edge still
+    follows the guide's pixels; about 4x less work than the plain filter)."""
+    height, width = guide.shape
+    half = (max(1, width // 2), max(1, height // 2))
+    guide_s = cv2.resize(guide, half, interpolation=cv2.INTER_AREA)
+    source_s = cv2.resize(source, half, interpolation=cv2.INTER_AREA)
+    side = 2 * max(1, radius // 2) + 1
+    box = (side, side)
+    mean_i = cv2.boxFilter(guide_s, -1, box)
+    mean_p = cv2.boxFilter(source_s, -1, box)
+    corr_ip = cv2.boxFilter(cv2.multiply(guide_s, source_s), -1, box)
+    var_i = cv2.boxFilter(cv2.multiply(guide_s, guide_s), -1, box) - mean_i * mean_i
     a = (corr_ip - mean_i * mean_p) / (var_i + eps)
     b = mean_p - a * mean_i
-    return cv2.boxFilter(a, -1, box) * guide + cv2.boxFilter(b, -1, box)
+    mean_a = cv2.resize(cv2.boxFilter(a, -1, box), (width, height), interpolation=cv2.INTER_LINEAR)
+    mean_b = cv2.resize(cv2.boxFilter(b, -1, box), (width, height), interpolation=cv2.INTER_LINEAR)
+    return mean_a * guide + mean_b

@@ -146,6 +146,16 @@ class QualityTracker:
                                     self._model)
         return self._follow(raw, encoded_size, keyframe)
 
+    def repeat(self, encoded_size: int, keyframe: bool) -> QualityEstimate | None:
+        """Account the next frame's size without scoring its pixels, and return the latest estimate
+        (load shedding); None if there is none yet or the frame is a keyframe (always scored)."""
+        if keyframe or self.latest is None:
+            return None
+        size = int(encoded_size)
+        if size > 0 and self._inter_size is not None:
+            self._inter_size += self._alpha_rate * (size - self._inter_size)
+        return self.latest
+
     def _follow(self, raw: QualityEstimate, encoded_size: int, keyframe: bool) -> QualityEstimate:
         size = int(encoded_size)
         if not keyframe and size > 0:

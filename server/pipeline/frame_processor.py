@@ -10,6 +10,7 @@ import numpy as np
 from ..imaging.background_variants import LevelSelector, Variant, VariantCache
 from ..imaging.compositing import composite, fit_background
 from ..imaging.degradation import MATCH_METHODS, DegradationParams
+from ..imaging.features import BLOCK
 from ..imaging.quality import QualityEstimate, QualityTracker
 from ..imaging.segmentation import PersonSegmenter
 from ..imaging.validation import require_bgr_image, require_choice
@@ -41,6 +42,8 @@ class ProcessedFrame:
     timings_ms: dict[str, float] = field(default_factory=dict)
     mask_reused: bool = False
     """Whether the previous frame's mask was used instead of segmenting this frame."""
+    estimate_reused: bool = False
+    """Whether the previous quality estimate was used instead of scoring this frame."""
 
 
 class StreamProcessor:
@@ -85,12 +88,13 @@ class StreamProcessor:
         return _processed(image, mask, quality, level, variant, laps)
 
     def process_i420(self, i420: np.ndarray, width: int, height: int, encoded_size: int, keyframe: bool,
-                     timestamp_ms: int, reuse_mask: bool = False) -> ProcessedFrame:
+                     timestamp_ms: int, reuse_mask: bool = False, reuse_estimate: bool = False) -> ProcessedFrame:
         """``process`` for a decoded I420 frame; the composite (``image``) is I420 too. No full-size
         conversion to BGR happens: luma feeds the estimate, a half-size BGR copy the segmenter.
 
         ``reuse_mask``: composite with the previous frame's mask instead of segmenting (load shedding;
         ignored when there is no previous mask of this size). ``mask_reused`` in the result says which.
+        ``reuse_estimate``: likewise keep the previous quality estimate (never for a keyframe).
         """
         require_i420(i420, width, height)
         laps = _Laps()
@@ -103,14 +107,19 @@ class StreamProcessor:
             mask = self._segmenter.segment_small(small, timestamp_ms, width, height)
             self._last_mask = mask
         laps.lap("segment")
-        quality = self._tracker.update_i420(i420, width, height, encoded_size, keyframe)
+        repeated = self._tracker.repeat(encoded_size, keyframe) if reuse_estimate else None
+        if repeated is not None and repeated.matrix.shape == (height // BLOCK, width // BLOCK):
+            quality, estimate_reused = repeated, True
+        else:
+            quality, estimate_reused = self._tracker.update_i420(i420, width, height, encoded_size, keyframe), False
         laps.lap("estimate")
         level, variant = self._variant_for(quality, width, height)
         laps.lap("match")
         assert variant.i420 is not None  # even sizes, checked above
         image = blend_i420(i420, variant.i420, mask, width, height)
         laps.lap("composite")
-        return replace(_processed(image, mask, quality, level, variant, laps), mask_reused=mask_reused)
+        return replace(_processed(image, mask, quality, level, variant, laps), mask_reused=mask_reused,
+                       estimate_reused=estimate_reused)
 
     def _variant_for(self, quality: QualityEstimate, width: int, height: int) -> tuple[int, Variant]:
         level = self._levels.update(quality.value)

@@ -63,6 +63,9 @@ class FrameJob:
     force_keyframe: bool
     received_at: float
     """time.monotonic() when the server received the frame (one clock for all processes)."""
+    arrived_bytes: int = 0
+    """Encoded bytes received for this stream since the previous job, frames dropped on the way
+    included (the incoming bitrate); 0: just this frame's."""
 
 
 @dataclass(frozen=True)

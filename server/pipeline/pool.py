@@ -65,6 +65,8 @@ class _Stream:
     sequence: int = 0
     dropped: int = 0
     want_keyframe: bool = False
+    arrived_bytes: int = 0
+    """Encoded bytes of the frames submitted since the last dispatch (dropped ones included)."""
     retired: list[shared_memory.SharedMemory] = field(default_factory=list)
 
 
@@ -232,6 +234,7 @@ class WorkerPool:
         if stream is None:
             return
         self.stats.frames_submitted += 1
+        stream.arrived_bytes += int(encoded_size)
         height, width = i420.shape[0] * 2 // 3, i420.shape[1]
         job = FrameJob(stream_id, 0, "", width, height, encoded_size, keyframe, timestamp_ms, pts, False,
                        time.monotonic() if received_at is None else received_at)
@@ -262,8 +265,8 @@ class WorkerPool:
         np.ndarray(frame.i420.shape, np.uint8, buffer=stream.memory.buf)[:] = frame.i420
         stream.sequence += 1
         job = replace(frame.job, sequence=stream.sequence, shm_name=stream.memory.name,
-                      force_keyframe=stream.want_keyframe)
-        stream.want_keyframe = False
+                      force_keyframe=stream.want_keyframe, arrived_bytes=stream.arrived_bytes)
+        stream.want_keyframe, stream.arrived_bytes = False, 0
         stream.in_flight = True
         self._send(stream.worker, job)
 

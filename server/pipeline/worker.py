@@ -22,14 +22,15 @@ from .frame_processor import StreamProcessor
 from .messages import (
     CloseStream, FrameJob, FrameResult, OpenStream, Ready, SetBackground, SetProbe, SetStatistic, Stop, StreamFailed,
 )
-from .output_encoder import CompositeEncoder
+from .output_encoder import CompositeEncoder, OutputBitrate
 
 logger = logging.getLogger(__name__)
 
 PROBE_WIDTH, PROBE_HEIGHT = 256, 64
 LATE_FRAME_MS = 12.0
 """A frame that reaches its worker this long after it arrived means the stream is falling behind: it is
-composited with the previous frame's mask (segmentation skipped), never two frames in a row."""
+composited with the previous frame's mask and quality estimate (segmentation and estimation skipped),
+never two frames in a row."""
 BUSY_FRAME_MS = 12.0
 """Likewise when the stream's previous frame took this long in the worker (the CPU is contended)."""
 
@@ -39,6 +40,7 @@ class _Stream:
         self.processor = StreamProcessor(message.background_key, message.background, message.codec,
                                          message.settings, variants)
         self.encoder = CompositeEncoder(message.output_bitrate)
+        self.output_bitrate = OutputBitrate(cap=message.output_bitrate)
         self.probe = message.probe
         self.last_timestamp = -1
         self.reused_last_mask = False
@@ -126,8 +128,9 @@ class Worker:
         stream.last_timestamp = timestamp
         late = ((time.monotonic() - job.received_at) * 1000.0 > LATE_FRAME_MS  # one clock: CLOCK_MONOTONIC
                 or stream.last_total_ms > BUSY_FRAME_MS)
+        shed = late and not stream.reused_last_mask
         result = stream.processor.process_i420(i420, job.width, job.height, job.encoded_size, job.keyframe, timestamp,
-                                               reuse_mask=late and not stream.reused_last_mask)
+                                               reuse_mask=shed, reuse_estimate=shed)
         stream.reused_last_mask = result.mask_reused
         out_i420 = result.image
         if stream.probe:  # FRAMECODE.md: the probe corner passes through unmodified
@@ -136,6 +139,8 @@ class Worker:
                 plane_out[: PROBE_HEIGHT // scale, : PROBE_WIDTH // scale] = plane_in[: PROBE_HEIGHT // scale,
                                                                                       : PROBE_WIDTH // scale]
         encode_started = time.perf_counter()
+        stream.encoder.set_bitrate(stream.output_bitrate.update(
+            job.received_at, job.arrived_bytes or job.encoded_size))
         packets = stream.encoder.encode(out_i420, job.width, job.height, job.pts, job.force_keyframe)
         timings = dict(result.timings_ms)
         timings["encode"] = (time.perf_counter() - encode_started) * 1000.0
