@@ -38,6 +38,9 @@ class Settings:
     """How backgrounds are degraded: codec (the stream's own), jpeg, webp, vp8, h264, blur, downscale."""
     output_bitrate: int = 1_200_000
     """Bitrate of each encoded composite (VP8), pinned: rebuilding encoders on REMB costs keyframes."""
+    scene_width: int = 960
+    scene_height: int = 540
+    """Size of a room's shared scene (16:9, the broadcast case)."""
     max_participants_per_room: int = 9
     """Joins beyond this are refused."""
     admin_token: str | None = field(default_factory=lambda: _from_environment("BACKDROP_ADMIN_TOKEN"))

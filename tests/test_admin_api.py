@@ -214,7 +214,26 @@ def test_room_settings_are_validated(server: ServerThread) -> None:
     ok = requests.put(url, json={"background_id": "builtin:lights", "statistic": "p90"}, headers=ADMIN, timeout=10)
     assert ok.status_code == 200
     assert ok.json() == {"room": "valid-room", "background_id": "builtin:lights", "statistic": "p90",
-                         "latency_probe": False, "participants": 0}
+                         "latency_probe": False, "mode": "individual", "layout": "grid", "seats": None,
+                         "scene_statistic": "min", "participants_set_mode": True, "participants": 0}
+    scene_cases = [
+        ({"mode": "collage"}, "bad_mode"),
+        ({"layout": "circle"}, "bad_layout"),
+        ({"layout": "seats"}, "seats_required"),
+        ({"seats": [{"x": 0.9, "y": 0.1, "width": 0.5, "height": 0.5}]}, "bad_seats"),  # sticks out
+        ({"seats": [{"x": 0.1, "y": 0.1, "width": 0.2}]}, "bad_seats"),
+        ({"seats": [{"x": 0.1, "y": 0.1, "width": 0.1, "height": 0.1}] * 10}, "bad_seats"),
+        ({"scene_statistic": "max"}, "bad_scene_statistic"),
+        ({"participants_set_mode": "yes"}, "bad_participants_set_mode"),
+    ]
+    for body, code in scene_cases:
+        response = requests.put(url, json=body, headers=ADMIN, timeout=10)
+        assert (response.status_code, response.json()["error"]) == (400, code), (body, response.text)
+    seats = [{"x": 0.1, "y": 0.4, "width": 0.3, "height": 0.5}, {"x": 0.6, "y": 0.4, "width": 0.3, "height": 0.5}]
+    scene = requests.put(url, json={"mode": "scene", "layout": "seats", "seats": seats, "scene_statistic": "median",
+                                    "participants_set_mode": False}, headers=ADMIN, timeout=10).json()
+    assert (scene["mode"], scene["layout"], scene["seats"], scene["scene_statistic"], scene["participants_set_mode"]) \
+        == ("scene", "seats", seats, "median", False)
     partial = requests.put(url, json={"statistic": None}, headers=ADMIN, timeout=10).json()
     assert (partial["background_id"], partial["statistic"]) == ("builtin:lights", None)
 

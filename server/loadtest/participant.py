@@ -79,6 +79,8 @@ class SyntheticParticipant:
         self.audio_frames: dict[str, int] = {}  # a participant's name -> audio frames received
         self.errors: list[dict] = []
         self.stats: dict = {}
+        self.scene: dict | None = None  # the room's shared scene (the latest "scene" event), if any
+        self.scene_figures: dict = {}  # the scene's live figures from the latest stats
         self.joined_at: float | None = None
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -242,6 +244,10 @@ class SyntheticParticipant:
                     self._tasks.append(asyncio.ensure_future(close_quietly(pc)))
             elif kind == "stats":
                 self.stats = event["streams"]
+                if "scene" in event:
+                    self.scene_figures = event["scene"]
+            elif kind == "scene":
+                self.scene = event
             elif kind == "error":
                 self.errors.append(event)
                 future = self._answers.get({"publish": "self", "join": "join"}.get(event.get("request"), ""))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 
+import cv2
 import numpy as np
 
 from ..imaging.background_variants import LevelSelector, Variant, VariantCache
@@ -12,6 +13,8 @@ from ..imaging.compositing import composite, fit_background
 from ..imaging.degradation import MATCH_METHODS, DegradationParams
 from ..imaging.features import BLOCK
 from ..imaging.quality import QualityEstimate, QualityTracker
+from ..imaging.scene_layout import Box, place_in_seat
+from ..imaging.scene_matching import CUTOUT_METHODS, CutOutMatcher, SeatCutOut, extra_loss
 from ..imaging.segmentation import PersonSegmenter
 from ..imaging.validation import require_bgr_image, require_choice
 from ..imaging.yuv import blend_i420, require_i420, small_bgr_from_i420
@@ -61,6 +64,8 @@ class StreamProcessor:
         self._variants = variants or VariantCache()
         self._fitted: dict[tuple[int, int], np.ndarray] = {}
         self._last_mask: np.ndarray | None = None
+        cutout_method = self._method if self._method in CUTOUT_METHODS else "jpeg"
+        self._cutout_matcher = CutOutMatcher(cutout_method)
         self.set_background(background_key, background_bgr)
 
     def set_background(self, key: str, background_bgr: np.ndarray) -> None:
@@ -96,6 +101,38 @@ class StreamProcessor:
         ignored when there is no previous mask of this size). ``mask_reused`` in the result says which.
         ``reuse_estimate``: likewise keep the previous quality estimate (never for a keyframe).
         """
+        analysis = self._analyse(i420, width, height, encoded_size, keyframe, timestamp_ms, reuse_mask,
+                                 reuse_estimate)
+        laps = analysis.laps
+        level, variant = self._variant_for(analysis.quality, width, height)
+        laps.lap("match")
+        assert variant.i420 is not None  # even sizes, checked above
+        image = blend_i420(i420, variant.i420, analysis.mask, width, height)
+        laps.lap("composite")
+        return replace(_processed(image, analysis.mask, analysis.quality, level, variant, laps),
+                       mask_reused=analysis.mask_reused, estimate_reused=analysis.estimate_reused)
+
+    def cut_out_i420(self, i420: np.ndarray, width: int, height: int, encoded_size: int, keyframe: bool,
+                     timestamp_ms: int, seat: Box, target: float, reuse_mask: bool = False,
+                     reuse_estimate: bool = False) -> SceneSeatFrame:
+        """The frame as a shared scene's seat: scaled into ``seat`` (bottom-centre anchored), with its
+        mask as alpha, degraded by the extra loss that brings its own estimated loss to the scene's
+        ``target`` (the weakest seat is left untouched)."""
+        analysis = self._analyse(i420, width, height, encoded_size, keyframe, timestamp_ms, reuse_mask,
+                                 reuse_estimate)
+        laps = analysis.laps
+        place = place_in_seat(width, height, seat)
+        picture = small_bgr_from_i420(i420, width, height, (place.width, place.height))
+        alpha = cv2.resize(analysis.mask, (place.width, place.height), interpolation=cv2.INTER_AREA)
+        alpha_u8 = np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        matched = self._cutout_matcher.match(picture, extra_loss(analysis.quality.value, target))
+        laps.lap("match")
+        return SceneSeatFrame(SeatCutOut(place, matched.image, alpha_u8), analysis.quality, matched.level,
+                              matched.added_loss, matched.params, laps.ms, analysis.mask_reused)
+
+    def _analyse(self, i420: np.ndarray, width: int, height: int, encoded_size: int, keyframe: bool,
+                 timestamp_ms: int, reuse_mask: bool, reuse_estimate: bool) -> "_Analysis":
+        """Segment (or reuse the last mask) and estimate quality (or reuse the last estimate)."""
         require_i420(i420, width, height)
         laps = _Laps()
         previous = self._last_mask
@@ -113,13 +150,7 @@ class StreamProcessor:
         else:
             quality, estimate_reused = self._tracker.update_i420(i420, width, height, encoded_size, keyframe), False
         laps.lap("estimate")
-        level, variant = self._variant_for(quality, width, height)
-        laps.lap("match")
-        assert variant.i420 is not None  # even sizes, checked above
-        image = blend_i420(i420, variant.i420, mask, width, height)
-        laps.lap("composite")
-        return replace(_processed(image, mask, quality, level, variant, laps), mask_reused=mask_reused,
-                       estimate_reused=estimate_reused)
+        return _Analysis(mask, quality, mask_reused, estimate_reused, laps)
 
     def _variant_for(self, quality: QualityEstimate, width: int, height: int) -> tuple[int, Variant]:
         level = self._levels.update(quality.value)
@@ -139,6 +170,30 @@ class StreamProcessor:
             fitted = fit_background(self._background, width, height)
             self._fitted[(width, height)] = fitted
         return fitted
+
+
+@dataclass(frozen=True)
+class SceneSeatFrame:
+    """A frame prepared as a shared scene's seat."""
+
+    cutout: SeatCutOut
+    quality: QualityEstimate
+    """The frame's own estimated quality (before any matching)."""
+    level: int
+    """Extra-loss level applied to match the scene (0: untouched)."""
+    added_loss: float
+    params: DegradationParams
+    timings_ms: dict[str, float]
+    mask_reused: bool = False
+
+
+@dataclass
+class _Analysis:
+    mask: np.ndarray
+    quality: QualityEstimate
+    mask_reused: bool
+    estimate_reused: bool
+    laps: "_Laps"
 
 
 class _Laps:

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..imaging.scene_layout import Box
+from ..imaging.scene_matching import SeatCutOut
 from .frame_processor import ProcessorSettings
 
 
@@ -45,6 +47,44 @@ class SetStatistic:
 
     stream_id: str
     statistic: str
+
+
+@dataclass(frozen=True)
+class SetSceneSeat:
+    """Make a stream a seat of a shared scene (``seat`` in scene pixels, matched to the scene's
+    ``target`` loss), or, with ``seat`` None, an individual composite again."""
+
+    stream_id: str
+    seat: Box | None
+    target: float = 0.0
+
+
+@dataclass(frozen=True)
+class OpenScene:
+    """Start composing a room's shared scene on this worker (one encoder for all its viewers)."""
+
+    stream_id: str
+    width: int
+    height: int
+    background_key: str
+    background: np.ndarray
+    method: str
+    """How the scene background is degraded (as the individual backgrounds: jpeg, webp, vp8, ...)."""
+    output_bitrate: int
+
+
+@dataclass(frozen=True)
+class ComposeScene:
+    """One scene frame: the seats' latest cut-outs over the background matched to ``target``."""
+
+    stream_id: str
+    sequence: int
+    cutouts: list[SeatCutOut]
+    target: float
+    pts: int
+    force_keyframe: bool
+    received_at: float
+    """time.monotonic() when the oldest new seat frame in it arrived (for server-added latency)."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +144,23 @@ class FrameResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     mask_reused: bool = False
     """The frame was composited with the previous frame's mask (the stream was falling behind)."""
+
+
+@dataclass(frozen=True)
+class CutOutResult:
+    """What a worker returns for a ``FrameJob`` of a stream seated in a scene."""
+
+    stream_id: str
+    sequence: int
+    cutout: SeatCutOut
+    quality: float
+    """The frame's own estimated loss, before matching."""
+    level: int
+    added_loss: float
+    """Extra loss added to match the scene's target."""
+    received_at: float
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    mask_reused: bool = False
 
 
 @dataclass(frozen=True)

@@ -24,14 +24,17 @@ from multiprocessing import shared_memory
 
 import numpy as np
 
+from ..imaging.scene_layout import Box
+from ..imaging.scene_matching import SeatCutOut
 from .messages import (
-    CloseStream, FrameJob, FrameResult, OpenStream, Ready, SetBackground, SetProbe, SetStatistic, Stop, StreamFailed,
+    CloseStream, ComposeScene, CutOutResult, FrameJob, FrameResult, OpenScene, OpenStream, Ready, SetBackground,
+    SetProbe, SetSceneSeat, SetStatistic, Stop, StreamFailed,
 )
 from .worker import worker_main
 
 logger = logging.getLogger(__name__)
 
-ResultCallback = Callable[[FrameResult | StreamFailed], None]
+ResultCallback = Callable[[FrameResult | CutOutResult | StreamFailed], None]
 _CLOSE = object()
 
 
@@ -48,15 +51,16 @@ class PoolStats:
 
 @dataclass(frozen=True)
 class _Pending:
-    """A frame waiting for its stream's worker: pixels and the job still to be numbered."""
+    """A job waiting for its stream's worker, still to be numbered: a camera frame (pixels to go through
+    shared memory) or a scene frame (``i420`` None; its cut-outs travel in the message)."""
 
-    i420: np.ndarray
-    job: FrameJob
+    i420: np.ndarray | None
+    job: FrameJob | ComposeScene
 
 
 @dataclass
 class _Stream:
-    open_message: OpenStream
+    open_message: OpenStream | OpenScene
     worker: int
     callback: ResultCallback
     memory: shared_memory.SharedMemory | None = None
@@ -67,6 +71,8 @@ class _Stream:
     want_keyframe: bool = False
     arrived_bytes: int = 0
     """Encoded bytes of the frames submitted since the last dispatch (dropped ones included)."""
+    scene_seat: SetSceneSeat | None = None
+    """The stream's seat in a shared scene, if it has one (resent after a worker restart)."""
     retired: list[shared_memory.SharedMemory] = field(default_factory=list)
 
 
@@ -182,8 +188,9 @@ class WorkerPool:
             worker.connection.close()
         self._workers.clear()
 
-    def open_stream(self, message: OpenStream, callback: ResultCallback) -> None:
-        """Start a stream on the least busy worker; results arrive through ``callback``."""
+    def open_stream(self, message: OpenStream | OpenScene, callback: ResultCallback) -> None:
+        """Start a camera stream (or a shared scene) on the least busy worker; results arrive through
+        ``callback``."""
         if message.stream_id in self._streams:
             raise ValueError(f"stream {message.stream_id} is already open")
         counts = self.occupancy()
@@ -202,6 +209,33 @@ class WorkerPool:
         stream = self._streams[stream_id]
         stream.open_message = replace(stream.open_message, codec=codec)
         self._send(stream.worker, stream.open_message)
+        if stream.scene_seat is not None:
+            self._send(stream.worker, stream.scene_seat)
+
+    def set_scene_seat(self, stream_id: str, seat: Box | None, target: float = 0.0) -> None:
+        """Seat a camera stream in a shared scene (its results become ``CutOutResult``), update its
+        seat or target, or (``seat`` None) make it an individual composite again."""
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            return
+        message = SetSceneSeat(stream_id, seat, float(target))
+        stream.scene_seat = message if seat is not None else None
+        self._send(stream.worker, message)
+
+    def compose_scene(self, stream_id: str, cutouts: list[SeatCutOut], target: float, pts: int,
+                      received_at: float) -> None:
+        """Offer a scene frame to compose; while one is in flight the newest offer waits, older ones drop."""
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            return
+        self.stats.frames_submitted += 1
+        job = ComposeScene(stream_id, 0, cutouts, float(target), pts, False, received_at)
+        if stream.in_flight:
+            if stream.pending is not None:
+                self._count_dropped(stream)
+            stream.pending = _Pending(None, job)
+            return
+        self._dispatch(stream_id, stream, _Pending(None, job))
 
     def set_probe(self, stream_id: str, probe: bool) -> None:
         """Pass the frame-code corner through unmodified (or stop), also after a restart."""
@@ -257,6 +291,12 @@ class WorkerPool:
                 memory.unlink()
 
     def _dispatch(self, stream_id: str, stream: _Stream, frame: _Pending) -> None:
+        if frame.i420 is None:  # a scene frame
+            stream.sequence += 1
+            stream.in_flight = True
+            self._send(stream.worker, replace(frame.job, sequence=stream.sequence, force_keyframe=stream.want_keyframe))
+            stream.want_keyframe = False
+            return
         needed = frame.i420.nbytes
         if stream.memory is None or stream.memory.size < needed:
             if stream.memory is not None:
@@ -275,7 +315,7 @@ class WorkerPool:
         stream = self._streams.get(stream_id) if stream_id else None
         if stream is None:
             return
-        if isinstance(reply, FrameResult):
+        if isinstance(reply, (FrameResult, CutOutResult)):
             self.stats.frames_done += 1
         elif isinstance(reply, StreamFailed):
             self.stats.frames_failed += 1
@@ -338,6 +378,8 @@ class WorkerPool:
                     self._count_dropped(stream)
                 stream.in_flight, stream.pending, stream.want_keyframe = False, None, True
                 self._send(worker.index, stream.open_message)
+                if stream.scene_seat is not None:
+                    self._send(worker.index, stream.scene_seat)
 
     def _count_dropped(self, stream: _Stream) -> None:
         self.stats.frames_dropped += 1

@@ -20,9 +20,11 @@ from ..imaging.background_variants import VariantCache
 from ..imaging.yuv import planes
 from .frame_processor import StreamProcessor
 from .messages import (
-    CloseStream, FrameJob, FrameResult, OpenStream, Ready, SetBackground, SetProbe, SetStatistic, Stop, StreamFailed,
+    CloseStream, ComposeScene, CutOutResult, FrameJob, FrameResult, OpenScene, OpenStream, Ready, SetBackground,
+    SetProbe, SetSceneSeat, SetStatistic, Stop, StreamFailed,
 )
 from .output_encoder import CompositeEncoder, OutputBitrate
+from .scene_composer import SceneComposer
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +44,7 @@ class _Stream:
         self.encoder = CompositeEncoder(message.output_bitrate)
         self.output_bitrate = OutputBitrate(cap=message.output_bitrate)
         self.probe = message.probe
+        self.scene_seat: SetSceneSeat | None = None
         self.last_timestamp = -1
         self.reused_last_mask = False
         self.last_total_ms = 0.0
@@ -74,7 +77,7 @@ class Worker:
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
-        self.streams: dict[str, _Stream] = {}
+        self.streams: dict[str, _Stream | SceneComposer] = {}
         self.variants = VariantCache()
 
     def run(self) -> None:
@@ -92,7 +95,7 @@ class Worker:
         for stream in self.streams.values():
             stream.close()
 
-    def handle(self, message: object) -> FrameResult | StreamFailed | None:
+    def handle(self, message: object) -> FrameResult | CutOutResult | StreamFailed | None:
         """Apply one message; frame jobs return their result."""
         stream_id = getattr(message, "stream_id", "")
         try:
@@ -101,16 +104,29 @@ class Worker:
                 if old:
                     old.close()
                 self.streams[message.stream_id] = _Stream(message, self.variants)
+            elif isinstance(message, OpenScene):
+                old = self.streams.pop(message.stream_id, None)
+                if old:
+                    old.close()
+                self.streams[message.stream_id] = SceneComposer(message, self.variants)
+            elif isinstance(message, ComposeScene):
+                return self._scene(message.stream_id).compose(message)
+            elif isinstance(message, SetSceneSeat):
+                self._stream(message.stream_id).scene_seat = message if message.seat is not None else None
             elif isinstance(message, CloseStream):
                 stream = self.streams.pop(message.stream_id, None)
                 if stream:
                     stream.close()
             elif isinstance(message, SetBackground):
-                self.streams[message.stream_id].processor.set_background(message.background_key, message.background)
+                stream = self.streams[message.stream_id]
+                if isinstance(stream, SceneComposer):
+                    stream.set_background(message.background_key, message.background)
+                else:
+                    stream.processor.set_background(message.background_key, message.background)
             elif isinstance(message, SetProbe):
-                self.streams[message.stream_id].probe = message.probe
+                self._stream(message.stream_id).probe = message.probe
             elif isinstance(message, SetStatistic):
-                self.streams[message.stream_id].processor.set_statistic(message.statistic)
+                self._stream(message.stream_id).processor.set_statistic(message.statistic)
             elif isinstance(message, FrameJob):
                 return self._process(message)
         except Exception as error:  # one stream's failure must not end the worker
@@ -118,10 +134,20 @@ class Worker:
             return StreamFailed(stream_id, getattr(message, "sequence", -1), f"{type(error).__name__}: {error}")
         return None
 
-    def _process(self, job: FrameJob) -> FrameResult:
-        stream = self.streams.get(job.stream_id)
-        if stream is None:
-            raise ValueError(f"unknown stream {job.stream_id}")
+    def _stream(self, stream_id: str) -> _Stream:
+        stream = self.streams.get(stream_id)
+        if not isinstance(stream, _Stream):
+            raise ValueError(f"unknown camera stream {stream_id}")
+        return stream
+
+    def _scene(self, stream_id: str) -> SceneComposer:
+        scene = self.streams.get(stream_id)
+        if not isinstance(scene, SceneComposer):
+            raise ValueError(f"unknown scene {stream_id}")
+        return scene
+
+    def _process(self, job: FrameJob) -> FrameResult | CutOutResult:
+        stream = self._stream(job.stream_id)
         started = time.perf_counter()
         i420 = stream.read(job)
         timestamp = max(stream.last_timestamp + 1, job.timestamp_ms)
@@ -129,6 +155,15 @@ class Worker:
         late = ((time.monotonic() - job.received_at) * 1000.0 > LATE_FRAME_MS  # one clock: CLOCK_MONOTONIC
                 or stream.last_total_ms > BUSY_FRAME_MS)
         shed = late and not stream.reused_last_mask
+        if stream.scene_seat is not None:
+            seated = stream.processor.cut_out_i420(i420, job.width, job.height, job.encoded_size, job.keyframe,
+                                                   timestamp, stream.scene_seat.seat, stream.scene_seat.target,
+                                                   reuse_mask=shed, reuse_estimate=shed)
+            stream.reused_last_mask = seated.mask_reused
+            timings = dict(seated.timings_ms)
+            timings["total"] = stream.last_total_ms = (time.perf_counter() - started) * 1000.0
+            return CutOutResult(job.stream_id, job.sequence, seated.cutout, seated.quality.value, seated.level,
+                                seated.added_loss, job.received_at, timings, seated.mask_reused)
         result = stream.processor.process_i420(i420, job.width, job.height, job.encoded_size, job.keyframe, timestamp,
                                                reuse_mask=shed, reuse_estimate=shed)
         stream.reused_last_mask = result.mask_reused

@@ -52,6 +52,10 @@ class PacketBroadcast:
         self.request_keyframe(force=True)
         return track
 
+    def adopt(self, track: "CompositeTrack") -> None:
+        """Start delivering to a track that switched over from another stream."""
+        self._tracks.add(track)
+
     def unsubscribe(self, track: "CompositeTrack") -> None:
         """Forget a viewer track."""
         self._tracks.discard(track)
@@ -95,6 +99,22 @@ class CompositeTrack(MediaStreamTrack):
         self._queue: asyncio.Queue[EncodedPacket | None] = asyncio.Queue()
         self._waiting_for_keyframe = True
         self._reading = False  # the sender starts reading only once its connection is up
+
+    @property
+    def broadcast(self) -> PacketBroadcast:
+        """The composite stream this track plays."""
+        return self._broadcast
+
+    def switch(self, broadcast: PacketBroadcast) -> None:
+        """Play another composite stream from its next keyframe on (the sender keeps reading this
+        track, so its connection is not renegotiated)."""
+        if broadcast is self._broadcast:
+            return
+        self._broadcast.unsubscribe(self)
+        self._broadcast = broadcast
+        broadcast.adopt(self)
+        self._waiting_for_keyframe = True
+        broadcast.request_keyframe(force=True)
 
     def offer(self, packet: EncodedPacket) -> None:
         """Queue a packet; past a few queued, drop them all and wait for a keyframe."""

@@ -13,6 +13,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.exceptions import InvalidStateError
@@ -23,11 +24,13 @@ from ..pipeline.messages import OpenStream
 from ..pipeline.pool import WorkerPool
 from ..settings import Settings
 from ..storage.catalog import BackgroundCatalog
-from ..storage.room_settings import RoomSettings, RoomSettingsStore
+from ..imaging.scene_layout import LAYOUTS
+from ..storage.room_settings import MODES, RoomSettings, RoomSettingsStore
 from .audio_fanout import AudioFanout
 from .participant import EventSender, Participant, StreamObserver
 from .peers import answer, close_quietly, new_peer_connection, offered_codecs, offered_direction, parse_offer, prefer_codecs
 from .rooms import ROOM_NAME_RULE, RoomDirectory, is_room_name
+from .scene import RoomScene
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +55,7 @@ class Conference:
         self.room_settings = room_settings
         self.observer = observer
         self.participants: dict[str, Participant] = {}
+        self.scenes: dict[str, RoomScene] = {}
         self._stats_task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -118,8 +122,9 @@ class Conference:
         offered = offered_codecs(offer.sdp, videos[0].mid)
         participant.codec = next((c for c in accepted if c in offered), accepted[0])
         if offered_direction(offer.sdp, videos[0].mid) in ("sendrecv", "recvonly"):
-            sender = pc.addTrack(participant.broadcast.subscribe())
-            participant.broadcast.attach_sender(sender)
+            participant.return_track = participant.broadcast.subscribe()
+            participant.return_sender = pc.addTrack(participant.return_track)
+            participant.broadcast.attach_sender(participant.return_sender)
         key = self.background_of(participant)
         background = await asyncio.to_thread(self.backgrounds.image, key)
         if participant.id not in self.participants:
@@ -130,6 +135,7 @@ class Conference:
             self.settings.output_bitrate, self.probes(participant)), participant.on_result)
         participant.stream_open = True
         participant.applied_background = key
+        await self.sync_scene(participant.room)
         return await answer(pc)
 
     async def subscribe(self, viewer: Participant, publisher_id: object, offer_sdp: object) -> str:
@@ -188,8 +194,10 @@ class Conference:
         for pc in list(participant.viewer_pcs.values()):
             await _close_viewer_pc(pc)
         participant.viewer_pcs.clear()
+        participant.scene_sink = None
         await participant.close()
         await self._tell(others, {"type": "participant-left", "id": participant.id})
+        await self.sync_scene(participant.room)
 
     def background_of(self, participant: Participant) -> str:
         """The background a participant's composite uses: their choice, else the room's, else the default."""
@@ -230,6 +238,64 @@ class Conference:
             if participant.stream_open:
                 self.pool.set_statistic(participant.stream_id, self.statistic_of(participant))
                 self.pool.set_probe(participant.stream_id, self.probes(participant))
+        await self.sync_scene(room)
+
+    async def set_mode(self, participant: Participant, mode: object, layout: object = None) -> None:
+        """A participant switches the room between individual composites and a shared scene (and picks
+        the scene's layout), when the room allows it."""
+        settings = self.room_settings.get(participant.room)
+        if not settings.participants_set_mode:
+            raise SignalingError("not_allowed", "this room's mode is set by its admin")
+        if mode not in MODES:
+            raise SignalingError("bad_mode", f"mode must be one of {', '.join(MODES)}")
+        layout = settings.layout if layout is None else layout
+        if layout not in LAYOUTS or (layout == "seats" and not settings.seats):
+            raise SignalingError("bad_layout", f"layout must be one of {', '.join(LAYOUTS)} "
+                                               "(seats only where the admin placed seats)")
+        updated = replace(settings, mode=mode, layout=layout)
+        if updated != settings:
+            self.room_settings.put(participant.room, updated)
+            await self.sync_scene(participant.room)
+
+    def scene_of(self, room: str) -> RoomScene | None:
+        """The room's shared scene while it is in scene mode."""
+        return self.scenes.get(room)
+
+    async def sync_scene(self, room: str) -> None:
+        """Bring the room's shared scene in line with its settings and members: create or close it,
+        re-seat the publishing members in join order, route everyone's returned video, tell clients."""
+        settings = self.room_settings.get(room)
+        members = self.members(room)
+        scene = self.scenes.get(room)
+        if settings.mode == "scene" and members:
+            key = settings.background_id or self.backgrounds.default_key
+            if scene is None or scene.background_key != key:
+                image = await asyncio.to_thread(self.backgrounds.image, key)
+                scene = self.scenes.get(room)  # the room may have changed while the image loaded
+                if scene is None:
+                    scene = self.scenes[room] = RoomScene(
+                        room, self.pool, self.settings.scene_width, self.settings.scene_height, key, image,
+                        self._scene_method(), self.settings.output_bitrate)
+                elif scene.background_key != key:
+                    scene.set_background(key, image)
+            seated = scene.arrange(settings.layout, [(p.id, p.name, p.stream_id) for p in members if p.stream_open],
+                                   settings.scene_statistic, settings.seats)
+            for member in members:
+                member.scene_sink = scene.on_seat_result if member.id in seated else None
+                member.show(scene.broadcast)
+            await self._tell(members, {"type": "scene", "mode": "scene", **scene.describe()})
+        elif scene is not None:
+            del self.scenes[room]
+            for member in members:
+                member.scene_sink = None
+                member.show(member.broadcast)  # before the scene's tracks end
+            scene.close()
+            await self._tell(members, {"type": "scene", "mode": "individual"})
+
+    def _scene_method(self) -> str:
+        """How the scene background is degraded: the server's method; "codec" means VP8, the scene's."""
+        method = self.settings.degradation
+        return "vp8" if method == "codec" else method
 
     async def backgrounds_changed(self, deleted: str | None = None) -> None:
         """After an upload or a delete: whoever used a deleted background falls back, and every
@@ -264,7 +330,9 @@ class Conference:
             settings = self.room_settings.get(state.name)
             rooms.append({
                 "room": state.name, "background_id": settings.background_id, "statistic": settings.statistic,
-                "latency_probe": settings.latency_probe, "participants": [{
+                "latency_probe": settings.latency_probe, "mode": settings.mode, "layout": settings.layout,
+                "scene": self.scenes[state.name].figures() if state.name in self.scenes else None,
+                "participants": [{
                     **p.describe(), "probe": self.probes(p), "publishing": p.stream_open,
                     "background_id": p.applied_background, "statistic": self.statistic_of(p),
                     "quality": None if p.stats.quality is None else round(p.stats.quality, 4),
@@ -305,7 +373,11 @@ class Conference:
             for state in self.directory.rooms():
                 members = self.members(state.name)
                 if members:
-                    await self._tell(members, {"type": "stats", "streams": self.room_stats(state.name)})
+                    event = {"type": "stats", "streams": self.room_stats(state.name)}
+                    scene = self.scenes.get(state.name)
+                    if scene is not None:
+                        event["scene"] = scene.figures()
+                    await self._tell(members, event)
 
 
 async def _set_offer(pc: RTCPeerConnection, offer: RTCSessionDescription) -> None:

@@ -11,19 +11,20 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
-from aiortc import MediaStreamTrack, RTCPeerConnection
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpSender
 from aiortc.mediastreams import MediaStreamError
 
-from ..pipeline.messages import FrameResult, StreamFailed
+from ..pipeline.messages import CutOutResult, FrameResult, StreamFailed
 from ..pipeline.pool import WorkerPool
 from .aiortc_patches import EncodedInfo
 from .audio_fanout import AudioFanout
-from .composite_track import PacketBroadcast
+from .composite_track import CompositeTrack, PacketBroadcast
 from .peers import close_quietly
 
 logger = logging.getLogger(__name__)
 
 EventSender = Callable[[dict], Awaitable[None]]
+SeatSink = Callable[[str, CutOutResult], None]
 
 
 class StreamObserver(Protocol):
@@ -91,6 +92,9 @@ class Participant:
         self.viewer_pcs: dict[str, RTCPeerConnection] = {}  # publisher id -> connection watching them
         self.external_viewers: set[RTCPeerConnection] = set()  # WHEP players of this participant's composite
         self.codec = "vp8"  # of the camera stream: from the offer, corrected by the tap if it differs
+        self.return_track: CompositeTrack | None = None  # what comes back on the publish connection
+        self.return_sender: RTCRtpSender | None = None
+        self.scene_sink: SeatSink | None = None  # the room's scene, while this participant has a seat
         self.stream_open = False
         self._ingest: asyncio.Task | None = None
         self.background_key: str | None = None  # the participant's own choice
@@ -115,13 +119,28 @@ class Participant:
         """Feed the camera track's frames to the worker pool (newest wins there)."""
         self._ingest = asyncio.ensure_future(self._run_ingest(track))
 
-    def on_result(self, result: FrameResult | StreamFailed) -> None:
-        """Pool callback: fan the encoded composite out and record figures."""
+    def show(self, broadcast: PacketBroadcast) -> None:
+        """Play ``broadcast`` (own composite or the room's scene) back on the publish connection."""
+        if self.return_track is not None and self.return_sender is not None:
+            self.return_track.switch(broadcast)
+            broadcast.attach_sender(self.return_sender)
+
+    def on_result(self, result: FrameResult | CutOutResult | StreamFailed) -> None:
+        """Pool callback: fan the encoded composite out (or hand a scene cut-out on) and record figures."""
         if isinstance(result, StreamFailed):
             self.stats.frames_failed += 1
             self.stats.last_error = result.error
             return
         now = time.monotonic()
+        if isinstance(result, CutOutResult):
+            self.stats.frames_out += 1
+            self.stats.masks_reused += result.mask_reused
+            self.stats.out_times.append(now)
+            self.stats.quality, self.stats.level = result.quality, None
+            self.stats.degradation, self.stats.background_loss = {}, None
+            if self.scene_sink is not None:
+                self.scene_sink(self.id, result)
+            return
         for packet in result.packets:
             self.broadcast.publish(packet)
         self.stats.frames_out += 1

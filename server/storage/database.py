@@ -26,6 +26,11 @@ CREATE TABLE IF NOT EXISTS room_settings (
 _MIGRATIONS = (
     # Columns added after a table first shipped: (table, column, definition).
     ("room_settings", "latency_probe", "INTEGER NOT NULL DEFAULT 0"),
+    ("room_settings", "mode", "TEXT NOT NULL DEFAULT 'individual'"),
+    ("room_settings", "layout", "TEXT NOT NULL DEFAULT 'grid'"),
+    ("room_settings", "seats", "TEXT"),
+    ("room_settings", "scene_statistic", "TEXT NOT NULL DEFAULT 'min'"),
+    ("room_settings", "participants_set_mode", "INTEGER NOT NULL DEFAULT 1"),
 )
 
 

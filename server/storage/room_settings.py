@@ -1,10 +1,15 @@
-"""Per-room settings an admin assigns (background, statistic): kept in SQLite, read from memory."""
+"""Per-room settings an admin assigns (background, statistic, probing, shared-scene mode and layout):
+kept in SQLite, read from memory."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 
+from ..imaging.scene_layout import SeatSpec
 from .database import Database
+
+MODES = ("individual", "scene")
 
 
 @dataclass(frozen=True)
@@ -15,6 +20,16 @@ class RoomSettings:
     statistic: str | None = None
     latency_probe: bool = False
     """Every participant of the room is a latency probe (shared/FRAMECODE.md)."""
+    mode: str = "individual"
+    """``individual``: each participant's own composite; ``scene``: everyone in one shared scene."""
+    layout: str = "grid"
+    """Scene layout: cohost, row, grid or seats."""
+    seats: tuple[SeatSpec, ...] | None = None
+    """Seat boxes of the ``seats`` layout (fractions of the scene background)."""
+    scene_statistic: str = "min"
+    """How the seats' losses combine into the scene's target: min quality (the weakest seat), median, mean."""
+    participants_set_mode: bool = True
+    """Whether participants may switch the room's mode and layout from the client."""
 
 
 class RoomSettingsStore:
@@ -22,8 +37,7 @@ class RoomSettingsStore:
 
     def __init__(self, database: Database) -> None:
         self._db = database
-        self._settings = {row["room"]: RoomSettings(row["background_id"], row["statistic"], bool(row["latency_probe"]))
-                          for row in database.query("SELECT * FROM room_settings")}
+        self._settings = {row["room"]: _from_row(row) for row in database.query("SELECT * FROM room_settings")}
 
     def get(self, room: str) -> RoomSettings:
         """The room's settings (all None when never set)."""
@@ -31,11 +45,16 @@ class RoomSettingsStore:
 
     def put(self, room: str, settings: RoomSettings) -> None:
         """Replace the room's settings."""
-        self._db.execute("INSERT INTO room_settings (room, background_id, statistic, latency_probe) "
-                         "VALUES (?, ?, ?, ?) ON CONFLICT(room) DO UPDATE SET "
+        seats = None if settings.seats is None else json.dumps([vars(seat) for seat in settings.seats])
+        self._db.execute("INSERT INTO room_settings (room, background_id, statistic, latency_probe, mode, layout, "
+                         "seats, scene_statistic, participants_set_mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                         "ON CONFLICT(room) DO UPDATE SET "
                          "background_id = excluded.background_id, statistic = excluded.statistic, "
-                         "latency_probe = excluded.latency_probe",
-                         (room, settings.background_id, settings.statistic, int(settings.latency_probe)))
+                         "latency_probe = excluded.latency_probe, mode = excluded.mode, layout = excluded.layout, "
+                         "seats = excluded.seats, scene_statistic = excluded.scene_statistic, "
+                         "participants_set_mode = excluded.participants_set_mode",
+                         (room, settings.background_id, settings.statistic, int(settings.latency_probe), settings.mode,
+                          settings.layout, seats, settings.scene_statistic, int(settings.participants_set_mode)))
         self._settings[room] = settings
 
     def forget_background(self, background_id: str) -> list[str]:
@@ -44,3 +63,9 @@ class RoomSettingsStore:
         for room in rooms:
             self.put(room, replace(self._settings[room], background_id=None))
         return rooms
+
+
+def _from_row(row) -> RoomSettings:
+    seats = None if row["seats"] is None else tuple(SeatSpec(**seat) for seat in json.loads(row["seats"]))
+    return RoomSettings(row["background_id"], row["statistic"], bool(row["latency_probe"]), row["mode"],
+                        row["layout"], seats, row["scene_statistic"], bool(row["participants_set_mode"]))

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from ..storage.background_store import MAX_NAME_LENGTH, THUMBNAIL_WIDTHS
 
+_SEAT = {"type": "object", "additionalProperties": False, "required": ["x", "y", "width", "height"],
+         "description": "A seat as fractions of the scene (inside it)",
+         "properties": {"x": {"type": "number", "minimum": 0, "maximum": 1},
+                        "y": {"type": "number", "minimum": 0, "maximum": 1},
+                        "width": {"type": "number", "minimum": 0, "maximum": 1},
+                        "height": {"type": "number", "minimum": 0, "maximum": 1}}}
+
 
 def _error(description: str) -> dict:
     return {"description": description,
@@ -81,7 +88,7 @@ def openapi_document(max_upload_bytes: int) -> dict:
                             **_errors(401)}},
             },
             "/api/rooms/{room}": {
-                "put": {"summary": "Set a room's background and statistic, applied live to everyone in it",
+                "put": {"summary": "Set a room's background, statistic, probing and scene mode, applied live to everyone in it",
                         "operationId": "putRoom", "security": _ADMIN,
                         "parameters": [{"name": "room", "in": "path", "required": True,
                                         "schema": {"type": "string"},
@@ -117,12 +124,30 @@ def openapi_document(max_upload_bytes: int) -> dict:
                                   "description": "mean, median, max or pNN (e.g. p90); null: the server's"},
                     "latency_probe": {"type": "boolean",
                                       "description": "Everyone in the room is a latency probe: the top-left "
-                                                     "256x64 pixels of their frames pass through unmodified"}}},
+                                                     "256x64 pixels of their frames pass through unmodified"},
+                    "mode": {"type": "string", "enum": ["individual", "scene"],
+                             "description": "individual: each participant's own composite; scene: everyone in "
+                                            "one shared scene, matched to the weakest stream"},
+                    "layout": {"type": "string", "enum": ["cohost", "row", "grid", "seats"]},
+                    "seats": {"type": "array", "nullable": True, "minItems": 1, "maxItems": 9,
+                              "description": "Seat boxes of the seats layout, fractions of the scene background",
+                              "items": _SEAT},
+                    "scene_statistic": {"type": "string", "enum": ["min", "median", "mean"],
+                                        "description": "How the seats' qualities combine into the scene's "
+                                                       "target (min: the weakest seat)"},
+                    "participants_set_mode": {"type": "boolean",
+                                              "description": "Participants may switch mode and layout"}}},
+
                 "RoomSettingsResult": {"type": "object", "required": ["room", "background_id", "statistic"],
                                        "properties": {"room": {"type": "string"},
                                                       "background_id": {"type": "string", "nullable": True},
                                                       "statistic": {"type": "string", "nullable": True},
                                                       "latency_probe": {"type": "boolean"},
+                                                      "mode": {"type": "string"}, "layout": {"type": "string"},
+                                                      "seats": {"type": "array", "nullable": True,
+                                                                "items": _SEAT},
+                                                      "scene_statistic": {"type": "string"},
+                                                      "participants_set_mode": {"type": "boolean"},
                                                       "participants": {"type": "integer"}}},
                 "ActiveRoom": {"type": "object", "required": ["room", "participants"], "properties": {
                     "room": {"type": "string"},

@@ -1,4 +1,5 @@
-"""``/api/rooms``: assign a room's background and statistic (applied live), and watch active rooms."""
+"""``/api/rooms``: assign a room's background, statistic, probing and shared-scene mode (applied live),
+and watch active rooms."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ from dataclasses import replace
 from aiohttp import web
 
 from ..imaging.quality import check_statistic
+from ..imaging.scene_layout import LAYOUTS, MAX_SEATS, SCENE_STATISTICS, SeatSpec
 from ..rtc.rooms import ROOM_NAME_RULE, is_room_name
-from ..storage.room_settings import RoomSettings
+from ..storage.room_settings import MODES, RoomSettings
 from .admin_auth import require_admin
 from .api_errors import ApiError
 from .keys import CONFERENCE
 
-ROOM_FIELDS = ("background_id", "statistic", "latency_probe")
+ROOM_FIELDS = ("background_id", "statistic", "latency_probe", "mode", "layout", "seats", "scene_statistic",
+               "participants_set_mode")
 
 
 def add_routes(app: web.Application) -> None:
@@ -24,8 +27,7 @@ def add_routes(app: web.Application) -> None:
 
 
 async def put_room(request: web.Request) -> web.Response:
-    """Set a room's background, statistic and latency probing; a field left out keeps its value, null
-    resets the first two."""
+    """Set a room's settings; a field left out keeps its value, null resets background and statistic."""
     require_admin(request)
     room = request.match_info["room"]
     if not is_room_name(room):
@@ -54,6 +56,7 @@ async def put_room(request: web.Request) -> web.Response:
         if not isinstance(body["latency_probe"], bool):
             raise ApiError(400, "bad_latency_probe", "latency_probe must be true or false")
         settings = replace(settings, latency_probe=body["latency_probe"])
+    settings = _scene_fields(body, settings)
     await conference.configure_room(room, settings)
     return web.json_response(_describe(room, settings, len(conference.members(room))))
 
@@ -64,9 +67,56 @@ async def list_rooms(request: web.Request) -> web.Response:
     return web.json_response(request.config_dict[CONFERENCE].admin_view())
 
 
+def _scene_fields(body: dict, settings: RoomSettings) -> RoomSettings:
+    """Apply and check the shared-scene fields of a PUT body."""
+    if "mode" in body:
+        if body["mode"] not in MODES:
+            raise ApiError(400, "bad_mode", f"mode must be one of {list(MODES)}")
+        settings = replace(settings, mode=body["mode"])
+    if "layout" in body:
+        if body["layout"] not in LAYOUTS:
+            raise ApiError(400, "bad_layout", f"layout must be one of {list(LAYOUTS)}")
+        settings = replace(settings, layout=body["layout"])
+    if "seats" in body:
+        settings = replace(settings, seats=_seats(body["seats"]))
+    if "scene_statistic" in body:
+        if body["scene_statistic"] not in SCENE_STATISTICS:
+            raise ApiError(400, "bad_scene_statistic", f"scene_statistic must be one of {list(SCENE_STATISTICS)}")
+        settings = replace(settings, scene_statistic=body["scene_statistic"])
+    if "participants_set_mode" in body:
+        if not isinstance(body["participants_set_mode"], bool):
+            raise ApiError(400, "bad_participants_set_mode", "participants_set_mode must be true or false")
+        settings = replace(settings, participants_set_mode=body["participants_set_mode"])
+    if settings.layout == "seats" and not settings.seats:
+        raise ApiError(400, "seats_required", "the seats layout needs seats: [{x, y, width, height}, ...]")
+    return settings
+
+
+def _seats(value: object) -> tuple[SeatSpec, ...] | None:
+    if value is None:
+        return None
+    rule = (f"seats must be a list of 1-{MAX_SEATS} objects {{x, y, width, height}}, fractions of the scene "
+            "(0..1) lying inside it")
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_SEATS:
+        raise ApiError(400, "bad_seats", rule)
+    seats = []
+    for item in value:
+        if not isinstance(item, dict) or set(item) != {"x", "y", "width", "height"} or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in item.values()):
+            raise ApiError(400, "bad_seats", rule)
+        try:
+            seats.append(SeatSpec(float(item["x"]), float(item["y"]), float(item["width"]), float(item["height"])))
+        except ValueError:
+            raise ApiError(400, "bad_seats", rule) from None
+    return tuple(seats)
+
+
 def _describe(room: str, settings: RoomSettings, participants: int) -> dict:
     return {"room": room, "background_id": settings.background_id, "statistic": settings.statistic,
-            "latency_probe": settings.latency_probe, "participants": participants}
+            "latency_probe": settings.latency_probe, "mode": settings.mode, "layout": settings.layout,
+            "seats": None if settings.seats is None else [vars(seat) for seat in settings.seats],
+            "scene_statistic": settings.scene_statistic, "participants_set_mode": settings.participants_set_mode,
+            "participants": participants}
 
 
 async def _json_object(request: web.Request) -> dict:

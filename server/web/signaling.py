@@ -90,9 +90,12 @@ class _Session:
                 "participants": [o.describe() for o in conference.members(p.room) if o.id != p.id],
                 "backgrounds": [vars(b) for b in conference.backgrounds.list()],
                 "background": conference.background_of(p),
+                "mode": conference.room_settings.get(p.room).mode,
+                "layout": conference.room_settings.get(p.room).layout,
+                "participants_set_mode": conference.room_settings.get(p.room).participants_set_mode,
             })
             return
-        if kind not in ("publish", "subscribe", "unsubscribe", "background", "statistic", "leave"):
+        if kind not in ("publish", "subscribe", "unsubscribe", "background", "statistic", "mode", "leave"):
             raise SignalingError("unknown_type", f"unknown message type {kind!r}")
         participant = self.participant
         if participant is None:
@@ -109,6 +112,8 @@ class _Session:
             await conference.set_background(participant, message.get("background"))
         elif kind == "statistic":
             conference.set_statistic(participant, message.get("statistic"))
+        elif kind == "mode":
+            await conference.set_mode(participant, message.get("mode"), message.get("layout"))
         elif kind == "leave":
             await self.end()
             await self.send({"type": "left"})
