@@ -1,8 +1,13 @@
 // Backdrop browser client: join a room, publish camera and microphone, show your own composite and
-// every other participant's. All processing happens on the server; this page only does WebRTC.
+// every other participant's, or (in a shared-scene room) the one scene everybody stands in. All
+// processing happens on the server; this page only does WebRTC.
 "use strict";
 
-const state = { ws: null, id: null, publishPc: null, viewers: new Map(), names: new Map(), stream: null };
+const state = {
+  ws: null, id: null, publishPc: null, viewers: new Map(), names: new Map(), stream: null,
+  returned: null, // what the server sends back on the publish connection: own composite or the scene
+  mode: "individual", scenePc: null,
+};
 const $ = (selector) => document.querySelector(selector);
 
 function setStatus(text) { $("#status").textContent = text; }
@@ -38,7 +43,9 @@ async function publish() {
   pc.addTransceiver(video, { direction: "sendrecv", streams: [state.stream] });
   for (const audio of state.stream.getAudioTracks()) pc.addTransceiver(audio, { direction: "sendonly", streams: [state.stream] });
   pc.addEventListener("track", (event) => {
-    if (event.track.kind === "video") $("video[data-role=self-composite]").srcObject = new MediaStream([event.track]);
+    if (event.track.kind !== "video") return;
+    state.returned = new MediaStream([event.track]);
+    showReturned();
   });
   pc.addEventListener("connectionstatechange", () => setStatus(`publishing: ${pc.connectionState}`));
   send({ type: "publish", sdp: await offerFor(pc) });
@@ -101,6 +108,74 @@ function describe(stream) {
   return parts.join(" · ");
 }
 
+// The publish connection's returned video is the own composite, or the scene in scene mode.
+function showReturned() {
+  if (!state.returned) return;
+  const target = state.mode === "scene" ? "video[data-role=scene]" : "video[data-role=self-composite]";
+  const other = state.mode === "scene" ? "video[data-role=self-composite]" : "video[data-role=scene]";
+  if ($(other).srcObject === state.returned) $(other).srcObject = null;
+  if ($(target).srcObject !== state.returned) $(target).srcObject = state.returned;
+}
+
+// Without a camera there is no publish connection: watch the scene on a receive-only one.
+async function watchScene() {
+  if (state.returned || state.scenePc) return;
+  const pc = new RTCPeerConnection();
+  state.scenePc = pc;
+  pc.addTransceiver("video", { direction: "recvonly" });
+  pc.addEventListener("track", (event) => {
+    if (event.track.kind === "video") $("video[data-role=scene]").srcObject = new MediaStream([event.track]);
+  });
+  send({ type: "subscribe", participant: "scene", sdp: await offerFor(pc) });
+}
+
+function enterMode(message) {
+  state.mode = message.mode;
+  $("#mode").value = message.mode;
+  if (message.layout) $("#layout").value = message.layout;
+  const scene = message.mode === "scene";
+  $("#scene").hidden = !scene;
+  $("#tiles").hidden = scene;
+  if (scene) {
+    for (const id of [...state.viewers.keys()]) unwatch(id); // the scene holds everyone: no tiles needed
+    placeSeats(message);
+    watchScene();
+  } else {
+    if (state.scenePc) { state.scenePc.close(); state.scenePc = null; }
+    $("[data-role=seat-labels]").replaceChildren();
+    for (const id of state.names.keys()) watch(id);
+  }
+  showReturned();
+}
+
+// Each participant's name under their seat; the stats fill in each seat's quality.
+function placeSeats(message) {
+  const labels = (message.seats || []).map((seat) => {
+    const label = document.createElement("div");
+    label.className = "seat-label";
+    label.dataset.role = "seat-label";
+    label.dataset.participantId = seat.id;
+    label.style.left = `${(seat.box.x + seat.box.width / 2) * 100}%`;
+    label.style.top = `${(seat.box.y + seat.box.height) * 100}%`;
+    label.innerHTML = '<span class="name"></span><span class="overlay" data-role="seat-overlay"></span>';
+    label.querySelector(".name").textContent = seat.id === state.id ? `${seat.name} (you)` : seat.name;
+    return label;
+  });
+  $("[data-role=seat-labels]").replaceChildren(...labels);
+}
+
+function describeScene(scene) {
+  const parts = [`target loss ${scene.target.toFixed(3)}`, `${scene.fps.toFixed(0)} fps`];
+  if (scene.latency_ms) parts.push(`${scene.latency_ms.p50.toFixed(0)} ms`);
+  for (const [id, seat] of Object.entries(scene.seats || {})) {
+    const label = document.querySelector(`.seat-label[data-participant-id="${CSS.escape(id)}"] [data-role=seat-overlay]`);
+    if (!label) continue;
+    label.textContent = seat.quality === null ? "no video"
+      : `loss ${seat.quality.toFixed(3)}${seat.added_loss ? ` +${seat.added_loss.toFixed(3)}` : " (weakest)"}${seat.live ? "" : " · stalled"}`;
+  }
+  return parts.join(" · ");
+}
+
 function fillPicker(backgrounds, selected) {
   $("#background").replaceChildren(...backgrounds.map((b) => new Option(b.name, b.id, false, b.id === selected)));
 }
@@ -115,24 +190,32 @@ async function onMessage(event) {
       for (const p of message.participants) state.names.set(p.id, p.name);
       $("#join-form").hidden = true;
       $("#call").hidden = false;
+      $("#mode").disabled = $("#layout").disabled = !message.participants_set_mode;
+      state.mode = message.mode || "individual";
+      $("#mode").value = state.mode;
+      if (message.layout) $("#layout").value = message.layout;
       setStatus(`in room ${message.room} as ${message.name}`);
       try { await publish(); } catch (error) { showError(`camera/microphone: ${error.message}`); }
-      for (const p of message.participants) watch(p.id);
+      if (state.mode === "individual") for (const p of message.participants) watch(p.id);
       break;
     }
+    case "scene":
+      enterMode(message);
+      break;
     case "publish-answer":
       await state.publishPc.setRemoteDescription({ type: "answer", sdp: message.sdp });
       break;
     case "subscribe-answer": {
-      const pc = state.viewers.get(message.participant);
+      const pc = message.participant === "scene" ? state.scenePc : state.viewers.get(message.participant);
       if (pc) await pc.setRemoteDescription({ type: "answer", sdp: message.sdp });
       break;
     }
     case "participant-joined":
       state.names.set(message.participant.id, message.participant.name);
-      watch(message.participant.id);
+      if (state.mode === "individual") watch(message.participant.id);
       break;
     case "participant-left":
+      state.names.delete(message.id);
       unwatch(message.id);
       break;
     case "stats":
@@ -140,6 +223,7 @@ async function onMessage(event) {
         const tile = document.querySelector(`.tile[data-participant-id="${CSS.escape(id)}"]`);
         if (tile) tile.querySelector("[data-role=overlay]").textContent = describe(stream);
       }
+      if (message.scene) $("[data-role=scene-overlay]").textContent = describeScene(message.scene);
       break;
     case "backgrounds":
       fillPicker(message.backgrounds, $("#background").value);
@@ -148,6 +232,7 @@ async function onMessage(event) {
       $("#background").value = message.background;
       break;
     case "error":
+      if (message.request === "mode") { $("#mode").value = state.mode; }
       showError(`${message.error}: ${message.detail}`);
       break;
   }
@@ -169,7 +254,15 @@ function teardown() {
   state.publishPc = null;
   if (state.stream) state.stream.getTracks().forEach((t) => t.stop());
   state.stream = null;
+  if (state.scenePc) state.scenePc.close();
+  state.scenePc = null;
+  state.returned = null;
+  state.names.clear();
   $("video[data-role=self-composite]").srcObject = null;
+  $("video[data-role=scene]").srcObject = null;
+  $("#scene").hidden = true;
+  $("#tiles").hidden = false;
+  state.mode = "individual";
   $("#call").hidden = true;
   $("#join-form").hidden = false;
 }
@@ -182,6 +275,10 @@ $("#join-form").addEventListener("submit", (event) => {
 $("#leave").addEventListener("click", () => { send({ type: "leave" }); if (state.ws) state.ws.close(); teardown(); });
 $("#background").addEventListener("change", (event) => send({ type: "background", background: event.target.value }));
 $("#statistic").addEventListener("change", (event) => send({ type: "statistic", statistic: event.target.value }));
+$("#mode").addEventListener("change", () => send({ type: "mode", mode: $("#mode").value, layout: $("#layout").value }));
+$("#layout").addEventListener("change", () => {
+  if (state.mode === "scene") send({ type: "mode", mode: "scene", layout: $("#layout").value });
+});
 
 const params = new URLSearchParams(location.search);
 if (params.get("room")) document.querySelector("input[name=room]").value = params.get("room");

@@ -56,16 +56,24 @@ def test_levels_have_hysteresis_and_the_profile_follows_the_picture(astronaut: n
         CutOutMatcher("oil-paint")
 
 
-def test_compose_scene_blends_cut_outs_by_alpha_and_clips_at_the_edges() -> None:
-    background = np.full((100, 200, 3), 50, np.uint8)
-    person = np.full((40, 60, 3), 200, np.uint8)
+def test_compose_scene_blends_cut_outs_by_alpha() -> None:
+    from server.imaging.yuv import bgr_to_i420, planes
+
+    background = bgr_to_i420(np.full((100, 200, 3), 50, np.uint8))
+    person = bgr_to_i420(np.full((40, 60, 3), 200, np.uint8))
     alpha = np.zeros((40, 60), np.uint8)
     alpha[:, 30:] = 255
-    scene = compose_scene(background, [SeatCutOut(Box(10, 60, 60, 40), person, alpha),
-                                       SeatCutOut(Box(170, 70, 60, 40), person, np.full((40, 60), 255, np.uint8))])
-    assert (scene[60:100, 10:40] == 50).all()  # alpha 0: background
-    assert (scene[60:100, 40:70] == 200).all()  # alpha 255: the person
-    assert (scene[70:100, 170:200] == 200).all()  # clipped at the right edge, no error
-    assert (background == 50).all()  # the input is not modified
-    with pytest.raises(ValueError, match="does not match its box"):
-        compose_scene(background, [SeatCutOut(Box(0, 0, 10, 10), person, alpha)])
+    scene = compose_scene(background, 200, 100, [SeatCutOut(Box(10, 60, 60, 40), person, alpha),
+                                                 SeatCutOut(Box(140, 60, 60, 40),
+                                                            person, np.full((40, 60), 255, np.uint8))])
+    luma = planes(scene, 200, 100)[0]
+    person_y, background_y = planes(person, 60, 40)[0][0, 0], planes(background, 200, 100)[0][0, 0]
+    assert (luma[60:100, 10:40] == background_y).all()  # alpha 0: background
+    assert (luma[60:100, 40:70] == person_y).all()  # alpha 255: the person
+    assert (luma[60:100, 140:200] == person_y).all()
+    assert (luma[:60] == background_y).all()
+    assert (planes(background, 200, 100)[0] == background_y).all()  # the input is not modified
+    with pytest.raises(ValueError, match="outside"):
+        compose_scene(background, 200, 100, [SeatCutOut(Box(150, 60, 60, 40), person, alpha)])
+    with pytest.raises(ValueError, match="alpha"):
+        SeatCutOut(Box(0, 0, 60, 40), person, alpha[:, :10])

@@ -10,7 +10,8 @@ is measured against the seat's own decoded frame.
 ``CutOutMatcher`` does this for one stream: extra losses are quantised into the background's levels
 with the same hysteresis (``LevelSelector``), and the parameters of each level are searched on a
 profile of a recent cut-out, refreshed now and then (a person moves; a search per frame would cost
-tens of milliseconds). ``compose_scene`` pastes the seats' cut-outs onto the scene background.
+tens of milliseconds). ``compose_scene`` pastes the seats' cut-outs onto the scene background (I420,
+the codec's format, so the scene goes to the encoder without a conversion).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .background_variants import LEVEL_STEP, LevelSelector, level_target
 from .degradation import BackgroundProfile, DegradationParams, choose_params, degrade
 from .scene_layout import Box
 from .validation import require_bgr_image, require_choice
+from .yuv import planes, require_i420
 
 CUTOUT_METHODS = ("jpeg", "webp", "blur")
 """Operators cheap enough to run on every cut-out of every frame (an intra frame of VP8 costs ~4.5 ms
@@ -86,30 +88,37 @@ class CutOutMatcher:
 
 @dataclass(frozen=True)
 class SeatCutOut:
-    """A participant's picture placed in the scene: where, what, and how opaque (0..255)."""
+    """A participant's picture placed in the scene: where, what (I420, ``box`` sized, even), and how
+    opaque (uint8 0..255, full resolution)."""
 
     box: Box
     image: np.ndarray
     alpha: np.ndarray
 
+    def __post_init__(self) -> None:
+        width, height = self.box.width, self.box.height
+        if width % 2 or height % 2:
+            raise ValueError(f"a cut-out needs an even size, got {width}x{height}")
+        require_i420(self.image, width, height)
+        if self.alpha.shape != (height, width) or self.alpha.dtype != np.uint8:
+            raise ValueError(f"cut-out alpha must be uint8 {height}x{width}, got {self.alpha.dtype} {self.alpha.shape}")
 
-def compose_scene(background_bgr: np.ndarray, cutouts: list[SeatCutOut]) -> np.ndarray:
-    """The scene: ``background_bgr`` with each cut-out alpha-blended at its box (clipped to the frame)."""
-    scene = require_bgr_image(background_bgr, "scene background").copy()
-    height, width = scene.shape[:2]
+
+def compose_scene(background_i420: np.ndarray, width: int, height: int, cutouts: list[SeatCutOut]) -> np.ndarray:
+    """The scene (I420): the background with each cut-out alpha-blended at its box (which must lie
+    inside the frame; chroma at half resolution, an odd box position rounds down there)."""
+    require_i420(background_i420, width, height)
+    scene = background_i420.copy()
+    scene_planes = planes(scene, width, height)
     for cut in cutouts:
-        image, alpha = require_bgr_image(cut.image, "cut-out"), cut.alpha
-        if alpha.shape != image.shape[:2] or alpha.dtype != np.uint8:
-            raise ValueError(f"cut-out alpha must be uint8 {image.shape[:2]}, got {alpha.dtype} {alpha.shape}")
-        if image.shape[:2] != (cut.box.height, cut.box.width):
-            raise ValueError(f"cut-out {image.shape[1]}x{image.shape[0]} does not match its box {cut.box}")
-        x0, y0 = max(0, cut.box.x), max(0, cut.box.y)
-        x1, y1 = min(width, cut.box.x + cut.box.width), min(height, cut.box.y + cut.box.height)
-        if x1 <= x0 or y1 <= y0:
-            continue
-        sx, sy = x0 - cut.box.x, y0 - cut.box.y
-        region = scene[y0:y1, x0:x1]
-        weights = alpha[sy:sy + y1 - y0, sx:sx + x1 - x0].astype(np.float32) * (1.0 / 255.0)
-        scene[y0:y1, x0:x1] = cv2.blendLinear(image[sy:sy + y1 - y0, sx:sx + x1 - x0], region, weights,
-                                              1.0 - weights)
+        box = cut.box
+        if box.x < 0 or box.y < 0 or box.x + box.width > width or box.y + box.height > height:
+            raise ValueError(f"cut-out box {box} lies outside the {width}x{height} scene")
+        weights = cut.alpha.astype(np.float32) * (1.0 / 255.0)
+        half = cv2.resize(weights, (box.width // 2, box.height // 2), interpolation=cv2.INTER_AREA)
+        for index, (target, source) in enumerate(zip(scene_planes, planes(cut.image, box.width, box.height))):
+            w = weights if index == 0 else half
+            x, y = (box.x, box.y) if index == 0 else (box.x // 2, box.y // 2)
+            region = target[y:y + w.shape[0], x:x + w.shape[1]]
+            region[:] = cv2.blendLinear(source, region, w, 1.0 - w)
     return scene

@@ -26,10 +26,13 @@ def require_i420(i420: object, width: int, height: int) -> np.ndarray:
 
 
 def planes(i420: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Views of the Y, U and V planes."""
-    quarter = height // 4
-    u = i420[height : height + quarter].reshape(height // 2, width // 2)
-    v = i420[height + quarter :].reshape(height // 2, width // 2)
+    """Views of the Y, U and V planes (of a contiguous I420 array; any even height)."""
+    if not i420.flags.c_contiguous:
+        raise ValueError("I420 planes need a contiguous array")
+    flat = i420.reshape(-1)
+    luma, chroma = width * height, (width // 2) * (height // 2)
+    u = flat[luma : luma + chroma].reshape(height // 2, width // 2)
+    v = flat[luma + chroma : luma + 2 * chroma].reshape(height // 2, width // 2)
     return i420[:height], u, v
 
 

@@ -17,7 +17,7 @@ from ..imaging.scene_layout import Box, place_in_seat
 from ..imaging.scene_matching import CUTOUT_METHODS, CutOutMatcher, SeatCutOut, extra_loss
 from ..imaging.segmentation import PersonSegmenter
 from ..imaging.validation import require_bgr_image, require_choice
-from ..imaging.yuv import blend_i420, require_i420, small_bgr_from_i420
+from ..imaging.yuv import bgr_to_i420, blend_i420, require_i420, small_bgr_from_i420
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ class StreamProcessor:
         alpha_u8 = np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
         matched = self._cutout_matcher.match(picture, extra_loss(analysis.quality.value, target))
         laps.lap("match")
-        return SceneSeatFrame(SeatCutOut(place, matched.image, alpha_u8), analysis.quality, matched.level,
+        return SceneSeatFrame(SeatCutOut(place, bgr_to_i420(matched.image), alpha_u8), analysis.quality, matched.level,
                               matched.added_loss, matched.params, laps.ms, analysis.mask_reused)
 
     def _analyse(self, i420: np.ndarray, width: int, height: int, encoded_size: int, keyframe: bool,

@@ -60,34 +60,6 @@ class SetSceneSeat:
 
 
 @dataclass(frozen=True)
-class OpenScene:
-    """Start composing a room's shared scene on this worker (one encoder for all its viewers)."""
-
-    stream_id: str
-    width: int
-    height: int
-    background_key: str
-    background: np.ndarray
-    method: str
-    """How the scene background is degraded (as the individual backgrounds: jpeg, webp, vp8, ...)."""
-    output_bitrate: int
-
-
-@dataclass(frozen=True)
-class ComposeScene:
-    """One scene frame: the seats' latest cut-outs over the background matched to ``target``."""
-
-    stream_id: str
-    sequence: int
-    cutouts: list[SeatCutOut]
-    target: float
-    pts: int
-    force_keyframe: bool
-    received_at: float
-    """time.monotonic() when the oldest new seat frame in it arrived (for server-added latency)."""
-
-
-@dataclass(frozen=True)
 class FrameJob:
     """A decoded frame waiting in shared memory (I420, ``width`` x ``height``)."""
 

@@ -25,10 +25,9 @@ from multiprocessing import shared_memory
 import numpy as np
 
 from ..imaging.scene_layout import Box
-from ..imaging.scene_matching import SeatCutOut
 from .messages import (
-    CloseStream, ComposeScene, CutOutResult, FrameJob, FrameResult, OpenScene, OpenStream, Ready, SetBackground,
-    SetProbe, SetSceneSeat, SetStatistic, Stop, StreamFailed,
+    CloseStream, CutOutResult, FrameJob, FrameResult, OpenStream, Ready, SetBackground, SetProbe, SetSceneSeat,
+    SetStatistic, Stop, StreamFailed,
 )
 from .worker import worker_main
 
@@ -51,16 +50,15 @@ class PoolStats:
 
 @dataclass(frozen=True)
 class _Pending:
-    """A job waiting for its stream's worker, still to be numbered: a camera frame (pixels to go through
-    shared memory) or a scene frame (``i420`` None; its cut-outs travel in the message)."""
+    """A frame waiting for its stream's worker: pixels and the job still to be numbered."""
 
-    i420: np.ndarray | None
-    job: FrameJob | ComposeScene
+    i420: np.ndarray
+    job: FrameJob
 
 
 @dataclass
 class _Stream:
-    open_message: OpenStream | OpenScene
+    open_message: OpenStream
     worker: int
     callback: ResultCallback
     memory: shared_memory.SharedMemory | None = None
@@ -188,9 +186,8 @@ class WorkerPool:
             worker.connection.close()
         self._workers.clear()
 
-    def open_stream(self, message: OpenStream | OpenScene, callback: ResultCallback) -> None:
-        """Start a camera stream (or a shared scene) on the least busy worker; results arrive through
-        ``callback``."""
+    def open_stream(self, message: OpenStream, callback: ResultCallback) -> None:
+        """Start a stream on the least busy worker; results arrive through ``callback``."""
         if message.stream_id in self._streams:
             raise ValueError(f"stream {message.stream_id} is already open")
         counts = self.occupancy()
@@ -221,21 +218,6 @@ class WorkerPool:
         message = SetSceneSeat(stream_id, seat, float(target))
         stream.scene_seat = message if seat is not None else None
         self._send(stream.worker, message)
-
-    def compose_scene(self, stream_id: str, cutouts: list[SeatCutOut], target: float, pts: int,
-                      received_at: float) -> None:
-        """Offer a scene frame to compose; while one is in flight the newest offer waits, older ones drop."""
-        stream = self._streams.get(stream_id)
-        if stream is None:
-            return
-        self.stats.frames_submitted += 1
-        job = ComposeScene(stream_id, 0, cutouts, float(target), pts, False, received_at)
-        if stream.in_flight:
-            if stream.pending is not None:
-                self._count_dropped(stream)
-            stream.pending = _Pending(None, job)
-            return
-        self._dispatch(stream_id, stream, _Pending(None, job))
 
     def set_probe(self, stream_id: str, probe: bool) -> None:
         """Pass the frame-code corner through unmodified (or stop), also after a restart."""
@@ -291,12 +273,6 @@ class WorkerPool:
                 memory.unlink()
 
     def _dispatch(self, stream_id: str, stream: _Stream, frame: _Pending) -> None:
-        if frame.i420 is None:  # a scene frame
-            stream.sequence += 1
-            stream.in_flight = True
-            self._send(stream.worker, replace(frame.job, sequence=stream.sequence, force_keyframe=stream.want_keyframe))
-            stream.want_keyframe = False
-            return
         needed = frame.i420.nbytes
         if stream.memory is None or stream.memory.size < needed:
             if stream.memory is not None:

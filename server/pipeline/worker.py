@@ -20,11 +20,10 @@ from ..imaging.background_variants import VariantCache
 from ..imaging.yuv import planes
 from .frame_processor import StreamProcessor
 from .messages import (
-    CloseStream, ComposeScene, CutOutResult, FrameJob, FrameResult, OpenScene, OpenStream, Ready, SetBackground,
-    SetProbe, SetSceneSeat, SetStatistic, Stop, StreamFailed,
+    CloseStream, CutOutResult, FrameJob, FrameResult, OpenStream, Ready, SetBackground, SetProbe, SetSceneSeat,
+    SetStatistic, Stop, StreamFailed,
 )
 from .output_encoder import CompositeEncoder, OutputBitrate
-from .scene_composer import SceneComposer
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +76,7 @@ class Worker:
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
-        self.streams: dict[str, _Stream | SceneComposer] = {}
+        self.streams: dict[str, _Stream] = {}
         self.variants = VariantCache()
 
     def run(self) -> None:
@@ -104,13 +103,6 @@ class Worker:
                 if old:
                     old.close()
                 self.streams[message.stream_id] = _Stream(message, self.variants)
-            elif isinstance(message, OpenScene):
-                old = self.streams.pop(message.stream_id, None)
-                if old:
-                    old.close()
-                self.streams[message.stream_id] = SceneComposer(message, self.variants)
-            elif isinstance(message, ComposeScene):
-                return self._scene(message.stream_id).compose(message)
             elif isinstance(message, SetSceneSeat):
                 self._stream(message.stream_id).scene_seat = message if message.seat is not None else None
             elif isinstance(message, CloseStream):
@@ -118,11 +110,7 @@ class Worker:
                 if stream:
                     stream.close()
             elif isinstance(message, SetBackground):
-                stream = self.streams[message.stream_id]
-                if isinstance(stream, SceneComposer):
-                    stream.set_background(message.background_key, message.background)
-                else:
-                    stream.processor.set_background(message.background_key, message.background)
+                self._stream(message.stream_id).processor.set_background(message.background_key, message.background)
             elif isinstance(message, SetProbe):
                 self._stream(message.stream_id).probe = message.probe
             elif isinstance(message, SetStatistic):
@@ -136,15 +124,9 @@ class Worker:
 
     def _stream(self, stream_id: str) -> _Stream:
         stream = self.streams.get(stream_id)
-        if not isinstance(stream, _Stream):
-            raise ValueError(f"unknown camera stream {stream_id}")
+        if stream is None:
+            raise ValueError(f"unknown stream {stream_id}")
         return stream
-
-    def _scene(self, stream_id: str) -> SceneComposer:
-        scene = self.streams.get(stream_id)
-        if not isinstance(scene, SceneComposer):
-            raise ValueError(f"unknown scene {stream_id}")
-        return scene
 
     def _process(self, job: FrameJob) -> FrameResult | CutOutResult:
         stream = self._stream(job.stream_id)

@@ -27,6 +27,7 @@ from ..storage.catalog import BackgroundCatalog
 from ..imaging.scene_layout import LAYOUTS
 from ..storage.room_settings import MODES, RoomSettings, RoomSettingsStore
 from .audio_fanout import AudioFanout
+from .composite_track import PacketBroadcast
 from .participant import EventSender, Participant, StreamObserver
 from .peers import answer, close_quietly, new_peer_connection, offered_codecs, offered_direction, parse_offer, prefer_codecs
 from .rooms import ROOM_NAME_RULE, RoomDirectory, is_room_name
@@ -139,7 +140,13 @@ class Conference:
         return await answer(pc)
 
     async def subscribe(self, viewer: Participant, publisher_id: object, offer_sdp: object) -> str:
-        """Answer a receive-only offer with another participant's composite and audio."""
+        """Answer a receive-only offer with another participant's composite and audio (``"scene"``: the
+        room's shared scene, for a participant who does not publish)."""
+        if publisher_id == "scene":
+            await self.unsubscribe(viewer, "scene")
+            pc, answer_sdp = await self.watch_scene(viewer.room, offer_sdp)
+            viewer.viewer_pcs["scene"] = pc
+            return answer_sdp
         publisher = self.participants.get(publisher_id) if isinstance(publisher_id, str) else None
         if publisher is None or publisher.room != viewer.room:
             raise SignalingError("unknown_participant", f"no participant {publisher_id!r} in room {viewer.room}")
@@ -152,6 +159,17 @@ class Conference:
     async def watch(self, publisher: Participant, offer_sdp: object) -> tuple[RTCPeerConnection, str]:
         """A new connection playing ``publisher``'s composite (the packets every viewer gets) and audio,
         answering a receive-only offer; the caller owns the connection."""
+        return await self._watch_broadcast(publisher.broadcast, publisher.audio, offer_sdp)
+
+    async def watch_scene(self, room: str, offer_sdp: object) -> tuple[RTCPeerConnection, str]:
+        """A new connection playing ``room``'s shared scene; the caller owns the connection."""
+        scene = self.scenes.get(room)
+        if scene is None:
+            raise SignalingError("not_scene_mode", f"room {room} is not in scene mode")
+        return await self._watch_broadcast(scene.broadcast, None, offer_sdp)
+
+    async def _watch_broadcast(self, broadcast: PacketBroadcast, audio: AudioFanout | None,
+                               offer_sdp: object) -> tuple[RTCPeerConnection, str]:
         offer = self._offer(offer_sdp)
         pc = new_peer_connection()
         try:
@@ -160,10 +178,10 @@ class Conference:
             if not videos:
                 raise SignalingError("no_video", "the offer has no video to receive")
             prefer_codecs(videos[0], ("vp8",))
-            sender = pc.addTrack(publisher.broadcast.subscribe())
-            publisher.broadcast.attach_sender(sender)
-            if publisher.audio is not None and any(t.kind == "audio" for t in pc.getTransceivers()):
-                pc.addTrack(publisher.audio.subscribe())
+            sender = pc.addTrack(broadcast.subscribe())
+            broadcast.attach_sender(sender)
+            if audio is not None and any(t.kind == "audio" for t in pc.getTransceivers()):
+                pc.addTrack(audio.subscribe())
             return pc, await answer(pc)
         except BaseException:
             await _close_viewer_pc(pc)
@@ -275,7 +293,8 @@ class Conference:
                 if scene is None:
                     scene = self.scenes[room] = RoomScene(
                         room, self.pool, self.settings.scene_width, self.settings.scene_height, key, image,
-                        self._scene_method(), self.settings.output_bitrate)
+                        self._scene_method(), self.settings.output_bitrate, fps=self.settings.scene_max_fps,
+                        matching=self.settings.scene_matching)
                 elif scene.background_key != key:
                     scene.set_background(key, image)
             seated = scene.arrange(settings.layout, [(p.id, p.name, p.stream_id) for p in members if p.stream_open],

@@ -32,8 +32,8 @@ class MediaSession:
     kind: str
     room: str
     pc: RTCPeerConnection
-    participant: Participant
-    """WHIP: the publisher the session made; WHEP: the participant being played."""
+    participant: Participant | None
+    """WHIP: the publisher the session made; WHEP: the participant being played (None: the room's scene)."""
     id: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     ended: bool = False
     _watchdog: asyncio.Task | None = None
@@ -95,6 +95,20 @@ class MediaSessions:
         logger.info("WHEP session %s plays %s in %s", session.id, publisher.name, room)
         return session, answer
 
+    async def start_whep_scene(self, room: str, offer_sdp: str) -> tuple[MediaSession, str]:
+        """Play ``room``'s shared scene (409 ``not_scene_mode`` unless the room is in scene mode)."""
+        pc, answer = await self.conference.watch_scene(room, offer_sdp)
+        session = MediaSession("whep", room, pc, None)
+        self._sessions[(session.kind, room, session.id)] = session
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                await self.end(session)
+
+        logger.info("WHEP session %s plays the scene of %s", session.id, room)
+        return session, answer
+
     async def add_candidates(self, session: MediaSession, fragment: str) -> None:
         """Apply a trickle-ICE SDP fragment: its candidates, and end-of-candidates; ValueError if malformed."""
         mid: str | None = None
@@ -129,9 +143,11 @@ class MediaSessions:
         if session._watchdog is not None and session._watchdog is not asyncio.current_task():
             session._watchdog.cancel()
         if session.kind == "whip":
+            assert session.participant is not None
             await self.conference.leave(session.participant)
         else:
-            session.participant.external_viewers.discard(session.pc)
+            if session.participant is not None:
+                session.participant.external_viewers.discard(session.pc)
             for sender in session.pc.getSenders():
                 if sender.track is not None:
                     sender.track.stop()
@@ -146,6 +162,7 @@ class MediaSessions:
         """End a WHIP session when its participant is gone or its video has stopped."""
         loop = asyncio.get_running_loop()
         participant = session.participant
+        assert participant is not None
         frames, changed_at = -1, loop.time()
         while participant.id in self.conference.participants:
             await asyncio.sleep(0.5)

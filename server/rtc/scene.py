@@ -2,10 +2,12 @@
 
 The seated participants' workers send cut-outs (their frame scaled into the seat, mask as alpha,
 degraded to the scene's target); this object keeps each seat's latest one, recomputes the target
-from the seats' own estimated losses (the weakest seat by default), and asks the pool to compose a
-scene frame, at most ``fps`` per second and newest-wins. A seat whose stream stalls keeps its last
-cut-out for ``STALL_SECONDS``, then empties. Joins and leaves re-flow the layout; the scene's encoder
-runs on, so nobody gets a keyframe they did not ask for.
+from the seats' own estimated losses (the weakest seat by default), and composes a scene frame as
+soon as a seat has a new picture, at most ``fps`` per second, one at a time (a frame asked for
+meanwhile is composed next, from the newest cut-outs). Composing and encoding run on the scene's own
+thread (``SceneComposer``: OpenCV and the codec release the GIL), never on the event loop. A seat
+whose stream stalls keeps its last cut-out for ``STALL_SECONDS``, then empties. Joins and leaves
+re-flow the layout; the scene's encoder runs on, so nobody gets a keyframe they did not ask for.
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ import asyncio
 import logging
 import time
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..imaging.scene_layout import Box, SeatSpec, scene_target, seat_boxes
-from ..pipeline.messages import CutOutResult, FrameResult, OpenScene, StreamFailed
+from ..pipeline.messages import CutOutResult
 from ..pipeline.pool import WorkerPool
+from ..pipeline.scene_composer import SceneComposer, SceneFrame
 from .composite_track import PacketBroadcast
 
 logger = logging.getLogger(__name__)
@@ -51,6 +55,9 @@ class SceneStats:
     frames_out: int = 0
     frames_failed: int = 0
     latencies_ms: deque = field(default_factory=lambda: deque(maxlen=600))
+    """Server-added latency of each seat frame shown: received -> the first scene frame with it sent."""
+    seat_latencies_ms: deque = field(default_factory=lambda: deque(maxlen=600))
+    """Seat frame received -> its cut-out back from the seat's worker."""
     out_times: deque = field(default_factory=lambda: deque(maxlen=240))
     stage_ms: dict = field(default_factory=dict)
     last_error: str | None = None
@@ -65,11 +72,11 @@ class RoomScene:
     """The shared scene of one room; ``close`` when the room leaves scene mode or empties."""
 
     def __init__(self, room: str, pool: WorkerPool, width: int, height: int, background_key: str,
-                 background: np.ndarray, method: str, output_bitrate: int, fps: float = 30.0) -> None:
+                 background: np.ndarray, method: str, output_bitrate: int, fps: float = 30.0,
+                 matching: bool = True) -> None:
         self.room, self.pool = room, pool
         self.width, self.height = width, height
-        self.stream_id = f"scene:{room}"
-        self.broadcast = PacketBroadcast(lambda: pool.request_keyframe(self.stream_id))
+        self.broadcast = PacketBroadcast(self._want_keyframe)
         self.stats = SceneStats()
         self.layout, self.statistic = "grid", "min"
         self.seat_specs: tuple[SeatSpec, ...] | None = None
@@ -78,12 +85,17 @@ class RoomScene:
         self._sent_target = -1.0
         self._seats: dict[str, _Seat] = {}
         self._interval = 1.0 / fps
+        self.matching = matching
         self._last_compose = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._idle_task: asyncio.Task | None = None
         self._closed = False
-        pool.open_stream(OpenScene(self.stream_id, width, height, background_key, background, method, output_bitrate),
-                         self._on_scene_result)
+        self._in_flight = False
+        self._again = False
+        self._keyframe = True
+        self._loop = asyncio.get_running_loop()
+        self._composer = SceneComposer(width, height, background_key, background, method, output_bitrate)
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"scene-{room}")
         self._idle_task = asyncio.ensure_future(self._compose_when_idle())
 
     # --- seats ------------------------------------------------------------------------------------
@@ -106,7 +118,7 @@ class RoomScene:
             if moved:
                 seat.cutout, seat.fresh = None, False  # an old cut-out has the old seat's size
             self._seats[participant_id] = seat
-            self.pool.set_scene_seat(stream_id, box, self.target)
+            self.pool.set_scene_seat(stream_id, box, self._seat_target())
         for seat in previous.values():
             self.pool.set_scene_seat(seat.stream_id, None)
         self._retarget(force=True)
@@ -114,9 +126,9 @@ class RoomScene:
         return list(self._seats)
 
     def set_background(self, key: str, background: np.ndarray) -> None:
-        """Switch the scene's background."""
+        """Switch the scene's background (from the next frame on)."""
         self.background_key = key
-        self.pool.set_background(self.stream_id, key, background)
+        self._thread.submit(self._composer.set_background, key, background)
 
     def describe(self) -> dict:
         """The scene's geometry for clients: size, layout, each seat as fractions of the frame."""
@@ -147,13 +159,11 @@ class RoomScene:
 
     def figures(self) -> dict:
         """The scene stream's live figures."""
-        latencies = np.array(self.stats.latencies_ms) if self.stats.latencies_ms else None
         return {
             "target": round(self.target, 4), "fps": round(self.stats.fps(), 1), "frames_out": self.stats.frames_out,
-            "frames_dropped": self.pool.dropped(self.stream_id), "viewers": self.broadcast.viewers,
-            "latency_ms": None if latencies is None else {
-                "p50": round(float(np.percentile(latencies, 50)), 2),
-                "p95": round(float(np.percentile(latencies, 95)), 2)},
+            "viewers": self.broadcast.viewers,
+            "latency_ms": _percentiles(self.stats.latencies_ms),
+            "seat_latency_ms": _percentiles(self.stats.seat_latencies_ms),
             "stage_ms": {stage: round(float(np.median(v)), 2) for stage, v in self.stats.stage_ms.items()},
             "seats": self.seat_figures(), "last_error": self.stats.last_error,
         }
@@ -168,6 +178,7 @@ class RoomScene:
         if not _inside(result.cutout.box, seat.box):
             return  # made for the seat this participant had before a re-flow
         seat.cutout, seat.arrived, seat.fresh = result, time.monotonic(), True
+        self.stats.seat_latencies_ms.append((seat.arrived - result.received_at) * 1000.0)
         self._retarget()
         self._schedule()
 
@@ -182,7 +193,11 @@ class RoomScene:
         if force or abs(self.target - self._sent_target) >= TARGET_RESEND:
             self._sent_target = self.target
             for seat in self._seats.values():
-                self.pool.set_scene_seat(seat.stream_id, seat.box, self.target)
+                self.pool.set_scene_seat(seat.stream_id, seat.box, self._seat_target())
+
+    def _seat_target(self) -> float:
+        """The loss seats are matched to (0 with matching off: nothing is added to any seat)."""
+        return self.target if self.matching else 0.0
 
     def _schedule(self) -> None:
         if self._closed or self._timer is not None:
@@ -197,39 +212,53 @@ class RoomScene:
         self._timer = None
         if self._closed:
             return
+        if self._in_flight:
+            self._again = True  # composed from the newest cut-outs once the current frame is done
+            return
         now = time.monotonic()
         self._last_compose = now
         live = self._live_seats(now)
         fresh = [s for s in live if s.fresh]
-        # Server-added latency of a scene frame: from the arrival of the oldest seat frame new in it.
-        received_at = min((s.cutout.received_at for s in fresh), default=now)  # type: ignore[union-attr]
+        received = [s.cutout.received_at for s in fresh]  # type: ignore[union-attr]
         for seat in fresh:
             seat.fresh = False
-        self.pool.compose_scene(self.stream_id, [s.cutout.cutout for s in live], self.target,  # type: ignore[union-attr]
-                                int(now * 90_000), received_at)
+        cutouts = [s.cutout.cutout for s in live]  # type: ignore[union-attr]
+        keyframe, self._keyframe = self._keyframe, False
+        self._in_flight = True
+        future = self._thread.submit(self._composer.compose, cutouts, self.target, int(now * 90_000), keyframe)
+        future.add_done_callback(lambda done: self._loop.call_soon_threadsafe(self._composed, done, received))
+
+    def _composed(self, future: Future, received: list[float]) -> None:
+        self._in_flight = False
+        if self._closed or future.cancelled():
+            return
+        try:
+            frame: SceneFrame = future.result()
+        except Exception as error:  # one bad frame must not end the scene
+            self.stats.frames_failed += 1
+            self.stats.last_error = f"{type(error).__name__}: {error}"
+            logger.warning("scene %s: %s", self.room, self.stats.last_error)
+        else:
+            now = time.monotonic()
+            for packet in frame.packets:
+                self.broadcast.publish(packet)
+            self.stats.frames_out += 1
+            self.stats.out_times.append(now)
+            self.stats.latencies_ms.extend((now - at) * 1000.0 for at in received)
+            for stage, value in frame.timings_ms.items():
+                self.stats.stage_ms.setdefault(stage, deque(maxlen=120)).append(value)
+        if self._again:
+            self._again = False
+            self._schedule()
+
+    def _want_keyframe(self) -> None:
+        self._keyframe = True
 
     async def _compose_when_idle(self) -> None:
         while not self._closed:
             await asyncio.sleep(IDLE_COMPOSE_SECONDS / 2)
             if time.monotonic() - self._last_compose >= IDLE_COMPOSE_SECONDS:
                 self._schedule()
-
-    def _on_scene_result(self, result: FrameResult | CutOutResult | StreamFailed) -> None:
-        if isinstance(result, StreamFailed):
-            self.stats.frames_failed += 1
-            self.stats.last_error = result.error
-            logger.warning("scene %s: %s", self.room, result.error)
-            return
-        if not isinstance(result, FrameResult):
-            return
-        now = time.monotonic()
-        for packet in result.packets:
-            self.broadcast.publish(packet)
-        self.stats.frames_out += 1
-        self.stats.out_times.append(now)
-        self.stats.latencies_ms.append((now - result.received_at) * 1000.0)
-        for stage, value in result.timings_ms.items():
-            self.stats.stage_ms.setdefault(stage, deque(maxlen=120)).append(value)
 
     def close(self) -> None:
         """Stop composing; seated streams go back to individual composites; viewers' tracks end."""
@@ -243,8 +272,15 @@ class RoomScene:
         for seat in self._seats.values():
             self.pool.set_scene_seat(seat.stream_id, None)
         self._seats.clear()
-        self.pool.close_stream(self.stream_id)
+        self._thread.shutdown(wait=False, cancel_futures=True)
         self.broadcast.close()
+
+
+def _percentiles(values: deque) -> dict | None:
+    if not values:
+        return None
+    array = np.array(values)
+    return {"p50": round(float(np.percentile(array, 50)), 2), "p95": round(float(np.percentile(array, 95)), 2)}
 
 
 def _inside(placed: Box, seat: Box) -> bool:

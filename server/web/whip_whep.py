@@ -22,7 +22,7 @@ from .keys import MEDIA_SESSIONS, SETTINGS
 SDP = "application/sdp"
 SDP_FRAGMENT = "application/trickle-ice-sdpfrag"
 MAX_SDP_BYTES = 64 * 1024
-_STATUS = {"room_full": 409, "unknown_participant": 404, "left": 409}
+_STATUS = {"room_full": 409, "unknown_participant": 404, "left": 409, "not_scene_mode": 409}
 _EXPOSED = "Location, ETag, Link"
 
 
@@ -91,12 +91,16 @@ async def whep_play(request: web.Request) -> web.Response:
     room = _room(request)
     _authorize(request, room)
     offer = await _read_body(request, SDP)
+    sessions = request.config_dict[MEDIA_SESSIONS]
     if request.query.get("view", "participant") == "scene":
-        raise ApiError(409, "not_scene_mode", f"room {room} is not in scene mode")
+        try:
+            session, answer = await sessions.start_whep_scene(room, _check_sdp(offer))
+        except SignalingError as error:
+            raise _api_error(error) from None
+        return _created(request, session, answer)
     target = request.query.get("participant")
     if not target:
         raise ApiError(400, "missing_participant", "name the participant to play: ?participant=NAME")
-    sessions = request.config_dict[MEDIA_SESSIONS]
     try:
         session, answer = await sessions.start_whep(room, target, _check_sdp(offer))
     except SignalingError as error:
