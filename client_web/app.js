@@ -170,8 +170,10 @@ function describeScene(scene) {
   for (const [id, seat] of Object.entries(scene.seats || {})) {
     const label = document.querySelector(`.seat-label[data-participant-id="${CSS.escape(id)}"] [data-role=seat-overlay]`);
     if (!label) continue;
-    label.textContent = seat.quality === null ? "no video"
-      : `loss ${seat.quality.toFixed(3)}${seat.added_loss ? ` +${seat.added_loss.toFixed(3)}` : " (weakest)"}${seat.live ? "" : " · stalled"}`;
+    if (seat.quality === null) { label.textContent = "no video"; continue; }
+    const matched = seat.added_loss ? ` +${seat.added_loss.toFixed(3)}`
+      : seat.quality >= scene.target - 0.0005 ? " (weakest)" : "";
+    label.textContent = `loss ${seat.quality.toFixed(3)}${matched}${seat.live ? "" : " · stalled"}`;
   }
   return parts.join(" · ");
 }

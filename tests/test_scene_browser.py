@@ -1,0 +1,85 @@
+"""A two-participant co-host scene in headless Chromium: both browsers show one shared scene stream in
+``<video data-role="scene">``, each participant in their half, names under the seats."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import requests
+
+from server.imaging.compositing import fit_background
+from server.imaging.default_background import studio_background
+from tests.server_harness import ServerThread
+from tests.test_browser_e2e import ARTIFACTS, CHROMIUM, FLAGS, grab, person_footage
+
+pytestmark = pytest.mark.slow
+
+ADMIN_TOKEN = "scene-browser-admin"
+
+SEAT_LABELS = """() => [...document.querySelectorAll('[data-role=seat-label]')].map((label) => ({
+  name: label.querySelector('.name').textContent,
+  overlay: label.querySelector('[data-role=seat-overlay]').textContent,
+}))"""
+
+
+def test_two_browsers_share_a_cohost_scene(tmp_path: Path) -> None:
+    playwright_api = pytest.importorskip("playwright.async_api")
+    assert Path(CHROMIUM).exists(), "Debian chromium is missing: run scripts/setup.sh"
+    y4m, footage = person_footage(tmp_path)
+    server = ServerThread(tmp_path / "data", admin_token=ADMIN_TOKEN).start()
+    ARTIFACTS.mkdir(exist_ok=True)
+    response = requests.put(f"{server.url}/api/rooms/cohosts", json={"mode": "scene", "layout": "cohost"},
+                            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10)
+    assert response.status_code == 200, response.text
+
+    async def scenario() -> dict:
+        async with playwright_api.async_playwright() as playwright:
+            pages, contexts = {}, []
+            for name in ("alice", "bob"):
+                context = await playwright.chromium.launch_persistent_context(
+                    str(tmp_path / f"profile-{name}"), executable_path=CHROMIUM, headless=True,
+                    args=FLAGS + [f"--use-file-for-fake-video-capture={y4m}"], viewport={"width": 1400, "height": 1000})
+                contexts.append(context)
+                page = context.pages[0] if context.pages else await context.new_page()
+                await page.goto(f"{server.url}/?room=cohosts&name={name}&autojoin=1")
+                pages[name] = page
+            # Both seated: wait until the scene carries two seats, then for a frame after that.
+            for page in pages.values():
+                await page.wait_for_function("document.querySelectorAll('[data-role=seat-label]').length === 2",
+                                             timeout=30_000)
+            await asyncio.sleep(3.0)  # new seats' first cut-outs, the target settling, a few stats pushes
+            result = {
+                "frames": {name: await grab(page, "video[data-role=scene]") for name, page in pages.items()},
+                "labels": await pages["alice"].evaluate(SEAT_LABELS),
+                "tiles_hidden": await pages["alice"].evaluate("document.querySelector('#tiles').hidden"),
+                "remote_videos": await pages["alice"].evaluate("document.querySelectorAll('video[data-role=remote]').length"),
+                "overlay": await pages["alice"].evaluate("document.querySelector('[data-role=scene-overlay]').textContent"),
+            }
+            await pages["alice"].screenshot(path=str(ARTIFACTS / "scene_cohost.png"))
+            for context in contexts:
+                await context.close()
+            return result
+
+    try:
+        result = asyncio.run(scenario())
+    finally:
+        server.stop()
+    assert [label["name"] for label in result["labels"]] == ["alice (you)", "bob"]
+    assert all("loss" in label["overlay"] for label in result["labels"]), result["labels"]
+    assert "target loss" in result["overlay"]
+    assert result["tiles_hidden"] and result["remote_videos"] == 0  # one stream: the scene
+    virtual = fit_background(studio_background(), 960, 540)
+    for name, image in result["frames"].items():
+        assert image.shape == (540, 960, 3), name
+        cv2.imwrite(str(ARTIFACTS / f"scene_cohost_{name}.png"), image)
+        # Each half holds a person standing on the bottom edge: the lower middle of each seat differs
+        # from the virtual background, while the top band above the seated pictures is background.
+        for half in (0, 480):
+            person = np.s_[380:540, half + 170:half + 310]
+            assert np.abs(image[person].astype(float) - virtual[person]).mean() > 25, (name, half)
+        top = np.s_[5:120, :]
+        assert np.abs(image[top].astype(float) - virtual[top]).mean() < 25, name
