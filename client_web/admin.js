@@ -89,7 +89,7 @@ async function refreshRooms() {
       row.dataset.room = room.room;
       const label = (id) => (id ? backgroundNames.get(id) || id : "default");
       const cells = p === null ? [room.room, "(empty)", label(room.background_id), room.statistic || "default", "", "", "", ""] : [
-        room.room, p.name, label(p.background_id), p.statistic,
+        room.mode === "scene" ? `${room.room} (scene: ${room.layout})` : room.room, p.name, label(p.background_id), p.statistic,
         p.quality === null ? "–" : p.quality.toFixed(3), p.stream.fps.toFixed(0),
         p.stream.latency_ms ? `${p.stream.latency_ms.p50.toFixed(0)} ms` : "–", String(p.stream.viewers)];
       row.replaceChildren(...cells.map((text) => { const td = document.createElement("td"); td.textContent = text; return td; }));
@@ -138,7 +138,8 @@ $("#room-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   try {
     await call("PUT", `/api/rooms/${encodeURIComponent($("#room-name").value)}`, {
-      background_id: $("#room-background").value || null, statistic: $("#room-statistic").value || null });
+      background_id: $("#room-background").value || null, statistic: $("#room-statistic").value || null,
+      mode: $("#room-mode").value, layout: $("#room-layout").value });
     showError("");
     await refreshRooms();
   } catch (error) { showError(error.message); }

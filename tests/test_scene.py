@@ -164,3 +164,35 @@ def test_three_bitrates_share_one_scene_matched_to_the_weakest(tmp_path: Path, f
     assert matched["frames_while_stalled"] >= 20 * matched["elapsed_stalled"] * 0.5  # the scene went on
     assert matched["back_to_individual"] == "individual"
     assert matched["individual_frames"] > 20 and matched["individual_shape"] == (480, 640, 3)
+
+
+def test_participants_switch_the_mode_when_the_room_allows_it(tmp_path: Path, footage: list[np.ndarray]) -> None:
+    server = ServerThread(tmp_path, admin_token=ADMIN_TOKEN).start()
+
+    async def scenario() -> None:
+        host = SyntheticParticipant(server.url, "party", "host", PacketLoopTrack(encode_loop(footage, 300_000, 30)),
+                                    watch_others=False)
+        try:
+            await host.join()
+            await host.wait_for_frames("self", 5)
+            await host.send({"type": "mode", "mode": "scene", "layout": "seats"})  # no seats placed here
+            await host.send({"type": "mode", "mode": "scene", "layout": "cohost"})
+            assert await asyncio.to_thread(wait_until, lambda: (host.scene or {}).get("layout") == "cohost", 10)
+            assert [e["error"] for e in host.errors] == ["bad_layout"]
+            assert await asyncio.to_thread(wait_until, lambda: host.received["self"].last_image.shape == (540, 960, 3))
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"{server.url}/metrics") as response:
+                    assert "backdrop_scenes 1.0" in await response.text()
+            await put_room(server.url, "party", {"participants_set_mode": False})
+            await host.send({"type": "mode", "mode": "individual"})
+            assert await asyncio.to_thread(wait_until, lambda: len(host.errors) == 2, 10)
+            assert host.errors[-1]["error"] == "not_allowed"
+            assert server.conference.scene_of("party") is not None  # still a scene
+        finally:
+            await host.leave()
+
+    try:
+        asyncio.run(scenario())
+        assert wait_until(lambda: not server.conference.scenes)  # the last one left: the scene is gone
+    finally:
+        server.stop()

@@ -338,3 +338,39 @@ def test_a_publisher_that_answered_consent_and_then_stops_is_dropped(server: Ser
             await pc.close()
 
     asyncio.run(scenario())
+
+
+def test_whep_plays_a_scene_room_and_a_member_without_camera_watches_it(server: ServerThread,
+                                                                        astronaut: np.ndarray) -> None:
+    from server.storage.room_settings import RoomSettings
+
+    async def scenario() -> None:
+        host = SyntheticParticipant(server.url, "stage", "host", FrameSourceTrack(lambda i: np.roll(astronaut, i % 7, 1)),
+                                    watch_others=False)
+        guest = SyntheticParticipant(server.url, "stage", "guest", None, watch_others=False)  # no camera
+        player = WhepPlayer(f"{server.url}/whep/stage?view=scene")
+        try:
+            await host.join()
+            await guest.join()
+            await host.wait_for_frames("self", 10)
+            not_yet = await player.start()
+            assert not_yet.status == 409  # not in scene mode yet
+            await close_quietly(player.pc)
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(
+                server.conference.configure_room("stage", RoomSettings(mode="scene", layout="grid")), server.loop))
+            player = WhepPlayer(f"{server.url}/whep/stage?view=scene")
+            response = await player.start()
+            assert response.status == 201 and response.headers["Location"].startswith(f"{server.url}/whep/stage/")
+            await guest.subscribe("scene", "scene")
+            await player.wait_for(30)
+            seen = await guest.wait_for_frames("scene", 20)
+            assert player.last_image.shape == seen.last_image.shape == (540, 960, 3)
+            assert [s["name"] for s in guest.scene["seats"]] == ["host"]  # the camera-less guest has no seat
+            assert await player.stop() == 200
+        finally:
+            await host.leave()
+            await guest.leave()
+
+    asyncio.run(scenario())
+    assert wait_until(lambda: not server.conference.participants and not server.conference.scenes
+                      and len(server.app[MEDIA_SESSIONS]) == 0)

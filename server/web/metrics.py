@@ -100,8 +100,10 @@ class _LiveCollector:
         yield _gauge("backdrop_participants", "Participants connected", len(participants))
         yield _gauge("backdrop_rooms", "Rooms with at least one participant",
                      len(conference.directory.rooms()) if conference else 0)
-        yield _gauge("backdrop_viewer_connections", "Composite streams being sent (all viewers)",
-                     sum(p.broadcast.viewers for p in participants))
+        scenes = list(conference.scenes.values()) if conference else []
+        yield _gauge("backdrop_viewer_connections", "Composite and scene streams being sent (all viewers)",
+                     sum(p.broadcast.viewers for p in participants) + sum(s.broadcast.viewers for s in scenes))
+        yield _gauge("backdrop_scenes", "Rooms composing a shared scene", len(scenes))
         frames = CounterMetricFamily("backdrop_frames", "Frames through each stage", labels=["stage"])
         frames.add_metric(["received"], metrics.frames_received)
         if pool is not None:
