@@ -15,11 +15,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import resource
 import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -41,18 +41,21 @@ def start_server(token: str) -> tuple[subprocess.Popen, str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    log = tempfile.NamedTemporaryFile("w+", prefix="backdrop-bench-scene-", suffix=".log", delete=False)
     process = subprocess.Popen([sys.executable, "-m", "server", "serve", "--port", str(port), "--data-dir",
-                                "/tmp/backdrop-bench-scene", "--admin-token", token],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                tempfile.mkdtemp(prefix="backdrop-bench-scene-"), "--admin-token", token],
+                               stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     for _ in range(120):
+        if process.poll() is not None:
+            raise SystemExit(f"the server exited with {process.returncode}; its log: {log.name}")
         try:
             if urllib.request.urlopen(f"{url}/readyz", timeout=1).status == 200:
                 return process, url
         except OSError:
             time.sleep(0.5)
     process.kill()
-    raise SystemExit("the server did not become ready")
+    raise SystemExit(f"the server did not become ready; its log: {log.name}")
 
 
 def admin(url: str, token: str, method: str, path: str, body: dict | None = None) -> object:
@@ -106,6 +109,7 @@ async def run(url: str, token: str, args: argparse.Namespace) -> None:
     print(f"server-added latency (last {min(600, scene['frames_out'])} scene frames): p50 {latency.get('p50')} ms, "
           f"p95 {latency.get('p95')} ms")
     print(f"  of which seat frame in -> its cut-out back from the worker: {scene['seat_latency_ms']}")
+    print(f"  seat work in its worker (ms): {scene['seat_stage_ms']}")
     print(f"scene stages (median ms): {scene['stage_ms']}")
     print("seats: " + "; ".join(f"{s['name']} loss {s['quality']} +{s['added_loss']}" for s in scene["seats"].values())
           + f"; target {scene['target']}")

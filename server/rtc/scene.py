@@ -60,6 +60,8 @@ class SceneStats:
     """Seat frame received -> its cut-out back from the seat's worker."""
     out_times: deque = field(default_factory=lambda: deque(maxlen=240))
     stage_ms: dict = field(default_factory=dict)
+    seat_stage_ms: dict = field(default_factory=dict)
+    """Per stage, the seats' worker milliseconds (segment, estimate, match, total)."""
     last_error: str | None = None
 
     def fps(self) -> float:
@@ -165,6 +167,7 @@ class RoomScene:
             "latency_ms": _percentiles(self.stats.latencies_ms),
             "seat_latency_ms": _percentiles(self.stats.seat_latencies_ms),
             "stage_ms": {stage: round(float(np.median(v)), 2) for stage, v in self.stats.stage_ms.items()},
+            "seat_stage_ms": {stage: _percentiles(v) for stage, v in self.stats.seat_stage_ms.items()},
             "seats": self.seat_figures(), "last_error": self.stats.last_error,
         }
 
@@ -179,6 +182,8 @@ class RoomScene:
             return  # made for the seat this participant had before a re-flow
         seat.cutout, seat.arrived, seat.fresh = result, time.monotonic(), True
         self.stats.seat_latencies_ms.append((seat.arrived - result.received_at) * 1000.0)
+        for stage, value in result.timings_ms.items():
+            self.stats.seat_stage_ms.setdefault(stage, deque(maxlen=240)).append(value)
         self._retarget()
         self._schedule()
 
