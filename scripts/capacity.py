@@ -14,36 +14,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from server.loadtest.local_server import start_local_server  # noqa: E402
 from server.loadtest.runner import Loadtest, LoadtestConfig, parse_rate  # noqa: E402
 
 MIN_FPS, MAX_P95_MS = 28.0, 100.0
-
-
-def start_server() -> tuple[subprocess.Popen, str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "server", "serve", "--port", str(port),
-                                "--data-dir", "/tmp/backdrop-capacity"], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            if urllib.request.urlopen(f"{url}/readyz", timeout=1).status == 200:
-                return process, url
-        except OSError:
-            time.sleep(0.5)
-    process.kill()
-    raise SystemExit("the server did not become ready")
 
 
 def main() -> int:
@@ -56,7 +36,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--bitrate", default="300k")
     args = parser.parse_args()
-    server, url = (None, args.url) if args.url else start_server()
+    server, url = (None, args.url) if args.url else start_local_server()
     best = None
     try:
         for count in range(args.start, args.max + 1, args.step):

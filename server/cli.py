@@ -65,7 +65,60 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", default="1h", help="lifetime: 90s, 15m, 1h, 2d (default 1h)")
     token.add_argument("--secret", help="signing secret (default: BACKDROP_JOIN_SECRET)")
     token.set_defaults(handler=_token)
+
+    train = commands.add_parser("train", help="build samples offline and train a model")
+    models = train.add_subparsers(dest="model", required=True)
+    quality = models.add_parser("quality", help="the image quality evaluation model (used by estimate_quality)")
+    quality.add_argument("--clips", type=int, default=700, help="training clips (20 frames each)")
+    quality.add_argument("--held-out-clips", type=int, default=120)
+    quality.add_argument("--out", type=Path, help="model file (default: the shipped one)")
+    compression = models.add_parser("compression", help="the compression-parameter estimation model")
+    compression.add_argument("--images", type=int, default=360, help="augmented training images")
+    compression.add_argument("--held-out-images", type=int, default=40)
+    compression.add_argument("--per-method", type=int, default=10, help="parameters measured per method and image")
+    compression.add_argument("--out", type=Path, help="model file (default: the shipped one)")
+    for command in (quality, compression):
+        command.add_argument("--seed", type=int, default=7, help="everything is deterministic in it")
+        command.add_argument("--workers", type=int, default=2, help="processes building samples")
+        command.set_defaults(handler=_train)
+
+    evaluate = commands.add_parser("evaluate", help="score the shipped models on held-out content")
+    evaluate.add_argument("--report", type=Path, help="write evaluation.json and PNG plots into this directory")
+    evaluate.add_argument("--clips", type=int, default=60, help="held-out clips (quality model)")
+    evaluate.add_argument("--images", type=int, default=24, help="held-out images (compression model)")
+    evaluate.add_argument("--seed", type=int, default=99)
+    evaluate.add_argument("--workers", type=int, default=2)
+    evaluate.add_argument("--quality-model", type=Path, help="default: the shipped one")
+    evaluate.add_argument("--compression-model", type=Path, help="default: the shipped one")
+    evaluate.set_defaults(handler=_evaluate)
     return parser
+
+
+def _train(args: argparse.Namespace) -> int:
+    import json
+
+    from .training import commands
+
+    if args.model == "quality":
+        out = args.out or commands.QUALITY_MODEL_PATH
+        record = commands.train_quality(args.clips, args.held_out_clips, args.seed, args.workers, out)
+    else:
+        out = args.out or commands.COMPRESSION_MODEL_PATH
+        record = commands.train_compression(args.images, args.held_out_images, args.per_method, args.seed,
+                                            args.workers, out)
+    print(json.dumps(record["held_out"], indent=2))
+    print(f"wrote {out} ({out.stat().st_size} bytes) and {record['record_path']} in {record['seconds']:.0f} s")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .training import commands
+
+    result = commands.evaluate_models(args.clips, args.images, args.seed, args.workers, args.report,
+                                      args.quality_model or commands.QUALITY_MODEL_PATH,
+                                      args.compression_model or commands.COMPRESSION_MODEL_PATH)
+    print(commands.format_evaluation(result))
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:

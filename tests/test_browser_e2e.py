@@ -63,6 +63,16 @@ async def grab(page, selector: str, timeout: float = 30.0) -> np.ndarray:
     raise TimeoutError(f"{selector} did not play within {timeout}s")
 
 
+async def open_participant(playwright, profile: Path, y4m: Path, url: str, viewport: dict | None = None):
+    """A headless Chromium with the fake camera playing ``y4m``, on ``url``: (context, page)."""
+    context = await playwright.chromium.launch_persistent_context(
+        str(profile), executable_path=CHROMIUM, headless=True, args=FLAGS + [f"--use-file-for-fake-video-capture={y4m}"],
+        viewport=viewport or {"width": 1400, "height": 900})
+    page = context.pages[0] if context.pages else await context.new_page()
+    await page.goto(url)
+    return context, page
+
+
 def test_two_browsers_see_composites_over_the_virtual_background(tmp_path: Path) -> None:
     playwright_api = pytest.importorskip("playwright.async_api")
     assert Path(CHROMIUM).exists(), "Debian chromium is missing: run scripts/setup.sh"
@@ -74,13 +84,9 @@ def test_two_browsers_see_composites_over_the_virtual_background(tmp_path: Path)
         async with playwright_api.async_playwright() as playwright:
             pages, contexts = {}, []
             for name in ("alice", "bob"):
-                context = await playwright.chromium.launch_persistent_context(
-                    str(tmp_path / f"profile-{name}"), executable_path=CHROMIUM, headless=True,
-                    args=FLAGS + [f"--use-file-for-fake-video-capture={y4m}"], viewport={"width": 1400, "height": 900})
+                context, pages[name] = await open_participant(playwright, tmp_path / f"profile-{name}", y4m,
+                                                              f"{server.url}/?room=e2e&name={name}&autojoin=1")
                 contexts.append(context)
-                page = context.pages[0] if context.pages else await context.new_page()
-                await page.goto(f"{server.url}/?room=e2e&name={name}&autojoin=1")
-                pages[name] = page
             frames = {
                 "alice-self": await grab(pages["alice"], "video[data-role=self-composite]"),
                 "bob-self": await grab(pages["bob"], "video[data-role=self-composite]"),

@@ -1,8 +1,10 @@
 """Degraded background variants, cached, and chosen per stream with hysteresis.
 
 Targets are quantised into quality levels (``LEVEL_STEP`` of loss each). A ``VariantCache`` keeps one
-degraded image per (background, size, method, level) and one measured ``BackgroundProfile`` per
-(background, size, method), least recently used first out. A ``LevelSelector`` per stream moves to a
+degraded image per (background, size, method, level), least recently used first out. A variant's
+parameters come from the compression-parameter model when one is shipped (one prediction and one
+measurement of the result; kept when it lands within half a level of the target), else from the
+search over a measured ``BackgroundProfile`` (kept per background, size and method). A ``LevelSelector`` per stream moves to a
 new level only when the estimate leaves the current level's band by a margin, so an estimate that
 hovers at a boundary never makes the background flicker between two variants.
 """
@@ -14,7 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .compression_model import CompressionModel, image_features, load_compression_model
 from .degradation import BackgroundProfile, MatchResult, choose_params, degrade
+from .metrics import SsimReference, luma
 from .validation import require_bgr_image
 from .yuv import bgr_to_i420
 
@@ -64,10 +68,17 @@ class Variant:
 class VariantCache:
     """Degraded variants keyed by (background key, width, height, method, level), LRU-bounded."""
 
-    def __init__(self, max_variants: int = 64, max_profiles: int = 8) -> None:
+    def __init__(self, max_variants: int = 64, max_profiles: int = 8,
+                 model: CompressionModel | None | bool = True) -> None:
         self._variants: OrderedDict[tuple, Variant] = OrderedDict()
         self._profiles: OrderedDict[tuple, BackgroundProfile] = OrderedDict()
+        self._references: OrderedDict[tuple, tuple[SsimReference, np.ndarray]] = OrderedDict()
         self._max_variants, self._max_profiles = max_variants, max_profiles
+        self._model = load_compression_model() if model is True else (model or None)
+        self.predicted = 0
+        """Variants whose parameters came from the model."""
+        self.searched = 0
+        """Variants whose parameters came from the search."""
 
     def variant(self, key: str, background_bgr: np.ndarray, method: str, level: int) -> Variant:
         """The variant of ``background_bgr`` (already at output size) for ``level``."""
@@ -78,9 +89,15 @@ class VariantCache:
         if found is not None:
             self._variants.move_to_end(variant_key)
             return found
-        profile = self._profile(key, background_bgr, method)
-        match = choose_params(profile, level_target(level))
-        image = degrade(profile.image, match.params) if level > 0 else profile.image
+        predicted = self._predict(key, background_bgr, method, level)
+        if predicted is not None:
+            match, image = predicted
+            self.predicted += 1
+        else:
+            profile = self._profile(key, background_bgr, method)
+            match = choose_params(profile, level_target(level))
+            image = degrade(profile.image, match.params) if level > 0 else profile.image
+            self.searched += 1
         i420 = bgr_to_i420(image) if width % 2 == 0 and height % 2 == 0 else None
         variant = Variant(image=image, level=level, match=match, i420=i420)
         self._variants[variant_key] = variant
@@ -88,9 +105,30 @@ class VariantCache:
             self._variants.popitem(last=False)
         return variant
 
+    def _predict(self, key: str, background_bgr: np.ndarray, method: str,
+                 level: int) -> tuple[MatchResult, np.ndarray] | None:
+        """The model's variant for ``level`` if it lands within half a level of the target, else None."""
+        if self._model is None or level == 0 or method not in self._model.methods:
+            return None
+        height, width = background_bgr.shape[:2]
+        reference_key = (key, width, height)
+        found = self._references.get(reference_key)
+        if found is None:
+            found = (SsimReference(luma(background_bgr)), image_features(background_bgr))
+            self._references[reference_key] = found
+            while len(self._references) > self._max_profiles:
+                self._references.popitem(last=False)
+        reference, features = found
+        target = level_target(level)
+        matched = self._model.match(background_bgr, target, method, features, reference, LEVEL_STEP / 2)
+        if matched is None:
+            return None
+        params, image, loss = matched
+        return MatchResult(params, loss, target), image
+
     def forget(self, key: str) -> None:
         """Drop every variant and profile of one background (e.g. after it was deleted)."""
-        for store in (self._variants, self._profiles):
+        for store in (self._variants, self._profiles, self._references):
             for stale in [k for k in store if k[0] == key]:
                 del store[stale]
 

@@ -108,7 +108,7 @@ class QualityTracker:
     """Per-stream quality: exponential smoothing of the matrix, and the running inter-frame bitrate.
 
     Each frame is scored with its own size (scoring inter frames with the running average size
-    instead was measured worse: Spearman 0.74 against 0.84, scripts/evaluate_quality.py). A keyframe
+    instead was measured worse: Spearman 0.74 against 0.84, backdrop evaluate). A keyframe
     resets the smoothing (it is a fresh picture); the running inter-frame bits per pixel is kept as
     a figure for the server's stats.
     """

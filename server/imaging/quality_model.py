@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .features import BLOCK_FEATURES, FRAME_FEATURES
+from .mlp import layers_from_json, layers_to_json, mlp_forward
 
 DEFAULT_MODEL_PATH = Path(__file__).with_name("models") / "quality_model.json"
 FORMAT = "backdrop-quality-mlp/2"
@@ -41,21 +42,15 @@ class QualityModel:
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         """Predicted loss per row of ``rows`` (n, n_features)."""
-        hidden = (rows - self.mean) * self.scale
-        last = len(self.weights) - 1
-        for index, (weight, bias) in enumerate(zip(self.weights, self.biases)):
-            hidden = hidden @ weight + bias
-            if index < last:
-                np.maximum(hidden, 0.0, out=hidden)
-        return np.clip(np.exp(hidden[:, 0]) - self.log_offset, 0.0, 1.0)
+        output = mlp_forward(rows, self.mean, self.scale, self.weights, self.biases)
+        return np.clip(np.exp(output) - self.log_offset, 0.0, 1.0)
 
     def to_json(self) -> dict:
         """The JSON document ``load`` reads."""
         return {
             "format": FORMAT,
             "features": list(BLOCK_FEATURES) + list(FRAME_FEATURES),
-            "mean": self.mean.tolist(), "scale": self.scale.tolist(),
-            "weights": [w.tolist() for w in self.weights], "biases": [b.tolist() for b in self.biases],
+            "mean": self.mean.tolist(), "scale": self.scale.tolist(), **layers_to_json(self.weights, self.biases),
             "log_offset": self.log_offset, "record": self.record,
         }
 
@@ -66,12 +61,12 @@ class QualityModel:
             raise ValueError(f"not a quality model file (format {document.get('format')!r}, expected {FORMAT})")
         names = list(BLOCK_FEATURES) + list(FRAME_FEATURES)
         if document.get("features") != names:
-            raise ValueError("quality model was trained on other features; retrain with scripts/calibrate_quality.py")
-        as32 = lambda values: np.asarray(values, dtype=np.float32)  # noqa: E731
+            raise ValueError("quality model was trained on other features; retrain with backdrop train quality")
+        weights, biases = layers_from_json(document)
         return QualityModel(
-            mean=as32(document["mean"]), scale=as32(document["scale"]),
-            weights=tuple(as32(w) for w in document["weights"]), biases=tuple(as32(b) for b in document["biases"]),
-            record=document.get("record", {}), log_offset=float(document["log_offset"]),
+            mean=np.asarray(document["mean"], np.float32), scale=np.asarray(document["scale"], np.float32),
+            weights=weights, biases=biases, record=document.get("record", {}),
+            log_offset=float(document["log_offset"]),
         )
 
     @staticmethod

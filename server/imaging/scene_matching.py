@@ -8,9 +8,10 @@ estimator cannot judge an already-degraded cut-out (it relies on the encoded siz
 is measured against the seat's own decoded frame.
 
 ``CutOutMatcher`` does this for one stream: extra losses are quantised into the background's levels
-with the same hysteresis (``LevelSelector``), and the parameters of each level are searched on a
-profile of a recent cut-out, refreshed now and then (a person moves; a search per frame would cost
-tens of milliseconds). ``compose_scene`` pastes the seats' cut-outs onto the scene background (I420,
+with the same hysteresis (``LevelSelector``), and each level's parameters are chosen on a recent
+cut-out, refreshed now and then (a person moves): by the compression-parameter model when its one
+measured result is within half a level, else by the search over a profile of that cut-out (tens of
+milliseconds, so never per frame). ``compose_scene`` pastes the seats' cut-outs onto the scene background (I420,
 the codec's format, so the scene goes to the encoder without a conversion).
 """
 
@@ -22,7 +23,9 @@ import cv2
 import numpy as np
 
 from .background_variants import LEVEL_STEP, LevelSelector, level_target
+from .compression_model import CompressionModel, image_features, load_compression_model
 from .degradation import BackgroundProfile, DegradationParams, choose_params, degrade
+from .metrics import SsimReference, luma
 from .scene_layout import Box
 from .validation import require_bgr_image, require_choice
 from .yuv import planes, require_i420
@@ -54,14 +57,17 @@ class MatchedCutOut:
 class CutOutMatcher:
     """Adds a requested extra loss to one stream's successive cut-outs, with hysteresis."""
 
-    def __init__(self, method: str = "jpeg", refresh_frames: int = 90) -> None:
+    def __init__(self, method: str = "jpeg", refresh_frames: int = 90,
+                 model: CompressionModel | None | bool = True) -> None:
         self.method = require_choice(method, CUTOUT_METHODS, "cut-out degradation method")
         if refresh_frames < 1:
             raise ValueError(f"refresh_frames must be >= 1, got {refresh_frames}")
         self.refresh_frames = refresh_frames
+        self._model = load_compression_model() if model is True else (model or None)
         self._levels = LevelSelector()
+        self._sample: np.ndarray | None = None  # the cut-out the current choices were made on
+        self._sample_age = 0
         self._profile: BackgroundProfile | None = None
-        self._profile_age = 0
         self._choices: dict[int, tuple[DegradationParams, float]] = {}
 
     def match(self, cutout_bgr: np.ndarray, extra: float) -> MatchedCutOut:
@@ -70,20 +76,31 @@ class CutOutMatcher:
         if not np.isfinite(extra) or extra < 0:
             raise ValueError(f"extra loss must be a finite number >= 0, got {extra!r}")
         level = self._levels.update(extra)
-        self._profile_age += 1
+        self._sample_age += 1
         if level == 0:
             return MatchedCutOut(cutout_bgr, 0, 0.0, DegradationParams())
-        stale = self._profile is None or self._profile_age > self.refresh_frames
-        if stale or self._profile.image.shape != cutout_bgr.shape:  # type: ignore[union-attr]
-            self._profile = BackgroundProfile(cutout_bgr, self.method)
-            self._profile_age = 0
+        if self._sample is None or self._sample_age > self.refresh_frames or self._sample.shape != cutout_bgr.shape:
+            self._sample, self._sample_age, self._profile = cutout_bgr, 0, None
             self._choices.clear()
         choice = self._choices.get(level)
         if choice is None:
-            result = choose_params(self._profile, level_target(level), tolerance=LEVEL_STEP / 4)
-            choice = self._choices[level] = (result.params, result.loss)
+            choice = self._choices[level] = self._choose(level_target(level))
         params, loss = choice
         return MatchedCutOut(degrade(cutout_bgr, params), level, loss, params)
+
+    def _choose(self, target: float) -> tuple[DegradationParams, float]:
+        """Parameters and their measured loss for ``target`` on the current sample cut-out."""
+        assert self._sample is not None
+        if self._model is not None:
+            reference = SsimReference(luma(self._sample))
+            matched = self._model.match(self._sample, target, self.method, image_features(self._sample), reference,
+                                        LEVEL_STEP / 2)
+            if matched is not None:
+                return matched[0], matched[2]
+        if self._profile is None:
+            self._profile = BackgroundProfile(self._sample, self.method)
+        result = choose_params(self._profile, target, tolerance=LEVEL_STEP / 4)
+        return result.params, result.loss
 
 
 @dataclass(frozen=True)

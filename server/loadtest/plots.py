@@ -6,13 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..plotting import pyplot, save_figure
+
 
 def write_plots(summary: dict, directory: Path) -> list[Path]:
     """Write the three plots into ``directory``; their paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     directory.mkdir(parents=True, exist_ok=True)
     written = []
@@ -25,7 +24,7 @@ def write_plots(summary: dict, directory: Path) -> list[Path]:
     axes.set(xlabel="glass-to-glass latency (ms)", ylabel="fraction of frames", title="Latency CDF per stream")
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7, ncol=2)
-    written.append(_save(figure, directory / "latency_cdf.png"))
+    written.append(save_figure(figure, directory / "latency_cdf.png"))
 
     figure, axes = plt.subplots(figsize=(8, 5))
     for label, per_second in sorted(summary["timeline"]["fps"].items()):
@@ -35,7 +34,7 @@ def write_plots(summary: dict, directory: Path) -> list[Path]:
     axes.set(xlabel="time (s)", ylabel="frames received per second", title="Delivered fps per stream")
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7, ncol=2)
-    written.append(_save(figure, directory / "fps_over_time.png"))
+    written.append(save_figure(figure, directory / "fps_over_time.png"))
 
     figure, axes = plt.subplots(figsize=(8, 5))
     samples = summary["timeline"]["samples"]
@@ -45,14 +44,6 @@ def write_plots(summary: dict, directory: Path) -> list[Path]:
     axes.set(xlabel="time (s)", ylabel="CPU (% of one core)", title="CPU over time")
     axes.grid(alpha=0.3)
     axes.legend()
-    written.append(_save(figure, directory / "server_cpu.png"))
+    written.append(save_figure(figure, directory / "server_cpu.png"))
     return written
 
-
-def _save(figure, path: Path) -> Path:
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    import matplotlib.pyplot as plt
-
-    plt.close(figure)
-    return path

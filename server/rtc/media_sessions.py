@@ -84,21 +84,20 @@ class MediaSessions:
             await close_quietly(pc)
             raise SignalingError("unknown_participant", f"{participant_ref!r} left room {room}")
         publisher.external_viewers.add(pc)
-        session = MediaSession("whep", room, pc, publisher)
-        self._sessions[(session.kind, room, session.id)] = session
-
-        @pc.on("connectionstatechange")
-        async def on_state() -> None:
-            if pc.connectionState in ("failed", "closed"):
-                await self.end(session)
-
+        session = self._playing(room, pc, publisher)
         logger.info("WHEP session %s plays %s in %s", session.id, publisher.name, room)
         return session, answer
 
     async def start_whep_scene(self, room: str, offer_sdp: str) -> tuple[MediaSession, str]:
         """Play ``room``'s shared scene (409 ``not_scene_mode`` unless the room is in scene mode)."""
         pc, answer = await self.conference.watch_scene(room, offer_sdp)
-        session = MediaSession("whep", room, pc, None)
+        session = self._playing(room, pc, None)
+        logger.info("WHEP session %s plays the scene of %s", session.id, room)
+        return session, answer
+
+    def _playing(self, room: str, pc: RTCPeerConnection, participant: Participant | None) -> MediaSession:
+        """Register a WHEP session that ends when its connection fails or closes."""
+        session = MediaSession("whep", room, pc, participant)
         self._sessions[(session.kind, room, session.id)] = session
 
         @pc.on("connectionstatechange")
@@ -106,8 +105,7 @@ class MediaSessions:
             if pc.connectionState in ("failed", "closed"):
                 await self.end(session)
 
-        logger.info("WHEP session %s plays the scene of %s", session.id, room)
-        return session, answer
+        return session
 
     async def add_candidates(self, session: MediaSession, fragment: str) -> None:
         """Apply a trickle-ICE SDP fragment: its candidates, and end-of-candidates; ValueError if malformed."""

@@ -1,0 +1,174 @@
+"""``backdrop train quality|compression`` and ``backdrop evaluate``: build samples from offline content,
+fit the two models, write them with a JSON training record, and score them on held-out content."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import platform
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+
+from ..imaging.compression_model import DEFAULT_MODEL_PATH as COMPRESSION_MODEL_PATH, CompressionModel
+from ..imaging.quality_model import DEFAULT_MODEL_PATH as QUALITY_MODEL_PATH, QualityModel
+from .compression_fit import CompressionFitConfig, evaluate_compression, fit_compression
+from .compression_samples import label_image, make_image_specs
+from .footage import STILLS
+from .quality_fit import FitConfig, evaluate
+from .quality_fit import fit as fit_quality
+from .quality_samples import all_sources, label_clip, make_specs
+
+HELD_OUT = ("astronaut", "coffee", "rocket", "grass", "bikes.mp4")
+"""Sources never trained on: every held-out score comes from these."""
+
+Spec = TypeVar("Spec")
+Result = TypeVar("Result")
+
+
+def split_sources() -> tuple[list[str], list[str]]:
+    """(training sources, held-out sources) available on this machine."""
+    sources = all_sources()
+    return [s for s in sources if s not in HELD_OUT], [s for s in sources if s in HELD_OUT]
+
+
+def in_parallel(work: Callable[[Spec], list[Result]], specs: Iterable[Spec], workers: int, label: str) -> list[Result]:
+    """``work`` over ``specs`` on ``workers`` processes, results flattened in spec order, with progress."""
+    specs = list(specs)
+    results: list[list[Result]] = [[] for _ in specs]
+    started = time.perf_counter()
+    with multiprocessing.get_context("spawn").Pool(max(1, workers)) as pool:
+        for done, (index, part) in enumerate(pool.imap_unordered(_indexed, [(work, i, s) for i, s in enumerate(specs)]), 1):
+            results[index] = part
+            if done % 5 == 0 or done == len(specs):
+                print(f"\r{label}: {done}/{len(specs)} ({time.perf_counter() - started:.0f} s)", end="",
+                      file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    return [item for part in results for item in part]
+
+
+def _indexed(job):
+    work, index, spec = job
+    return index, work(spec)
+
+
+def versions() -> dict:
+    """Versions of what the models were trained with."""
+    import av
+    import cv2
+    import sklearn
+
+    return {"python": platform.python_version(), "numpy": np.__version__, "scikit-learn": sklearn.__version__,
+            "opencv": cv2.__version__, "pyav": av.__version__}
+
+
+def _write(model_document: dict, out: Path, record: dict) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(model_document, separators=(",", ":")) + "\n")
+    record_path = out.with_name(out.stem + "_training.json")
+    record_path.write_text(json.dumps(record, indent=2) + "\n")
+    return record_path
+
+
+def train_quality(clips: int, held_out_clips: int, seed: int, workers: int, out: Path = QUALITY_MODEL_PATH) -> dict:
+    """Build labelled frames (clips encoded with VP8 and H.264 at 80 kbps-5 Mbps, 320x240-1280x720),
+    fit the quality model, score it on held-out sources, write model and record."""
+    started = time.perf_counter()
+    train_sources, held_sources = split_sources()
+    train = in_parallel(label_clip, make_specs(train_sources, clips, seed), workers, "quality: training clips")
+    held = in_parallel(label_clip, make_specs(held_sources, held_out_clips, seed + 1), workers, "quality: held-out clips")
+    model = fit_quality(train, FitConfig(seed=seed))
+    scores = evaluate(model, held)
+    record = {"model": "quality", "seed": seed, "training_clips": clips, "training_frames": len(train),
+              "held_out_clips": held_out_clips, "held_out_frames": len(held), "training_sources": train_sources,
+              "held_out_sources": held_sources, "versions": versions(), "fit": model.record, "held_out": scores,
+              "seconds": round(time.perf_counter() - started, 1)}
+    model.record.update({"held_out_sources": held_sources, "training_sources": train_sources,
+                         "training_clips": clips, "held_out": scores})
+    record["record_path"] = str(_write(model.to_json(), out, record))
+    return record
+
+
+def train_compression(images: int, held_out_images: int, per_method: int, seed: int, workers: int,
+                      out: Path = COMPRESSION_MODEL_PATH) -> dict:
+    """Build (image, parameter, loss) samples from augmented offline images, fit the per-method
+    networks, score achieved-vs-target loss on held-out images, write model and record."""
+    started = time.perf_counter()
+    train_sources, held_sources = split_sources()
+    train_specs = make_image_specs(train_sources, images, seed)
+    samples = in_parallel(_Labeller(per_method), train_specs, workers, "compression: training images")
+    model = fit_compression(samples, CompressionFitConfig(seed=seed))
+    held_specs = make_image_specs(held_sources, held_out_images, seed + 1)
+    scores = evaluate_compression(model, held_specs, seed=seed)
+    scores.pop("rows")
+    record = {"model": "compression", "seed": seed, "training_images": images, "samples": len(samples),
+              "per_method": per_method, "held_out_images": held_out_images, "training_sources": train_sources,
+              "held_out_sources": held_sources, "versions": versions(), "fit": model.record, "held_out": scores,
+              "seconds": round(time.perf_counter() - started, 1)}
+    model = CompressionModel(model.methods, {**model.record, "held_out": scores, "training_images": images})
+    record["record_path"] = str(_write(model.to_json(), out, record))
+    return record
+
+
+class _Labeller:
+    """Picklable ``label_image`` with a fixed number of parameters per method."""
+
+    def __init__(self, per_method: int) -> None:
+        self.per_method = per_method
+
+    def __call__(self, spec):
+        return label_image(spec, self.per_method)
+
+
+def evaluate_models(clips: int, images: int, seed: int, workers: int, report: Path | None,
+                    quality_model: Path = QUALITY_MODEL_PATH, compression_model: Path = COMPRESSION_MODEL_PATH) -> dict:
+    """Score both shipped models on freshly generated held-out content (sources never trained on)."""
+    from .quality_evaluation import QualityScorer, summarise, timing_ms
+
+    _, held_sources = split_sources()
+    rows = in_parallel(QualityScorer(str(quality_model)), make_specs(held_sources, clips, seed), workers,
+                       "evaluate: held-out clips")
+    result: dict = {"quality": summarise(rows), "quality_timing_ms": timing_ms(str(quality_model))}
+    model = CompressionModel.load(compression_model) if Path(compression_model).is_file() else None
+    compression_rows: list[dict] = []
+    if model is not None:
+        held_still_sources = [s for s in held_sources if s in STILLS] or held_sources
+        scores = evaluate_compression(model, make_image_specs(held_still_sources, images, seed + 7), seed=seed)
+        compression_rows = scores.pop("rows")
+        result["compression"] = scores
+    result["model_bytes"] = sum(Path(p).stat().st_size for p in (quality_model, compression_model) if Path(p).is_file())
+    if report is not None:
+        from .evaluation_plots import write_evaluation_plots
+
+        report.mkdir(parents=True, exist_ok=True)
+        (report / "evaluation.json").write_text(json.dumps(result, indent=2) + "\n")
+        result["plots"] = [str(p) for p in write_evaluation_plots(rows, compression_rows, report)]
+    return result
+
+
+def format_evaluation(result: dict) -> str:
+    """A human-readable summary of ``evaluate_models``."""
+    quality = result["quality"]
+    lines = [f"quality: {quality['frames']} held-out frames",
+             f"  frame level: spearman {quality['spearman']:.3f}, pearson {quality['pearson']:.3f} "
+             f"(bits per pixel alone: spearman {quality['bpp_spearman']:.3f})"]
+    for group in ("by_codec", "by_resolution"):
+        lines.append("  " + ", ".join(f"{name} {value['spearman']:.3f}/{value['pearson']:.3f}"
+                                      for name, value in quality[group].items()) + "  (spearman/pearson)")
+    lines.append(f"  block level: median per-frame spearman {quality['block_spearman_median']:.3f}")
+    lines.append(f"  estimate_quality at 640x480, one core: {result['quality_timing_ms']:.2f} ms median")
+    if "compression" in result:
+        c = result["compression"]
+        lines.append(f"compression: {c['targets']} targets on {c['images']} held-out images: achieved - target "
+                     f"|error| median {c['median_abs_error']:.4f}, p90 {c['p90_abs_error']:.4f}; by method "
+                     + ", ".join(f"{m} {v:.4f}" for m, v in c["by_method"].items()))
+        lines.append(f"  choosing a parameter for a new background: model {c['model_ms_median']} ms, "
+                     f"search {c['search_ms_median']} ms (median)")
+    lines.append(f"model files: {result['model_bytes'] / 1e6:.2f} MB")
+    for path in result.get("plots", []):
+        lines.append(f"wrote {path}")
+    return "\n".join(lines)

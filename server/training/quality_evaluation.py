@@ -1,0 +1,83 @@
+"""Score the quality estimator as the server runs it (``estimate_quality`` on decoded frames, every
+frame of each clip) against the true loss, frame by frame and block by block."""
+
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+
+from ..imaging.features import BLOCK, frame_luma_u8
+from ..imaging.metrics import block_loss_map, ssim_loss
+from ..imaging.quality import estimate_quality, load_model
+from .encoding import EncoderSetup, encode_decode
+from .footage import load_still
+from .quality_samples import ClipSpec, render_clip
+
+
+class QualityScorer:
+    """Picklable: render, encode and score one clip with the model at ``model_path``."""
+
+    def __init__(self, model_path: str) -> None:
+        self.model_path = model_path
+
+    def __call__(self, spec: ClipSpec) -> list[dict]:
+        from scipy.stats import spearmanr
+
+        model = load_model(self.model_path)
+        frames = render_clip(spec)
+        rows = []
+        for index, (original, received) in enumerate(zip(frames, encode_decode(frames, spec.setup))):
+            if received.size == 0:
+                continue
+            estimate = estimate_quality(received.image, received.size, received.keyframe, spec.setup.codec,
+                                        model=model)
+            truth_blocks = block_loss_map(frame_luma_u8(original).astype(np.float32),
+                                          frame_luma_u8(received.image).astype(np.float32), BLOCK)
+            rows.append({"codec": spec.setup.codec, "size": f"{spec.width}x{spec.height}",
+                         "bitrate": spec.setup.bitrate, "keyframe": received.keyframe, "index": index,
+                         "truth": ssim_loss(original, received.image), "estimate": estimate.value, "bpp": estimate.bpp,
+                         "block_spearman": float(spearmanr(estimate.matrix.reshape(-1), truth_blocks.reshape(-1)).statistic)})
+        return rows
+
+
+def _correlations(estimate: np.ndarray, truth: np.ndarray) -> dict:
+    from scipy.stats import pearsonr, spearmanr
+
+    if len(truth) < 3:
+        return {"frames": int(len(truth)), "spearman": float("nan"), "pearson": float("nan")}
+    return {"frames": int(len(truth)), "spearman": round(float(spearmanr(estimate, truth).statistic), 4),
+            "pearson": round(float(pearsonr(estimate, truth).statistic), 4)}
+
+
+def summarise(rows: list[dict]) -> dict:
+    """Pooled, per-codec and per-resolution correlations, bits-per-pixel baseline, block level."""
+    from scipy.stats import spearmanr
+
+    truth = np.array([r["truth"] for r in rows])
+    estimate = np.array([r["estimate"] for r in rows])
+    summary = {**_correlations(estimate, truth),
+               "bpp_spearman": round(float(spearmanr(-np.array([r["bpp"] for r in rows]), truth).statistic), 4),
+               "block_spearman_median": round(float(np.nanmedian([r["block_spearman"] for r in rows])), 4),
+               "median_abs_error": round(float(np.median(np.abs(estimate - truth))), 4),
+               "by_codec": {}, "by_resolution": {}}
+    for group, key in (("by_codec", "codec"), ("by_resolution", "size")):
+        for name in sorted({r[key] for r in rows}, key=lambda n: (len(n), n)):
+            mask = np.array([r[key] == name for r in rows])
+            summary[group][name] = _correlations(estimate[mask], truth[mask])
+    return summary
+
+
+def timing_ms(model_path: str, repeats: int = 200) -> float:
+    """Median milliseconds of ``estimate_quality`` on a 640x480 VP8 frame, one thread."""
+    cv2.setNumThreads(1)
+    model = load_model(model_path)
+    image = cv2.resize(load_still("astronaut"), (640, 480))
+    frame = encode_decode([image] * 3, EncoderSetup("vp8", 500_000, "-6"))[-1]
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        estimate_quality(frame.image, frame.size, frame.keyframe, "vp8", model=model)
+        times.append(time.perf_counter() - started)
+    return float(np.median(times) * 1000)
