@@ -289,7 +289,9 @@ class Conference:
             key = settings.background_id or self.backgrounds.default_key
             if scene is None or scene.background_key != key:
                 image = await asyncio.to_thread(self.backgrounds.image, key)
-                scene = self.scenes.get(room)  # the room may have changed while the image loaded
+                if self.room_settings.get(room).mode != "scene" or not self.members(room):
+                    return  # switched back (or emptied) while the image loaded: that call tidies up
+                scene = self.scenes.get(room)  # another call may have made it meanwhile
                 if scene is None:
                     scene = self.scenes[room] = RoomScene(
                         room, self.pool, self.settings.scene_width, self.settings.scene_height, key, image,
@@ -297,6 +299,7 @@ class Conference:
                         matching=self.settings.scene_matching)
                 elif scene.background_key != key:
                     scene.set_background(key, image)
+                settings, members = self.room_settings.get(room), self.members(room)
             seated = scene.arrange(settings.layout, [(p.id, p.name, p.stream_id) for p in members if p.stream_open],
                                    settings.scene_statistic, settings.seats)
             for member in members:

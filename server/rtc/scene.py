@@ -231,7 +231,14 @@ class RoomScene:
         keyframe, self._keyframe = self._keyframe, False
         self._in_flight = True
         future = self._thread.submit(self._composer.compose, cutouts, self.target, int(now * 90_000), keyframe)
-        future.add_done_callback(lambda done: self._loop.call_soon_threadsafe(self._composed, done, received))
+        future.add_done_callback(lambda done: self._hand_back(done, received))
+
+    def _hand_back(self, future: Future, received: list[float]) -> None:
+        """On the composer thread: pass the finished frame to the event loop (unless it has closed)."""
+        try:
+            self._loop.call_soon_threadsafe(self._composed, future, received)
+        except RuntimeError:  # the loop closed during shutdown: nobody is left to send the frame to
+            pass
 
     def _composed(self, future: Future, received: list[float]) -> None:
         self._in_flight = False
