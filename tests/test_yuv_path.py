@@ -80,3 +80,17 @@ def test_small_bgr_has_the_working_size(decoded) -> None:
     _, i420, _ = decoded
     assert small_bgr_from_i420(i420, 640, 480, (320, 240)).shape == (240, 320, 3)
     assert small_bgr_from_i420(i420, 640, 480, (256, 192)).shape == (192, 256, 3)
+
+
+def test_resize_i420_matches_resizing_the_picture(astronaut: np.ndarray) -> None:
+    import cv2
+
+    from server.imaging.yuv import bgr_to_i420, resize_i420
+
+    small = resize_i420(bgr_to_i420(astronaut), 640, 480, (360, 270))
+    assert small.shape == (405, 360)
+    expected = cv2.resize(astronaut, (360, 270), interpolation=cv2.INTER_AREA)
+    seen = cv2.cvtColor(small, cv2.COLOR_YUV2BGR_I420)
+    assert np.abs(seen.astype(float) - expected).mean() < 4.0
+    with pytest.raises(ValueError, match="even"):
+        resize_i420(bgr_to_i420(astronaut), 640, 480, (361, 270))

@@ -72,11 +72,18 @@ class CutOutMatcher:
 
     def match(self, cutout_bgr: np.ndarray, extra: float) -> MatchedCutOut:
         """``cutout_bgr`` with about ``extra`` loss added (quantised to levels of the background's step)."""
-        require_bgr_image(cutout_bgr, "cut-out")
+        return self.apply(cutout_bgr, self.level(extra))
+
+    def level(self, extra: float) -> int:
+        """The level for the latest requested ``extra`` loss, with hysteresis (0: leave the cut-out as is)."""
         if not np.isfinite(extra) or extra < 0:
             raise ValueError(f"extra loss must be a finite number >= 0, got {extra!r}")
-        level = self._levels.update(extra)
         self._sample_age += 1
+        return self._levels.update(extra)
+
+    def apply(self, cutout_bgr: np.ndarray, level: int) -> MatchedCutOut:
+        """``cutout_bgr`` degraded to ``level`` (from ``level``); the input itself at level 0."""
+        require_bgr_image(cutout_bgr, "cut-out")
         if level == 0:
             return MatchedCutOut(cutout_bgr, 0, 0.0, DegradationParams())
         if self._sample is None or self._sample_age > self.refresh_frames or self._sample.shape != cutout_bgr.shape:

@@ -50,6 +50,18 @@ def small_bgr_from_i420(i420: np.ndarray, width: int, height: int, size: tuple[i
     return bgr if size == half else cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
 
 
+def resize_i420(i420: np.ndarray, width: int, height: int, size: tuple[int, int]) -> np.ndarray:
+    """The I420 frame scaled to ``size`` (w, h; even), plane by plane."""
+    new_width, new_height = size
+    if new_width % 2 or new_height % 2:
+        raise ValueError(f"I420 needs an even size, got {new_width}x{new_height}")
+    out = np.empty((new_height * 3 // 2, new_width), np.uint8)
+    interpolation = cv2.INTER_AREA if new_width < width else cv2.INTER_LINEAR
+    for source, target in zip(planes(i420, width, height), planes(out, new_width, new_height)):
+        target[:] = cv2.resize(source, (target.shape[1], target.shape[0]), interpolation=interpolation)
+    return out
+
+
 def bgr_to_i420(image_bgr: np.ndarray) -> np.ndarray:
     """I420 of an even-sized BGR image."""
     return cv2.cvtColor(image_bgr, cv2.COLOR_BGR2YUV_I420)

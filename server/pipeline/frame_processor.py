@@ -17,7 +17,7 @@ from ..imaging.scene_layout import Box, place_in_seat
 from ..imaging.scene_matching import CUTOUT_METHODS, CutOutMatcher, SeatCutOut, extra_loss
 from ..imaging.segmentation import PersonSegmenter
 from ..imaging.validation import require_bgr_image, require_choice
-from ..imaging.yuv import bgr_to_i420, blend_i420, require_i420, small_bgr_from_i420
+from ..imaging.yuv import bgr_to_i420, blend_i420, require_i420, resize_i420, small_bgr_from_i420
 
 
 @dataclass(frozen=True)
@@ -122,13 +122,19 @@ class StreamProcessor:
                                  reuse_estimate)
         laps = analysis.laps
         place = place_in_seat(width, height, seat)
-        picture = small_bgr_from_i420(i420, width, height, (place.width, place.height))
-        alpha = cv2.resize(analysis.mask, (place.width, place.height), interpolation=cv2.INTER_AREA)
-        alpha_u8 = np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        matched = self._cutout_matcher.match(picture, extra_loss(analysis.quality.value, target))
+        size = (place.width, place.height)
+        alpha = cv2.resize(analysis.mask, size, interpolation=cv2.INTER_AREA)
+        alpha_u8 = cv2.convertScaleAbs(alpha, alpha=255.0)
+        level = self._cutout_matcher.level(extra_loss(analysis.quality.value, target))
+        if level == 0:  # the weakest seat: its planes scaled as they are, no round trip through BGR
+            picture, matched = resize_i420(i420, width, height, size), None
+        else:
+            matched = self._cutout_matcher.apply(small_bgr_from_i420(i420, width, height, size), level)
+            picture = bgr_to_i420(matched.image)
         laps.lap("match")
-        return SceneSeatFrame(SeatCutOut(place, bgr_to_i420(matched.image), alpha_u8), analysis.quality, matched.level,
-                              matched.added_loss, matched.params, laps.ms, analysis.mask_reused)
+        return SceneSeatFrame(SeatCutOut(place, picture, alpha_u8), analysis.quality, level,
+                              matched.added_loss if matched else 0.0, matched.params if matched else DegradationParams(),
+                              laps.ms, analysis.mask_reused, analysis.estimate_reused)
 
     def _analyse(self, i420: np.ndarray, width: int, height: int, encoded_size: int, keyframe: bool,
                  timestamp_ms: int, reuse_mask: bool, reuse_estimate: bool) -> "_Analysis":
@@ -185,6 +191,7 @@ class SceneSeatFrame:
     params: DegradationParams
     timings_ms: dict[str, float]
     mask_reused: bool = False
+    estimate_reused: bool = False
 
 
 @dataclass

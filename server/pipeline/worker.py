@@ -46,6 +46,7 @@ class _Stream:
         self.scene_seat: SetSceneSeat | None = None
         self.last_timestamp = -1
         self.reused_last_mask = False
+        self.reused_last_estimate = False
         self.last_total_ms = 0.0
         self.memory: shared_memory.SharedMemory | None = None
 
@@ -138,10 +139,11 @@ class Worker:
                 or stream.last_total_ms > BUSY_FRAME_MS)
         shed = late and not stream.reused_last_mask
         if stream.scene_seat is not None:
+            # A seat's loss only sets a slowly moving scene target: it is scored every other frame.
             seated = stream.processor.cut_out_i420(i420, job.width, job.height, job.encoded_size, job.keyframe,
                                                    timestamp, stream.scene_seat.seat, stream.scene_seat.target,
-                                                   reuse_mask=shed, reuse_estimate=shed)
-            stream.reused_last_mask = seated.mask_reused
+                                                   reuse_mask=shed, reuse_estimate=not stream.reused_last_estimate)
+            stream.reused_last_mask, stream.reused_last_estimate = seated.mask_reused, seated.estimate_reused
             timings = dict(seated.timings_ms)
             timings["total"] = stream.last_total_ms = (time.perf_counter() - started) * 1000.0
             return CutOutResult(job.stream_id, job.sequence, seated.cutout, seated.quality.value, seated.level,

@@ -100,11 +100,6 @@ class CompositeTrack(MediaStreamTrack):
         self._waiting_for_keyframe = True
         self._reading = False  # the sender starts reading only once its connection is up
 
-    @property
-    def broadcast(self) -> PacketBroadcast:
-        """The composite stream this track plays."""
-        return self._broadcast
-
     def switch(self, broadcast: PacketBroadcast) -> None:
         """Play another composite stream from its next keyframe on (the sender keeps reading this
         track, so its connection is not renegotiated)."""
