@@ -43,6 +43,16 @@ def admin(url: str, token: str, method: str, path: str, body: dict | None = None
         return json.loads(response.read())
 
 
+def loop_lag_buckets(url: str) -> dict[float, float]:
+    """Cumulative counts of the server's event-loop lag samples per upper bound (seconds)."""
+    buckets = {}
+    for line in urllib.request.urlopen(f"{url}/metrics", timeout=5).read().decode().splitlines():
+        if line.startswith("backdrop_event_loop_lag_seconds_bucket"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets[float("inf") if bound == "+Inf" else float(bound)] = float(line.rsplit(" ", 1)[1])
+    return buckets
+
+
 def server_cpu_seconds(url: str) -> float:
     """The server's and its workers' CPU seconds, from /metrics."""
     total = 0.0
@@ -68,11 +78,13 @@ async def run(url: str, token: str, args: argparse.Namespace) -> None:
         await asyncio.sleep(args.warmup)
         counts = [p.received.get("self").frames if p.received.get("self") else 0 for p in participants]
         cpu_server, cpu_self = server_cpu_seconds(url), time.process_time()
+        lag_before = loop_lag_buckets(url)
         started = time.monotonic()
         await asyncio.sleep(args.duration)
         elapsed = time.monotonic() - started
         server_cpu = (server_cpu_seconds(url) - cpu_server) / elapsed * 100
         generator_cpu = (time.process_time() - cpu_self) / elapsed * 100
+        lag_after = loop_lag_buckets(url)
         fps = [((p.received["self"].frames if p.received.get("self") else 0) - c) / elapsed
                for p, c in zip(participants, counts)]
         rooms = admin(url, token, "GET", "/rooms")
@@ -90,6 +102,12 @@ async def run(url: str, token: str, args: argparse.Namespace) -> None:
     print(f"scene stages (median ms): {scene['stage_ms']}")
     print("seats: " + "; ".join(f"{s['name']} loss {s['quality']} +{s['added_loss']}" for s in scene["seats"].values())
           + f"; target {scene['target']}")
+    lag = {bound: lag_after[bound] - lag_before.get(bound, 0.0) for bound in lag_after}
+    samples = lag.get(float("inf"), 0.0)
+    if samples:
+        late = {ms: 1.0 - max((v for b, v in lag.items() if b <= ms / 1000), default=0.0) / samples for ms in (5, 10, 25)}
+        print("server event-loop lag: " + ", ".join(f"over ~{ms} ms in {share:.1%}" for ms, share in late.items())
+              + f" of {samples:.0f} samples")
     if scene.get("last_error"):
         print(f"scene errors: {scene['last_error']}")
     print(f"CPU: server {server_cpu:.0f}%, load generator {generator_cpu:.0f}% (100% = one core)")
