@@ -68,6 +68,7 @@ class CutOutMatcher:
         self._sample: np.ndarray | None = None  # the cut-out the current choices were made on
         self._sample_age = 0
         self._profile: BackgroundProfile | None = None
+        self._measured: tuple[SsimReference, np.ndarray] | None = None  # the sample's SSIM reference and features
         self._choices: dict[int, tuple[DegradationParams, float]] = {}
 
     def match(self, cutout_bgr: np.ndarray, extra: float) -> MatchedCutOut:
@@ -87,7 +88,7 @@ class CutOutMatcher:
         if level == 0:
             return MatchedCutOut(cutout_bgr, 0, 0.0, DegradationParams())
         if self._sample is None or self._sample_age > self.refresh_frames or self._sample.shape != cutout_bgr.shape:
-            self._sample, self._sample_age, self._profile = cutout_bgr, 0, None
+            self._sample, self._sample_age, self._profile, self._measured = cutout_bgr, 0, None, None
             self._choices.clear()
         choice = self._choices.get(level)
         if choice is None:
@@ -99,9 +100,10 @@ class CutOutMatcher:
         """Parameters and their measured loss for ``target`` on the current sample cut-out."""
         assert self._sample is not None
         if self._model is not None:
-            reference = SsimReference(luma(self._sample))
-            matched = self._model.match(self._sample, target, self.method, image_features(self._sample), reference,
-                                        LEVEL_STEP / 2)
+            if self._measured is None:  # once per sample, for every level chosen on it
+                self._measured = (SsimReference(luma(self._sample)), image_features(self._sample))
+            reference, features = self._measured
+            matched = self._model.match(self._sample, target, self.method, features, reference, LEVEL_STEP / 2)
             if matched is not None:
                 return matched[0], matched[2]
         if self._profile is None:

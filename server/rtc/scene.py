@@ -81,7 +81,6 @@ class RoomScene:
         self.broadcast = PacketBroadcast(self._want_keyframe)
         self.stats = SceneStats()
         self.layout, self.statistic = "grid", "min"
-        self.seat_specs: tuple[SeatSpec, ...] | None = None
         self.target = 0.0
         self.background_key = background_key
         self._sent_target = -1.0
@@ -110,7 +109,7 @@ class RoomScene:
         capacity = {"cohost": 2, "seats": len(seat_specs or ())}.get(layout, 9)
         chosen = seated[:capacity]
         boxes = seat_boxes(layout, len(chosen), self.width, self.height, list(seat_specs or ()))
-        self.layout, self.statistic, self.seat_specs = layout, statistic, seat_specs
+        self.layout, self.statistic = layout, statistic
         previous = self._seats
         self._seats = {}
         for (participant_id, name, stream_id), box in zip(chosen, boxes):

@@ -15,7 +15,7 @@ from typing import TypeVar
 import numpy as np
 
 from ..imaging.compression_model import DEFAULT_MODEL_PATH as COMPRESSION_MODEL_PATH, CompressionModel
-from ..imaging.quality_model import DEFAULT_MODEL_PATH as QUALITY_MODEL_PATH, QualityModel
+from ..imaging.quality_model import DEFAULT_MODEL_PATH as QUALITY_MODEL_PATH
 from .compression_fit import CompressionFitConfig, evaluate_compression, fit_compression
 from .compression_samples import label_image, make_image_specs
 from .footage import STILLS
