@@ -112,6 +112,15 @@ async def reflow_and_stall(server: ServerThread, participants: dict[str, Synthet
     assert wait_until(lambda: len((low.scene or {}).get("seats", [])) == 2, 10)
     reflowed = [s["name"] for s in low.scene["seats"]]
     assert low.scene["seats"][0]["box"]["width"] > 0.45  # two seats share the row now
+
+    def live_seats() -> set[str]:
+        return {s["name"] for s in low.scene_figures.get("seats", {}).values() if s["live"]}
+
+    # Both seats show a cut-out made for their new place before the camera freezes.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and live_seats() != {"low", "mid"}:
+        await asyncio.sleep(0.1)
+    assert live_seats() == {"low", "mid"}, low.scene_figures
     before = low.received["self"].frames
     mid.source.stall.set()
     stalled_at = time.monotonic()

@@ -46,11 +46,13 @@ def test_train_compression_is_deterministic_and_records_its_data(tmp_path: Path)
 
 def test_train_quality_writes_a_loadable_model_and_its_record(tmp_path: Path) -> None:
     out = tmp_path / "quality.json"
-    done = backdrop("train", "quality", "--clips", "6", "--held-out-clips", "3", "--seed", "2", "--out", str(out))
+    done = backdrop("train", "quality", "--clips", "6", "--frames", "12", "--held-out-clips", "3", "--seed", "2",
+                    "--out", str(out))
     assert done.returncode == 0, done.stderr
     model = QualityModel.load(out)
     record = json.loads((tmp_path / "quality_training.json").read_text())
     assert record["training_clips"] == 6 and record["training_frames"] > 0 and record["seed"] == 2
+    assert record["frames_per_clip"] == 12
     assert -1 <= record["held_out"]["frame_spearman"] <= 1
     assert model.record["held_out"] == record["held_out"]
 

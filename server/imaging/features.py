@@ -3,13 +3,15 @@
 Computed on the codec's block grid (VP8 and H.264 transform 4x4 blocks inside 16x16 macroblocks):
 texture (log variance), gradients inside transform blocks versus across their edges (blockiness, in
 the spirit of Wang, Sheikh and Bovik), across macroblock edges, the share of flat 4x4 sub-blocks
-(detail quantised away), and sharpness (interior gradient against texture). Frame-level features
+(detail quantised away), sharpness (interior gradient against texture), and the high-frequency
+energy of the 4x4 Walsh-Hadamard transform and how steeply it falls off. Frame-level features
 carry the bitrate signal: bits per pixel, keyframe flag, codec and resolution.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -21,6 +23,7 @@ CODECS: tuple[str, ...] = ("vp8", "h264")
 BLOCK_FEATURES: tuple[str, ...] = (
     "log_var", "log_grad_inner", "log_grad_edge4", "log_grad_edge16", "blockiness4", "blockiness16",
     "flat_share", "sharpness", "log_mean_luma", "zero_step_share", "small_step_share",
+    "log_high_freq", "high_to_low_freq", "log_noise",
     "near_log_var", "near_blockiness4", "near_zero_step_share", "near_sharpness",
 )
 # Block features whose 3x3-neighbourhood mean is appended as context (the "near_" features).
@@ -28,7 +31,8 @@ _CONTEXT = ("log_var", "blockiness4", "zero_step_share", "sharpness")
 FRAME_FEATURES: tuple[str, ...] = (
     "log_bpp", "keyframe", "is_h264", "log_pixels", "mean_log_var", "mean_blockiness4", "mean_flat_share",
     "mean_sharpness", "bits_per_texture", "mean_zero_step_share", "p10_log_var", "p90_log_var",
-    "flat_block_share",
+    "flat_block_share", "mean_log_high_freq", "mean_high_to_low_freq",
+    "mean_log_noise", "p10_log_noise",
 )
 _EPS = 0.5
 _EDGE4 = [3, 7, 11]
@@ -49,10 +53,9 @@ def block_features(y: np.ndarray) -> np.ndarray:
     """Per-block features of a cropped luma plane: array (rows, cols, len(BLOCK_FEATURES)) float32."""
     height, width = y.shape
     rows, cols = height // BLOCK, width // BLOCK
-    yf = y.astype(np.float32)
     # Means of y and y^2 over 4x4 sub-blocks, then over 16x16 blocks (an average of averages is exact).
-    mean4 = cv2.resize(yf, (width // 4, height // 4), interpolation=cv2.INTER_AREA)
-    sq4 = cv2.resize(cv2.multiply(yf, yf), (width // 4, height // 4), interpolation=cv2.INTER_AREA)
+    spectrum = _hadamard_4x4(y, rows, cols)
+    mean4, sq4 = spectrum.mean4, spectrum.square_mean4
     mean16 = cv2.resize(mean4, (cols, rows), interpolation=cv2.INTER_AREA)
     sq16 = cv2.resize(sq4, (cols, rows), interpolation=cv2.INTER_AREA)
     var16 = np.maximum(sq16 - mean16 * mean16, 0.0)
@@ -83,11 +86,74 @@ def block_features(y: np.ndarray) -> np.ndarray:
         np.log(mean16 + 8.0),
         zero_share,
         small_share,
+        spectrum.log_high, spectrum.high_to_low,
+        _log_noise(y, rows, cols),
     ], axis=2).astype(np.float32)
     base = BLOCK_FEATURES[: features.shape[2]]
     context = [cv2.blur(np.ascontiguousarray(features[:, :, base.index(name)]), (3, 3),
                         borderType=cv2.BORDER_REPLICATE) for name in _CONTEXT]
     return np.concatenate([features, np.stack(context, axis=2)], axis=2)
+
+
+@dataclass(frozen=True)
+class _Spectrum:
+    """Per-block figures of the 4x4 Walsh-Hadamard transform of a luma plane's 4x4 blocks."""
+
+    mean4: np.ndarray
+    """Mean of each 4x4 block, (height // 4, width // 4)."""
+    square_mean4: np.ndarray
+    """Mean of y^2 over each 4x4 block (by Parseval, from the coefficients)."""
+    log_high: np.ndarray
+    """Per 16x16 block: log of the mean magnitude of the 12 high-frequency coefficients (the detail
+    quantisation removes first)."""
+    high_to_low: np.ndarray
+    """Per 16x16 block: log ratio of those to the 3 lowest AC coefficients (how steeply the spectrum
+    falls: blur and smoothing)."""
+
+
+def _hadamard_4x4(y: np.ndarray, rows: int, cols: int) -> _Spectrum:
+    """The 4x4 Walsh-Hadamard transform of the codec's 4x4 blocks, reduced to ``_Spectrum``."""
+    height, width = rows * BLOCK, cols * BLOCK
+    v = y.reshape(height // 4, 4, width)  # the four lines of each row of 4x4 blocks
+    s03, s12 = cv2.add(v[:, 0], v[:, 3], dtype=cv2.CV_16S), cv2.add(v[:, 1], v[:, 2], dtype=cv2.CV_16S)
+    d03, d12 = cv2.subtract(v[:, 0], v[:, 3], dtype=cv2.CV_16S), cv2.subtract(v[:, 1], v[:, 2], dtype=cv2.CV_16S)
+    # Vertical frequencies 0..3 (sequency order), each (height // 4, width).
+    vertical = (s03 + s12, d03 + d12, s03 - s12, d03 - d12)
+    high = np.zeros((height // 4, width // 4), np.int32)
+    low = np.zeros_like(high)
+    energy = np.zeros_like(high)
+    dc = np.zeros_like(high)
+    for j, plane in enumerate(vertical):
+        x = plane.reshape(height // 4, width // 4, 4)
+        h03, h12 = x[..., 0] + x[..., 3], x[..., 1] + x[..., 2]
+        g03, g12 = x[..., 0] - x[..., 3], x[..., 1] - x[..., 2]
+        coefficients = (h03 + h12, g03 + g12, h03 - h12, g03 - g12)  # horizontal frequencies 0..3
+        for k, c in enumerate(coefficients):
+            wide = c.astype(np.int32)
+            energy += wide * wide
+            if j == 0 and k == 0:
+                dc = wide
+            elif j < 2 and k < 2:
+                low += np.abs(wide)
+            else:
+                high += np.abs(wide)
+    pooled = cv2.resize(np.stack([high, low], axis=2).astype(np.float32), (cols, rows),
+                        interpolation=cv2.INTER_AREA)
+    log_high = np.log(pooled[:, :, 0] * (1.0 / (4 * 12)) + _EPS)
+    return _Spectrum(mean4=dc.astype(np.float32) * (1.0 / 16), square_mean4=energy.astype(np.float32) * (1.0 / 256),
+                     log_high=log_high, high_to_low=log_high - np.log(pooled[:, :, 1] * (1.0 / (4 * 3)) + _EPS))
+
+
+_NOISE_KERNEL_1D = np.array([1, -2, 1], np.float32)  # Immerkaer's 3x3 operator is its outer product
+
+
+def _log_noise(y: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Per block, log of the mean magnitude of Immerkaer's noise operator (a second difference that
+    cancels edges and ramps): camera noise and grain survive it, smoothing by the codec removes it."""
+    response = cv2.sepFilter2D(y, cv2.CV_16S, _NOISE_KERNEL_1D, _NOISE_KERNEL_1D, borderType=cv2.BORDER_REPLICATE)
+    magnitude = cv2.convertScaleAbs(response, alpha=0.25)  # /4 keeps typical responses inside uint8
+    pooled = cv2.resize(magnitude, (cols, rows), interpolation=cv2.INTER_AREA)
+    return np.log(pooled.astype(np.float32) + _EPS)
 
 
 def _position_sums(y: np.ndarray, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -137,6 +203,10 @@ def frame_features(blocks: np.ndarray, encoded_size: int, keyframe: bool, codec:
         float(means[names.index("zero_step_share")]),
         *np.percentile(blocks[:, :, names.index("log_var")], (10, 90)).tolist(),
         float((blocks[:, :, names.index("flat_share")] > 0.9).mean()),
+        float(means[names.index("log_high_freq")]),
+        float(means[names.index("high_to_low_freq")]),
+        float(means[names.index("log_noise")]),
+        float(np.percentile(blocks[:, :, names.index("log_noise")], 10)),
     ], dtype=np.float32)
 
 

@@ -20,6 +20,8 @@ STILLS: tuple[str, ...] = (
     "cat", "faces",
 )
 VIDEOS: tuple[str, ...] = ("carphone_pristine.mp4", "bikes.mp4", "bigbuckbunny.mp4")
+TEXTURE = "texture"
+"""A generated source: a new dense texture per clip (``generated_texture``), training only."""
 
 
 def load_still(name: str) -> np.ndarray:
@@ -37,6 +39,42 @@ def load_still(name: str) -> np.ndarray:
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     return cv2.cvtColor(image[:, :, :3], cv2.COLOR_RGB2BGR)
+
+
+def generated_texture(rng: np.random.Generator, size: int = 768) -> np.ndarray:
+    """A dense natural-looking texture (foliage, gravel, fabric, hair): 1/f^beta noise, optionally
+    shaped into edges and stripes, coloured, at a random contrast. BGR uint8, ``size`` x ``size``.
+
+    The scikit-image stills are mostly smooth areas with some detail; frames that are texture from edge
+    to edge (a hedge or a bookshelf behind someone) need their own examples.
+    """
+    beta = float(rng.uniform(1.2, 3.0))
+    fy = np.fft.fftfreq(size)[:, None]
+    fx = np.fft.rfftfreq(size)[None, :]
+    stretch = float(rng.uniform(1.0, 4.0))  # anisotropy: blades and stripes
+    angle = float(rng.uniform(0, np.pi))
+    u = fx * np.cos(angle) + fy * np.sin(angle)
+    v = -fx * np.sin(angle) + fy * np.cos(angle)
+    radius = np.sqrt((u * stretch) ** 2 + v ** 2)
+    radius[0, 0] = 1.0
+    amplitude = radius ** (-beta / 2)
+    amplitude[0, 0] = 0.0
+    channels = []
+    for _ in range(3):
+        phase = rng.uniform(0, 2 * np.pi, amplitude.shape)
+        field = np.fft.irfft2(amplitude * np.exp(1j * phase), s=(size, size))
+        channels.append((field - field.mean()) / (field.std() + 1e-9))
+    luma = channels[0]
+    shaping = rng.integers(3)
+    if shaping == 1:  # hard edges: pebbles, leaves
+        luma = np.tanh(luma * float(rng.uniform(2.0, 6.0)))
+    elif shaping == 2:  # ridges: blades, hair, fibres
+        luma = 1.0 - 2.0 * np.abs(np.tanh(luma * float(rng.uniform(1.0, 3.0))))
+    contrast = float(rng.uniform(20, 70))
+    base = rng.uniform(60, 190, 3)
+    tint = rng.uniform(0.0, 0.5, 3)
+    image = np.stack([base[i] + contrast * (luma + tint[i] * channels[1 + i % 2]) for i in range(3)], axis=2)
+    return np.clip(image, 0, 255).astype(np.uint8)
 
 
 def mosaic(images: list[np.ndarray], rng: np.random.Generator, size: int = 768) -> np.ndarray:

