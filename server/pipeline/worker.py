@@ -148,9 +148,11 @@ class Worker:
             timings["total"] = stream.last_total_ms = (time.perf_counter() - started) * 1000.0
             return CutOutResult(job.stream_id, job.sequence, seated.cutout, seated.quality.value, seated.level,
                                 seated.added_loss, job.received_at, timings, seated.mask_reused)
+        # The background's level follows a smoothed estimate with hysteresis: scoring every other frame
+        # is plenty (keyframes are always scored), and frees the time for segmentation and encoding.
         result = stream.processor.process_i420(i420, job.width, job.height, job.encoded_size, job.keyframe, timestamp,
-                                               reuse_mask=shed, reuse_estimate=shed)
-        stream.reused_last_mask = result.mask_reused
+                                               reuse_mask=shed, reuse_estimate=not stream.reused_last_estimate)
+        stream.reused_last_mask, stream.reused_last_estimate = result.mask_reused, result.estimate_reused
         out_i420 = result.image
         if stream.probe:  # FRAMECODE.md: the probe corner passes through unmodified
             for plane_out, plane_in, scale in zip(planes(out_i420, job.width, job.height),
