@@ -16,9 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .compression_model import CompressionModel, image_features, load_compression_model
+from .compression_model import CompressionModel, MeasuredImage, load_compression_model
 from .degradation import BackgroundProfile, MatchResult, choose_params, degrade
-from .metrics import SsimReference, luma
 from .validation import require_bgr_image
 from .yuv import bgr_to_i420
 
@@ -72,7 +71,7 @@ class VariantCache:
                  model: CompressionModel | None | bool = True) -> None:
         self._variants: OrderedDict[tuple, Variant] = OrderedDict()
         self._profiles: OrderedDict[tuple, BackgroundProfile] = OrderedDict()
-        self._references: OrderedDict[tuple, tuple[SsimReference, np.ndarray]] = OrderedDict()
+        self._measured: OrderedDict[tuple, MeasuredImage] = OrderedDict()
         self._max_variants, self._max_profiles = max_variants, max_profiles
         self._model = load_compression_model() if model is True else (model or None)
         self.predicted = 0
@@ -111,16 +110,14 @@ class VariantCache:
         if self._model is None or level == 0 or method not in self._model.methods:
             return None
         height, width = background_bgr.shape[:2]
-        reference_key = (key, width, height)
-        found = self._references.get(reference_key)
-        if found is None:
-            found = (SsimReference(luma(background_bgr)), image_features(background_bgr))
-            self._references[reference_key] = found
-            while len(self._references) > self._max_profiles:
-                self._references.popitem(last=False)
-        reference, features = found
+        measured_key = (key, width, height)
+        measured = self._measured.get(measured_key)
+        if measured is None:
+            measured = self._measured[measured_key] = MeasuredImage.of(background_bgr)
+            while len(self._measured) > self._max_profiles:
+                self._measured.popitem(last=False)
         target = level_target(level)
-        matched = self._model.match(background_bgr, target, method, features, reference, LEVEL_STEP / 2)
+        matched = self._model.match(background_bgr, target, method, measured, LEVEL_STEP / 2)
         if matched is None:
             return None
         params, image, loss = matched
@@ -128,7 +125,7 @@ class VariantCache:
 
     def forget(self, key: str) -> None:
         """Drop every variant and profile of one background (e.g. after it was deleted)."""
-        for store in (self._variants, self._profiles, self._references):
+        for store in (self._variants, self._profiles, self._measured):
             for stale in [k for k in store if k[0] == key]:
                 del store[stale]
 

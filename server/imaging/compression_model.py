@@ -75,6 +75,21 @@ def image_features(image_bgr: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class MeasuredImage:
+    """An image measured once for choosing and checking its degradations."""
+
+    reference: SsimReference
+    """Its luma's SSIM statistics: the loss of any degraded version of it."""
+    features: np.ndarray
+    """``image_features`` of it: the model's view of its content."""
+
+    @staticmethod
+    def of(image_bgr: np.ndarray) -> "MeasuredImage":
+        """Measure ``image_bgr``."""
+        return MeasuredImage(SsimReference(luma(image_bgr)), image_features(image_bgr))
+
+
+@dataclass(frozen=True)
 class MethodModel:
     """One method's network: [image features, parameter position] -> log(loss + offset)."""
 
@@ -110,8 +125,7 @@ class CompressionModel:
         best = int(np.argmin(np.abs(curve - float(target))))
         return candidates[best], float(curve[best])
 
-    def match(self, image_bgr: np.ndarray, target: float, method: str, features: np.ndarray,
-              reference: SsimReference, tolerance: float,
+    def match(self, image_bgr: np.ndarray, target: float, method: str, measured: MeasuredImage, tolerance: float,
               attempts: int = 2) -> tuple[DegradationParams, np.ndarray, float] | None:
         """The model's choice for ``target``, applied and measured: (parameters, degraded image,
         measured loss) once the loss lands within ``tolerance`` of the target, else None (search).
@@ -120,9 +134,9 @@ class CompressionModel:
             return None
         aim = float(target)
         for _ in range(attempts):
-            params, predicted = self.choose(image_bgr, aim, method, features)
+            params, predicted = self.choose(image_bgr, aim, method, measured.features)
             image = degrade(image_bgr, params)
-            loss = reference.loss(image)
+            loss = measured.reference.loss(image)
             if abs(loss - target) <= tolerance:
                 return params, image, loss
             aim = max(0.0, aim + (predicted - loss))

@@ -23,9 +23,8 @@ import cv2
 import numpy as np
 
 from .background_variants import LEVEL_STEP, LevelSelector, level_target
-from .compression_model import CompressionModel, image_features, load_compression_model
+from .compression_model import CompressionModel, MeasuredImage, load_compression_model
 from .degradation import BackgroundProfile, DegradationParams, choose_params, degrade
-from .metrics import SsimReference, luma
 from .scene_layout import Box
 from .validation import require_bgr_image, require_choice
 from .yuv import planes, require_i420
@@ -68,7 +67,7 @@ class CutOutMatcher:
         self._sample: np.ndarray | None = None  # the cut-out the current choices were made on
         self._sample_age = 0
         self._profile: BackgroundProfile | None = None
-        self._measured: tuple[SsimReference, np.ndarray] | None = None  # the sample's SSIM reference and features
+        self._measured: MeasuredImage | None = None  # the sample, measured once for every level chosen on it
         self._choices: dict[int, tuple[DegradationParams, float]] = {}
 
     def match(self, cutout_bgr: np.ndarray, extra: float) -> MatchedCutOut:
@@ -100,10 +99,9 @@ class CutOutMatcher:
         """Parameters and their measured loss for ``target`` on the current sample cut-out."""
         assert self._sample is not None
         if self._model is not None:
-            if self._measured is None:  # once per sample, for every level chosen on it
-                self._measured = (SsimReference(luma(self._sample)), image_features(self._sample))
-            reference, features = self._measured
-            matched = self._model.match(self._sample, target, self.method, features, reference, LEVEL_STEP / 2)
+            if self._measured is None:
+                self._measured = MeasuredImage.of(self._sample)
+            matched = self._model.match(self._sample, target, self.method, self._measured, LEVEL_STEP / 2)
             if matched is not None:
                 return matched[0], matched[2]
         if self._profile is None:

@@ -138,20 +138,20 @@ class Worker:
         late = ((time.monotonic() - job.received_at) * 1000.0 > LATE_FRAME_MS  # one clock: CLOCK_MONOTONIC
                 or stream.last_total_ms > BUSY_FRAME_MS)
         shed = late and not stream.reused_last_mask
+        # Quality is scored every other frame (keyframes always): it steers a background level with
+        # hysteresis or a slowly moving scene target, and the time goes to segmentation and encoding.
+        reuse_estimate = not stream.reused_last_estimate
         if stream.scene_seat is not None:
-            # A seat's loss only sets a slowly moving scene target: it is scored every other frame.
             seated = stream.processor.cut_out_i420(i420, job.width, job.height, job.encoded_size, job.keyframe,
                                                    timestamp, stream.scene_seat.seat, stream.scene_seat.target,
-                                                   reuse_mask=shed, reuse_estimate=not stream.reused_last_estimate)
+                                                   reuse_mask=shed, reuse_estimate=reuse_estimate)
             stream.reused_last_mask, stream.reused_last_estimate = seated.mask_reused, seated.estimate_reused
             timings = dict(seated.timings_ms)
             timings["total"] = stream.last_total_ms = (time.perf_counter() - started) * 1000.0
             return CutOutResult(job.stream_id, job.sequence, seated.cutout, seated.quality.value, seated.level,
                                 seated.added_loss, job.received_at, timings, seated.mask_reused)
-        # The background's level follows a smoothed estimate with hysteresis: scoring every other frame
-        # is plenty (keyframes are always scored), and frees the time for segmentation and encoding.
         result = stream.processor.process_i420(i420, job.width, job.height, job.encoded_size, job.keyframe, timestamp,
-                                               reuse_mask=shed, reuse_estimate=not stream.reused_last_estimate)
+                                               reuse_mask=shed, reuse_estimate=reuse_estimate)
         stream.reused_last_mask, stream.reused_last_estimate = result.mask_reused, result.estimate_reused
         out_i420 = result.image
         if stream.probe:  # FRAMECODE.md: the probe corner passes through unmodified

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..imaging.compression_model import CANDIDATES, LOSS_OFFSET, CompressionModel, MethodModel, image_features
+from ..imaging.compression_model import CANDIDATES, LOSS_OFFSET, CompressionModel, MeasuredImage, MethodModel
 from ..imaging.degradation import BackgroundProfile, choose_params, degrade
-from ..imaging.metrics import SsimReference, luma
 from .compression_samples import CompressionSample, ImageSpec, render_image
 
 
@@ -61,8 +60,8 @@ def evaluate_compression(model: CompressionModel, specs: list[ImageSpec], target
     model_ms, search_ms = [], []
     for index, spec in enumerate(specs):
         image = render_image(spec)
-        reference = SsimReference(luma(image))
-        features = image_features(image)
+        measured = MeasuredImage.of(image)
+        reference, features = measured.reference, measured.features
         for method in model.methods:
             candidates = CANDIDATES[method]
             low = max(0.01, reference.loss(degrade(image, candidates[0])))

