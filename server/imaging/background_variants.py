@@ -4,22 +4,27 @@ Targets are quantised into quality levels (``LEVEL_STEP`` of loss each). A ``Var
 degraded image per (background, size, method, level), least recently used first out. A variant's
 parameters come from the compression-parameter model when one is shipped (one prediction and one
 measurement of the result; kept when it lands within half a level of the target), else from the
-search over a measured ``BackgroundProfile`` (kept per background, size and method). A ``LevelSelector`` per stream moves to a
-new level only when the estimate leaves the current level's band by a margin, so an estimate that
+search over a measured ``BackgroundProfile`` (kept per background, size and method). Level 0 is the
+pristine background itself, made at once. The cache may be read (``peek``, ``nearest``) from one thread
+while another makes variants. A ``LevelSelector`` per stream moves to a new level only when the estimate leaves the current level's band by a margin, so an estimate that
 hovers at a boundary never makes the background flicker between two variants.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 from .compression_model import CompressionModel, MeasuredImage, load_compression_model
-from .degradation import BackgroundProfile, MatchResult, choose_params, degrade
+from .degradation import BackgroundProfile, DegradationParams, MatchResult, choose_params, degrade
 from .validation import require_bgr_image
 from .yuv import bgr_to_i420
+
+_Item = TypeVar("_Item")
 
 LEVEL_STEP = 0.01
 MAX_LEVEL = 60
@@ -73,6 +78,7 @@ class VariantCache:
         self._profiles: OrderedDict[tuple, BackgroundProfile] = OrderedDict()
         self._measured: OrderedDict[tuple, MeasuredImage] = OrderedDict()
         self._max_variants, self._max_profiles = max_variants, max_profiles
+        self._lock = threading.Lock()  # guards the variants' store (read by other threads)
         self._model = load_compression_model() if model is True else (model or None)
         self.predicted = 0
         """Variants whose parameters came from the model."""
@@ -80,29 +86,39 @@ class VariantCache:
         """Variants whose parameters came from the search."""
 
     def variant(self, key: str, background_bgr: np.ndarray, method: str, level: int) -> Variant:
-        """The variant of ``background_bgr`` (already at output size) for ``level``."""
+        """The variant of ``background_bgr`` (already at output size) for ``level``, made if needed
+        (a search can take a few hundred milliseconds; level 0 is immediate)."""
         require_bgr_image(background_bgr, "background")
         height, width = background_bgr.shape[:2]
-        variant_key = (key, width, height, method, level)
-        found = self._variants.get(variant_key)
+        found = self.peek(key, width, height, method, level)
         if found is not None:
-            self._variants.move_to_end(variant_key)
             return found
-        predicted = self._predict(key, background_bgr, method, level)
-        if predicted is not None:
-            match, image = predicted
-            self.predicted += 1
+        if level == 0:
+            match, image = MatchResult(DegradationParams(), 0.0, 0.0), background_bgr
         else:
-            profile = self._profile(key, background_bgr, method)
-            match = choose_params(profile, level_target(level))
-            image = degrade(profile.image, match.params) if level > 0 else profile.image
-            self.searched += 1
+            predicted = self._predict(key, background_bgr, method, level)
+            if predicted is not None:
+                match, image = predicted
+                self.predicted += 1
+            else:
+                profile = self._profile(key, background_bgr, method)
+                match = choose_params(profile, level_target(level))
+                image = degrade(profile.image, match.params)
+                self.searched += 1
         i420 = bgr_to_i420(image) if width % 2 == 0 and height % 2 == 0 else None
         variant = Variant(image=image, level=level, match=match, i420=i420)
-        self._variants[variant_key] = variant
-        while len(self._variants) > self._max_variants:
-            self._variants.popitem(last=False)
-        return variant
+        return self._remember(self._variants, (key, width, height, method, level), variant, self._max_variants)
+
+    def peek(self, key: str, width: int, height: int, method: str, level: int) -> Variant | None:
+        """The variant for ``level`` if it has been made, without making it."""
+        return self._recall(self._variants, (key, width, height, method, level))
+
+    def nearest(self, key: str, width: int, height: int, method: str, level: int) -> Variant | None:
+        """Of the variants already made for this background, size and method, the one whose level is
+        closest to ``level`` (the lower on a tie); None if there is none."""
+        with self._lock:
+            made = [v for k, v in self._variants.items() if k[:4] == (key, width, height, method)]
+        return min(made, key=lambda v: (abs(v.level - level), v.level), default=None)
 
     def _predict(self, key: str, background_bgr: np.ndarray, method: str,
                  level: int) -> tuple[MatchResult, np.ndarray] | None:
@@ -111,11 +127,9 @@ class VariantCache:
             return None
         height, width = background_bgr.shape[:2]
         measured_key = (key, width, height)
-        measured = self._measured.get(measured_key)
+        measured = self._recall(self._measured, measured_key)
         if measured is None:
-            measured = self._measured[measured_key] = MeasuredImage.of(background_bgr)
-            while len(self._measured) > self._max_profiles:
-                self._measured.popitem(last=False)
+            measured = self._remember(self._measured, measured_key, MeasuredImage.of(background_bgr), self._max_profiles)
         target = level_target(level)
         matched = self._model.match(background_bgr, target, method, measured, LEVEL_STEP / 2)
         if matched is None:
@@ -125,19 +139,32 @@ class VariantCache:
 
     def forget(self, key: str) -> None:
         """Drop every variant and profile of one background (e.g. after it was deleted)."""
-        for store in (self._variants, self._profiles, self._measured):
-            for stale in [k for k in store if k[0] == key]:
-                del store[stale]
+        with self._lock:
+            for store in (self._variants, self._profiles, self._measured):
+                for stale in [k for k in store if k[0] == key]:
+                    del store[stale]
 
     def _profile(self, key: str, background_bgr: np.ndarray, method: str) -> BackgroundProfile:
         height, width = background_bgr.shape[:2]
         profile_key = (key, width, height, method)
-        profile = self._profiles.get(profile_key)
+        profile = self._recall(self._profiles, profile_key)
         if profile is None:
-            profile = BackgroundProfile(background_bgr, method)
-            self._profiles[profile_key] = profile
-            while len(self._profiles) > self._max_profiles:
-                self._profiles.popitem(last=False)
-        else:
-            self._profiles.move_to_end(profile_key)
+            profile = self._remember(self._profiles, profile_key, BackgroundProfile(background_bgr, method),
+                                     self._max_profiles)
         return profile
+
+    def _recall(self, store: "OrderedDict[tuple, _Item]", key: tuple) -> _Item | None:
+        """``store[key]`` marked as recently used, or None."""
+        with self._lock:
+            found = store.get(key)
+            if found is not None:
+                store.move_to_end(key)
+            return found
+
+    def _remember(self, store: "OrderedDict[tuple, _Item]", key: tuple, value: _Item, limit: int) -> _Item:
+        """Store ``value`` under ``key``, evicting the least recently used beyond ``limit``; returns ``value``."""
+        with self._lock:
+            store[key] = value
+            while len(store) > limit:
+                store.popitem(last=False)
+        return value

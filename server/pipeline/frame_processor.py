@@ -18,6 +18,7 @@ from ..imaging.scene_matching import CUTOUT_METHODS, CutOutMatcher, SeatCutOut, 
 from ..imaging.segmentation import PersonSegmenter
 from ..imaging.validation import require_bgr_image, require_choice
 from ..imaging.yuv import bgr_to_i420, blend_i420, require_i420, resize_i420, small_bgr_from_i420
+from .variant_maker import VariantMaker
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,16 @@ class ProcessedFrame:
 
 
 class StreamProcessor:
-    """Holds a stream's state (segmenter, quality tracker, level hysteresis); call ``close`` when done."""
+    """Holds a stream's state (segmenter, quality tracker, level hysteresis); call ``close`` when done.
+
+    ``variants``: where background variants come from. A ``VariantCache`` makes a missing level on the
+    spot (exact, but a search can stall the frame for a few hundred milliseconds: fine offline); a
+    ``VariantMaker`` shows the nearest level made while it makes the missing one (the server's choice).
+    A frame's ``level`` is the level of the variant actually shown.
+    """
 
     def __init__(self, background_key: str, background_bgr: np.ndarray, codec: str = "vp8",
-                 settings: ProcessorSettings | None = None, variants: VariantCache | None = None) -> None:
+                 settings: ProcessorSettings | None = None, variants: VariantCache | VariantMaker | None = None) -> None:
         self.settings = settings or ProcessorSettings()
         method = codec if self.settings.method == "codec" else self.settings.method
         self._method = require_choice(method, MATCH_METHODS, "degradation method")
@@ -159,8 +166,9 @@ class StreamProcessor:
         return _Analysis(mask, quality, mask_reused, estimate_reused, laps)
 
     def _variant_for(self, quality: QualityEstimate, width: int, height: int) -> tuple[int, Variant]:
-        level = self._levels.update(quality.value)
-        return level, self._variants.variant(self._background_key, self._background_at(width, height), self._method, level)
+        wanted = self._levels.update(quality.value)
+        variant = self._variants.variant(self._background_key, self._background_at(width, height), self._method, wanted)
+        return variant.level, variant
 
     def pristine_background(self, width: int, height: int) -> np.ndarray:
         """The undegraded background fitted to ``width`` x ``height``."""

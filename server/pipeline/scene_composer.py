@@ -18,6 +18,7 @@ from ..imaging.scene_matching import SeatCutOut, compose_scene
 from ..imaging.validation import require_bgr_image
 from .messages import EncodedPacket
 from .output_encoder import CompositeEncoder
+from .variant_maker import VariantMaker
 
 
 @dataclass(frozen=True)
@@ -32,14 +33,16 @@ class SceneFrame:
 
 
 class SceneComposer:
-    """Composes and encodes one scene's frames; the background follows the target with hysteresis."""
+    """Composes and encodes one scene's frames; the background follows the target with hysteresis (a
+    level not made yet is made on a thread of its own, the nearest one shows meanwhile). ``close``
+    when done."""
 
     def __init__(self, width: int, height: int, background_key: str, background_bgr: np.ndarray, method: str,
                  output_bitrate: int, variants: VariantCache | None = None) -> None:
         if width % 2 or height % 2 or width < 16 or height < 16:
             raise ValueError(f"scene size must be even and at least 16x16, got {width}x{height}")
         self.width, self.height, self.method = width, height, method
-        self._variants = variants or VariantCache(max_variants=16, max_profiles=2)
+        self._variants = VariantMaker(variants or VariantCache(max_variants=16, max_profiles=2))
         self._levels = LevelSelector()
         self.encoder = CompositeEncoder(output_bitrate)
         self.set_background(background_key, background_bgr)
@@ -64,5 +67,9 @@ class SceneComposer:
         done = time.perf_counter()
         timings = {"match": (matched - started) * 1000.0, "composite": (composed - matched) * 1000.0,
                    "encode": (done - composed) * 1000.0, "total": (done - started) * 1000.0}
-        return SceneFrame(packets, level, variant.match.params.as_dict(), variant.match.loss if level > 0 else 0.0,
-                          timings)
+        return SceneFrame(packets, variant.level, variant.match.params.as_dict(),
+                          variant.match.loss if variant.level > 0 else 0.0, timings)
+
+    def close(self) -> None:
+        """Stop making background variants."""
+        self._variants.close()

@@ -16,7 +16,6 @@ from multiprocessing.connection import Connection
 import cv2
 import numpy as np
 
-from ..imaging.background_variants import VariantCache
 from ..imaging.yuv import planes
 from .frame_processor import StreamProcessor
 from .messages import (
@@ -24,6 +23,7 @@ from .messages import (
     SetStatistic, Stop, StreamFailed,
 )
 from .output_encoder import CompositeEncoder, OutputBitrate
+from .variant_maker import VariantMaker
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ BUSY_FRAME_MS = 12.0
 
 
 class _Stream:
-    def __init__(self, message: OpenStream, variants: VariantCache) -> None:
+    def __init__(self, message: OpenStream, variants: VariantMaker) -> None:
         self.processor = StreamProcessor(message.background_key, message.background, message.codec,
                                          message.settings, variants)
         self.encoder = CompositeEncoder(message.output_bitrate)
@@ -78,7 +78,7 @@ class Worker:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.streams: dict[str, _Stream] = {}
-        self.variants = VariantCache()
+        self.variants = VariantMaker()  # shared by the worker's streams; missing levels made off the frame path
 
     def run(self) -> None:
         """Serve until ``Stop`` or the server goes away."""
@@ -94,6 +94,7 @@ class Worker:
                 self.connection.send(reply)
         for stream in self.streams.values():
             stream.close()
+        self.variants.close()
 
     def handle(self, message: object) -> FrameResult | CutOutResult | StreamFailed | None:
         """Apply one message; frame jobs return their result."""

@@ -284,6 +284,7 @@ class RoomScene:
             self.pool.set_scene_seat(seat.stream_id, None)
         self._seats.clear()
         self._thread.shutdown(wait=False, cancel_futures=True)
+        self._composer.close()
         self.broadcast.close()
 
 
