@@ -41,9 +41,9 @@ class Settings:
     scene_width: int = 960
     scene_height: int = 540
     """Size of a room's shared scene (16:9, the broadcast case)."""
-    scene_max_fps: float = 60.0
-    """A scene frame is composed as soon as a seat has a new picture, at most this often: above the
-    cameras' 30 fps, so a seat's frame waits at most 1/60 s for the next scene frame."""
+    scene_max_fps: float = 90.0
+    """Scene frames are composed as seats' new pictures come in (``rtc.scene.GATHER_SECONDS``), at most
+    this often: well above the cameras' 30 fps, so a seat's picture rarely waits for the cap."""
     scene_matching: bool = True
     """Degrade a scene's better seats to its weakest (off: seats pass as they arrive, for comparison)."""
     max_participants_per_room: int = 9

@@ -2,9 +2,11 @@
 
 The seated participants' workers send cut-outs (their frame scaled into the seat, mask as alpha,
 degraded to the scene's target); this object keeps each seat's latest one, recomputes the target
-from the seats' own estimated losses (the weakest seat by default), and composes a scene frame as
-soon as a seat has a new picture, at most ``fps`` per second, one at a time (a frame asked for
-meanwhile is composed next, from the newest cut-outs). Composing and encoding run on the scene's own
+from the seats' own estimated losses (the weakest seat by default), and composes a scene frame once
+every live seat has a new picture, or once the oldest new picture has waited ``GATHER_SECONDS`` for
+the others, at most ``fps`` per second, one at a time (a frame asked for meanwhile is composed next,
+from the newest cut-outs). Cameras are not in step: a fixed frame clock would make a picture wait up
+to a whole scene frame interval, the gathering window bounds that wait. Composing and encoding run on the scene's own
 thread (``SceneComposer``: OpenCV and the codec release the GIL), never on the event loop. A seat
 whose stream stalls keeps its last cut-out for ``STALL_SECONDS``, then empties. Joins and leaves
 re-flow the layout; the scene's encoder runs on, so nobody gets a keyframe they did not ask for.
@@ -33,6 +35,10 @@ STALL_SECONDS = 2.0
 """How long a stalled participant's last cut-out stays in their seat."""
 TARGET_RESEND = 0.002
 """A new target reaches the seats' workers once it moved this much (their levels have hysteresis)."""
+GATHER_SECONDS = 0.008
+"""How long a seat's new picture may wait for the other seats' before the scene frame is composed
+(4 seats at 30 fps: ~63 scene frames/s; a picture waits 8 ms, against 7 ms median and 14 ms p95 at a
+fixed 60 fps clock)."""
 IDLE_COMPOSE_SECONDS = 0.5
 """With no new cut-out for this long the scene is composed anyway (stalled seats empty out)."""
 
@@ -204,13 +210,25 @@ class RoomScene:
         return self.target if self.matching else 0.0
 
     def _schedule(self) -> None:
-        if self._closed or self._timer is not None:
+        if self._closed:
             return
-        wait = self._last_compose + self._interval - time.monotonic()
-        if wait <= 0:
+        now = time.monotonic()
+        live = self._live_seats(now)
+        fresh = [s for s in live if s.fresh]
+        if fresh and len(fresh) < len(live):  # wait a little for the others' new pictures
+            due = min(s.arrived for s in fresh) + GATHER_SECONDS
+        else:  # everyone has a new picture (or none has: stalled seats empty out)
+            due = now
+        due = max(due, self._last_compose + self._interval)
+        if self._timer is not None:
+            if self._timer.when() <= self._loop.time() + (due - now):
+                return  # already due no later
+            self._timer.cancel()
+            self._timer = None
+        if due <= now:
             self._compose()
         else:
-            self._timer = asyncio.get_running_loop().call_later(wait, self._compose)
+            self._timer = self._loop.call_later(due - now, self._compose)
 
     def _compose(self) -> None:
         self._timer = None
