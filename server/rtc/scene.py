@@ -6,10 +6,11 @@ from the seats' own estimated losses (the weakest seat by default), and composes
 every live seat has a new picture, or once the oldest new picture has waited ``GATHER_SECONDS`` for
 the others, at most ``fps`` per second, one at a time (a frame asked for meanwhile is composed next,
 from the newest cut-outs). Cameras are not in step: a fixed frame clock would make a picture wait up
-to a whole scene frame interval, the gathering window bounds that wait. Composing and encoding run on the scene's own
-thread (``SceneComposer``: OpenCV and the codec release the GIL), never on the event loop. A seat
-whose stream stalls keeps its last cut-out for ``STALL_SECONDS``, then empties. Joins and leaves
-re-flow the layout; the scene's encoder runs on, so nobody gets a keyframe they did not ask for.
+to a whole scene frame interval, the gathering window bounds that wait. Composing and encoding run
+on the scene's own thread (``SceneComposer``: OpenCV and the codec release the GIL), never on the
+event loop. A seat whose stream stalls keeps its last cut-out for ``STALL_SECONDS``, then empties.
+Joins and leaves re-flow the layout; the scene's encoder runs on, so nobody gets a keyframe they
+did not ask for.
 """
 
 from __future__ import annotations
