@@ -5,9 +5,10 @@ degraded image per (background, size, method, level), least recently used first 
 parameters come from the compression-parameter model when one is shipped (one prediction and one
 measurement of the result; kept when it lands within half a level of the target), else from the
 search over a measured ``BackgroundProfile`` (kept per background, size and method). Level 0 is the
-pristine background itself, made at once. The cache may be read (``peek``, ``nearest``) from one thread
-while another makes variants. A ``LevelSelector`` per stream moves to a new level only when the estimate leaves the current level's band by a margin, so an estimate that
-hovers at a boundary never makes the background flicker between two variants.
+pristine background itself, made at once. The cache may be read (``peek``, ``nearest``) from one
+thread while another makes variants. A ``LevelSelector`` per stream moves to a new level only when
+the estimate leaves the current level's band by a margin, so an estimate that hovers at a boundary
+never makes the background flicker between two variants.
 """
 
 from __future__ import annotations
