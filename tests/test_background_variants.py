@@ -92,3 +92,16 @@ def test_maker_keeps_serving_when_a_level_cannot_be_made(coffee: np.ndarray) -> 
         assert maker.wait_idle(timeout=30) and Broken.attempts == 2
     finally:
         maker.close()
+
+
+def test_levels_beyond_reach_reuse_the_harshest_setting() -> None:
+    flat = np.full((96, 128, 3), 120, np.uint8)  # nothing to lose: every level is out of reach
+    flat[:, 64:] = 130
+    cache = VariantCache(model=None)
+    first = cache.variant("flat", flat, "jpeg", 20)
+    assert first.match.loss < level_target(20) - LEVEL_STEP / 2 and cache.searched == 1
+    again = cache.variant("flat", flat, "jpeg", 30)
+    assert cache.searched == 1  # known to be out of reach: no second search
+    assert again.level == 30 and again.match.params == first.match.params and again.image is first.image
+    assert cache.variant("flat", flat, "jpeg", 1).match.loss <= first.match.loss  # lower levels still searched
+    assert cache.searched == 2

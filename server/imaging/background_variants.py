@@ -4,8 +4,10 @@ Targets are quantised into quality levels (``LEVEL_STEP`` of loss each). A ``Var
 degraded image per (background, size, method, level), least recently used first out. A variant's
 parameters come from the compression-parameter model when one is shipped (one prediction and one
 measurement of the result; kept when it lands within half a level of the target), else from the
-search over a measured ``BackgroundProfile`` (kept per background, size and method). Level 0 is the
-pristine background itself, made at once. The cache may be read (``peek``, ``nearest``) from one
+search over a measured ``BackgroundProfile`` (kept per background, size and method), to a quarter of
+a level (finer is invisible behind the level's hysteresis and costs bisection steps). Level 0 is the
+pristine background itself, made at once; levels beyond the method's reach on a background share
+its harshest setting, searched once. The cache may be read (``peek``, ``nearest``) from one
 thread while another makes variants. A ``LevelSelector`` per stream moves to a new level only when
 the estimate leaves the current level's band by a margin, so an estimate that hovers at a boundary
 never makes the background flicker between two variants.
@@ -78,6 +80,9 @@ class VariantCache:
         self._variants: OrderedDict[tuple, Variant] = OrderedDict()
         self._profiles: OrderedDict[tuple, BackgroundProfile] = OrderedDict()
         self._measured: OrderedDict[tuple, MeasuredImage] = OrderedDict()
+        self._ceilings: OrderedDict[tuple, Variant] = OrderedDict()
+        """Per background, size and method: the variant at the harshest setting, once a level was
+        found out of reach."""
         self._max_variants, self._max_profiles = max_variants, max_profiles
         self._lock = threading.Lock()  # guards the variants' store (read by other threads)
         self._model = load_compression_model() if model is True else (model or None)
@@ -88,14 +93,21 @@ class VariantCache:
 
     def variant(self, key: str, background_bgr: np.ndarray, method: str, level: int) -> Variant:
         """The variant of ``background_bgr`` (already at output size) for ``level``, made if needed
-        (a search can take a few hundred milliseconds; level 0 is immediate)."""
+        (a search can take a few hundred milliseconds; level 0 is immediate, and so is a level beyond
+        what the method reaches on this background once one such level was searched: it gets the
+        harshest setting again)."""
         require_bgr_image(background_bgr, "background")
         height, width = background_bgr.shape[:2]
         found = self.peek(key, width, height, method, level)
         if found is not None:
             return found
+        target = level_target(level)
+        ceiling = self._recall(self._ceilings, (key, width, height, method))
         if level == 0:
-            match, image = MatchResult(DegradationParams(), 0.0, 0.0), background_bgr
+            variant = Variant(background_bgr, 0, MatchResult(DegradationParams(), 0.0, 0.0), _i420_of(background_bgr))
+        elif ceiling is not None and ceiling.match.loss < target - LEVEL_STEP / 2:
+            variant = Variant(ceiling.image, level, MatchResult(ceiling.match.params, ceiling.match.loss, target),
+                              ceiling.i420)
         else:
             predicted = self._predict(key, background_bgr, method, level)
             if predicted is not None:
@@ -103,11 +115,12 @@ class VariantCache:
                 self.predicted += 1
             else:
                 profile = self._profile(key, background_bgr, method)
-                match = choose_params(profile, level_target(level))
+                match = choose_params(profile, target, tolerance=LEVEL_STEP / 4)
                 image = degrade(profile.image, match.params)
                 self.searched += 1
-        i420 = bgr_to_i420(image) if width % 2 == 0 and height % 2 == 0 else None
-        variant = Variant(image=image, level=level, match=match, i420=i420)
+            variant = Variant(image, level, match, _i420_of(image))
+            if match.loss < target - LEVEL_STEP / 2:  # out of the method's reach: the harshest setting
+                self._remember(self._ceilings, (key, width, height, method), variant, self._max_profiles)
         return self._remember(self._variants, (key, width, height, method, level), variant, self._max_variants)
 
     def peek(self, key: str, width: int, height: int, method: str, level: int) -> Variant | None:
@@ -141,7 +154,7 @@ class VariantCache:
     def forget(self, key: str) -> None:
         """Drop every variant and profile of one background (e.g. after it was deleted)."""
         with self._lock:
-            for store in (self._variants, self._profiles, self._measured):
+            for store in (self._variants, self._profiles, self._measured, self._ceilings):
                 for stale in [k for k in store if k[0] == key]:
                     del store[stale]
 
@@ -169,3 +182,9 @@ class VariantCache:
             while len(store) > limit:
                 store.popitem(last=False)
         return value
+
+
+def _i420_of(image: np.ndarray) -> np.ndarray | None:
+    """The image as I420 for even sizes (the server composites in I420), else None."""
+    height, width = image.shape[:2]
+    return bgr_to_i420(image) if width % 2 == 0 and height % 2 == 0 else None

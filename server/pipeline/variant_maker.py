@@ -42,11 +42,12 @@ class VariantMaker:
         found = self.cache.peek(key, width, height, method, level)
         if found is not None:
             return found
-        if level == 0:
-            return self.cache.variant(key, background_bgr, method, 0)
-        self._request(key, background_bgr, method, level)
-        nearest = self.cache.nearest(key, width, height, method, level)
-        return nearest if nearest is not None else self.cache.variant(key, background_bgr, method, 0)
+        if level > 0:
+            self._request(key, background_bgr, method, level)
+            nearest = self.cache.nearest(key, width, height, method, level)
+            if nearest is not None:
+                return nearest
+        return self.cache.variant(key, background_bgr, method, 0)  # the pristine background: immediate
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until every requested variant is made (for tests and benchmarks); False on timeout."""
