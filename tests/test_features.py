@@ -7,7 +7,9 @@ import dataclasses
 import cv2
 import numpy as np
 
-from server.imaging.features import BLOCK_FEATURES, FRAME_FEATURES, block_features, frame_features, frame_luma_u8
+from server.imaging.features import (
+    BLOCK_FEATURES, FRAME_FEATURES, block_features, frame_features, frame_luma_u8, percentiles,
+)
 from server.training.footage import generated_texture
 from server.training.quality_samples import make_specs, render_clip
 
@@ -92,3 +94,11 @@ def test_static_training_clips_keep_the_camera_still() -> None:
         return float(np.abs(first - last).mean())
 
     assert drift(render_clip(still)) < 1.0 < drift(render_clip(moving))
+
+
+def test_percentiles_match_numpy() -> None:
+    rng = np.random.default_rng(0)
+    for shape in ((30, 40), (15, 20), (1, 1), (2, 3), (45, 80)):
+        values = rng.normal(size=shape).astype(np.float32)
+        np.testing.assert_allclose(percentiles(values, (10, 90)), np.percentile(values, (10, 90)), rtol=0, atol=1e-6)
+        np.testing.assert_allclose(percentiles(values, (10,)), [np.percentile(values, 10)], rtol=0, atol=1e-6)

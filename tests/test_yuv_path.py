@@ -64,7 +64,16 @@ def test_processing_i420_matches_processing_bgr(decoded) -> None:
             processor.close()
     (bgr_image, bgr_result), (yuv_image, yuv_result) = results
     assert yuv_result.quality.value == pytest.approx(bgr_result.quality.value, rel=0.1)
-    assert np.abs(bgr_image.astype(int) - yuv_image).mean() < 4
+    difference = np.abs(bgr_image.astype(int) - yuv_image).mean(axis=2)
+    if yuv_result.level == bgr_result.level:
+        assert difference.mean() < 4
+    else:
+        # Estimates a few percent apart can straddle a level boundary: then the backgrounds differ by
+        # one level, and the person must still match.
+        assert abs(yuv_result.level - bgr_result.level) == 1
+        person = (bgr_result.mask > 0.5) & (yuv_result.mask > 0.5)
+        assert person.mean() > 0.1
+        assert difference[person].mean() < 4
 
 
 @pytest.mark.parametrize("shape, width, height, message", [

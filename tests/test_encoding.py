@@ -1,0 +1,66 @@
+"""Training senders: real-time and file-style encodes come back one picture per frame, in display order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from server.imaging.metrics import ssim_loss
+from server.training.encoding import EncoderSetup, encode_decode
+from server.training.footage import PACKAGE_STILLS, Motion, load_still, package_file, render_still_clip
+from server.training.quality_samples import all_sources, make_specs
+
+
+def _moving_clip(astronaut: np.ndarray, frames: int = 24) -> list[np.ndarray]:
+    motion = Motion(crop=0.5, pan_x=0.004, pan_y=0.0, zoom=0.0, noise=0.0, flip=False, gain=1.0, bias=0.0)
+    return render_still_clip(astronaut, 320, 240, frames, motion, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("setup", [
+    EncoderSetup("h264", 400_000, "medium", realtime=False, gop=12),
+    EncoderSetup("h264", 400_000, "", realtime=False),
+    EncoderSetup("vp8", 400_000, "2", cbr=False, denoise=False, realtime=False, gop=12),
+    EncoderSetup("vp8", 400_000, "-6"),
+], ids=["x264-medium-gop12", "x264-defaults", "vp8-good-gop12", "vp8-realtime"])
+def test_every_frame_comes_back_as_its_own_picture(astronaut: np.ndarray, setup: EncoderSetup) -> None:
+    clip = _moving_clip(astronaut)
+    coded = encode_decode(clip, setup)
+    assert len(coded) == len(clip)
+    for index, frame in enumerate(coded):
+        assert frame.size > 0, f"frame {index} was dropped"
+        # The picture is this frame's, not a neighbour's: the pan moves about 2.5 px per frame.
+        own = ssim_loss(clip[index], frame.image)
+        neighbours = [ssim_loss(clip[j], frame.image) for j in (index - 1, index + 1) if 0 <= j < len(clip)]
+        assert own < min(neighbours), (index, own, neighbours)
+    keyframes = [index for index, frame in enumerate(coded) if frame.keyframe]
+    assert keyframes[0] == 0
+    if not setup.realtime and setup.gop == 12:
+        assert 12 in keyframes
+    if setup.realtime:
+        assert keyframes == [0]
+
+
+def test_x264_file_senders_send_small_b_frames(astronaut: np.ndarray) -> None:
+    coded = encode_decode(_moving_clip(astronaut), EncoderSetup("h264", 400_000, "medium", realtime=False))
+    inter = sorted(frame.size for frame in coded[1:])
+    # B-frames (most inter frames at the medium preset) cost a fraction of the P-frames that anchor them.
+    assert inter[len(inter) // 2] < 0.5 * inter[-1]
+
+
+def test_file_share_draws_file_style_senders_and_leaves_the_held_out_protocol_alone() -> None:
+    sources = ["astronaut", "coffee"]
+    plain = make_specs(sources, 16, seed=4)
+    assert all(spec.setup.realtime for spec in plain)
+    assert plain == make_specs(sources, 16, seed=4, file_share=0.0)
+    files = make_specs(sources, 16, seed=4, file_share=1.0)
+    assert not any(spec.setup.realtime for spec in files)
+    assert {spec.setup.codec for spec in files} == {"vp8", "h264"}
+    assert len({spec.setup.gop for spec in files}) > 1
+
+
+def test_photographs_bundled_with_other_packages_are_training_sources() -> None:
+    for name, (package, path) in PACKAGE_STILLS.items():
+        assert package_file(package, path), f"{package} does not ship {path}"
+        image = load_still(name)
+        assert image.ndim == 3 and image.shape[2] == 3 and min(image.shape[:2]) >= 400
+        assert name in all_sources()
