@@ -28,7 +28,7 @@ HELD_OUT = ("astronaut", "coffee", "rocket", "grass", "bikes.mp4")
 FILE_SHARE = 0.35
 """Share of training clips from file-style senders (B-frames, look-ahead, periodic keyframes). A model
 trained on real-time senders alone ranked file-style encodes at Spearman 0.74 (0.90 on real-time ones,
-``backdrop evaluate``); trained with them, 0.87 (and 0.91)."""
+``backdrop evaluate``); trained with them, 0.87 on file-style and 0.91 on real-time encodes."""
 TEXTURE_SHARE = 0.15
 """Share of training clips showing a generated texture: without them, frames that are texture from edge
 to edge (foliage, gravel) lie outside what the model saw and their loss was overestimated tenfold."""
