@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
+from server.imaging.default_background import studio_background
 from server.imaging.degradation import (
     BackgroundProfile, DegradationParams, choose_params, degrade, match_background,
 )
@@ -43,6 +45,19 @@ def test_zero_target_returns_the_pristine_image(coffee: np.ndarray) -> None:
 def test_unreachable_target_gives_the_harshest_degradation(astronaut: np.ndarray) -> None:
     out = match_background(astronaut, 1.0, method="jpeg")
     assert true_loss(astronaut, out) > 0.3
+
+
+def test_unreachable_target_takes_the_mildest_setting_at_the_ceiling() -> None:
+    """Under JPEG the studio background's loss peaks near a pre-blur of 16 (about 0.16) and falls
+    again at the strongest blur, 24 (about 0.15): an unreachable target gets the peak, not the
+    strongest blur (which both loses less and smears more)."""
+    studio = cv2.resize(studio_background(), (640, 480), interpolation=cv2.INTER_AREA)
+    profile = BackgroundProfile(studio, "jpeg")
+    result = choose_params(profile, 0.5)
+    harshest = profile.loss(DegradationParams(blur_sigma=24.0, method="jpeg", parameter=result.params.parameter))
+    assert result.loss > harshest
+    assert result.params.blur_sigma < 24.0
+    assert abs(true_loss(studio, degrade(studio, result.params)) - result.loss) < 0.002
 
 
 def test_degrade_applies_each_operator(astronaut: np.ndarray) -> None:

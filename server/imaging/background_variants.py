@@ -7,7 +7,7 @@ measurement of the result; kept when it lands within half a level of the target)
 search over a measured ``BackgroundProfile`` (kept per background, size and method), to a quarter of
 a level (finer is invisible behind the level's hysteresis and costs bisection steps). Level 0 is the
 pristine background itself, made at once; levels beyond the method's reach on a background share
-its harshest setting, searched once. The cache may be read (``peek``, ``nearest``) from one
+its ceiling (the mildest setting that reaches the method's highest loss), searched once. The cache may be read (``peek``, ``nearest``) from one
 thread while another makes variants. A ``LevelSelector`` per stream moves to a new level only when
 the estimate leaves the current level's band by a margin, so an estimate that hovers at a boundary
 never makes the background flicker between two variants.
@@ -81,7 +81,7 @@ class VariantCache:
         self._profiles: OrderedDict[tuple, BackgroundProfile] = OrderedDict()
         self._measured: OrderedDict[tuple, MeasuredImage] = OrderedDict()
         self._ceilings: OrderedDict[tuple, Variant] = OrderedDict()
-        """Per background, size and method: the variant at the harshest setting, once a level was
+        """Per background, size and method: the variant at the method's ceiling, once a level was
         found out of reach."""
         self._max_variants, self._max_profiles = max_variants, max_profiles
         self._lock = threading.Lock()  # guards the variants' store (read by other threads)
@@ -119,7 +119,7 @@ class VariantCache:
                 image = degrade(profile.image, match.params)
                 self.searched += 1
             variant = Variant(image, level, match, _i420_of(image))
-            if match.loss < target - LEVEL_STEP / 2:  # out of the method's reach: the harshest setting
+            if match.loss < target - LEVEL_STEP / 2:  # out of the method's reach: its ceiling
                 self._remember(self._ceilings, (key, width, height, method), variant, self._max_profiles)
         return self._remember(self._variants, (key, width, height, method, level), variant, self._max_variants)
 

@@ -7,7 +7,9 @@ Operators (``DegradationParams``): a pre-blur, a downscale, and compression with
 The search measures, once per background and size, the loss of every step of the method's
 compression ladder (``BackgroundProfile``), takes the harshest step whose loss does not exceed the
 target, then bisects a pre-blur sigma to close the remaining gap. Loss grows smoothly with the blur,
-so the result lands within a tolerance of any reachable target and is monotone in the target.
+so the result lands within a tolerance of any reachable target and is monotone in the target. A
+target beyond reach gets the method's ceiling: the mildest setting tried whose loss is within the
+tolerance of the highest (a stronger pre-blur can lose less and only smears more).
 """
 
 from __future__ import annotations
@@ -128,7 +130,8 @@ def match_background(background_bgr: np.ndarray, target: float, method: str = "j
                      tolerance: float = DEFAULT_TOLERANCE) -> np.ndarray:
     """Return ``background_bgr`` degraded so that 1 - SSIM(luma) against it is ``target``.
 
-    Where ``target`` is beyond what the method reaches, the harshest degradation is returned.
+    Where ``target`` is beyond what the method reaches, the mildest degradation that reaches the
+    method's highest loss is returned.
     """
     require_bgr_image(background_bgr, "background")
     target = _check_target(target)
@@ -156,12 +159,16 @@ def _bisect(profile: BackgroundProfile, target: float, tolerance: float, make, l
     # Grow the bracket geometrically first: most targets need a small strength.
     upper = min(high, max(low + 0.5, 1e-3) if high > 2 else high)
     upper_loss = profile.loss(make(upper))
+    candidates = [best, MatchResult(make(upper), upper_loss, target)]
     while upper_loss < target and upper < high:
         low, upper = upper, min(high, upper * 2.0)
         upper_loss = profile.loss(make(upper))
-    candidates = [best, MatchResult(make(upper), upper_loss, target)]
+        candidates.append(MatchResult(make(upper), upper_loss, target))
     if upper_loss < target:
-        return candidates[1]  # unreachable: the harshest setting
+        # Unreachable: the mildest strength tried that reaches the method's ceiling. Past it, more blur
+        # changes the look (a smear instead of blocks) without adding loss.
+        ceiling = max(c.loss for c in candidates)
+        return next(c for c in candidates if c.loss >= ceiling - tolerance)
     high = upper
     for _ in range(_BISECTION_STEPS):
         middle = 0.5 * (low + high)
