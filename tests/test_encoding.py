@@ -7,7 +7,7 @@ import pytest
 
 from server.imaging.metrics import ssim_loss
 from server.training.encoding import EncoderSetup, encode_decode
-from server.training.footage import PACKAGE_STILLS, Motion, load_still, package_file, render_still_clip
+from server.training.footage import PACKAGE_STILLS, Motion, is_still, load_still, package_file, render_still_clip
 from server.training.quality_samples import all_sources, make_specs
 
 
@@ -64,3 +64,15 @@ def test_photographs_bundled_with_other_packages_are_training_sources() -> None:
         image = load_still(name)
         assert image.ndim == 3 and image.shape[2] == 3 and min(image.shape[:2]) >= 400
         assert name in all_sources()
+
+
+def test_every_training_still_renders_as_a_compression_image() -> None:
+    """Both training commands draw from ``split_sources``: each still must render as a compression-model
+    image too (a bundled photograph once fell through to its video reader)."""
+    from server.training.commands import split_sources
+    from server.training.compression_samples import ImageSpec, render_image
+
+    train_sources, _ = split_sources()
+    for index, source in enumerate(s for s in train_sources if is_still(s)):
+        image = render_image(ImageSpec(source, 320, 240, seed=index))
+        assert image.shape == (240, 320, 3) and image.dtype == np.uint8, source

@@ -7,10 +7,11 @@ measurement of the result; kept when it lands within half a level of the target)
 search over a measured ``BackgroundProfile`` (kept per background, size and method), to a quarter of
 a level (finer is invisible behind the level's hysteresis and costs bisection steps). Level 0 is the
 pristine background itself, made at once; levels beyond the method's reach on a background share
-its ceiling (the mildest setting that reaches the method's highest loss), searched once. The cache may be read (``peek``, ``nearest``) from one
-thread while another makes variants. A ``LevelSelector`` per stream moves to a new level only when
-the estimate leaves the current level's band by a margin, so an estimate that hovers at a boundary
-never makes the background flicker between two variants.
+its ceiling (the mildest setting that reaches the method's highest loss), searched once. The cache
+may be read (``peek``, ``nearest``) from one thread while another makes variants. A
+``LevelSelector`` per stream moves to a new level only when the estimate leaves the current level's
+band by a margin, so an estimate that hovers at a boundary never makes the background flicker
+between two variants.
 """
 
 from __future__ import annotations
@@ -95,14 +96,14 @@ class VariantCache:
         """The variant of ``background_bgr`` (already at output size) for ``level``, made if needed
         (a search can take a few hundred milliseconds; level 0 is immediate, and so is a level beyond
         what the method reaches on this background once one such level was searched: it gets the
-        harshest setting again)."""
+        method's ceiling again)."""
         require_bgr_image(background_bgr, "background")
         height, width = background_bgr.shape[:2]
         found = self.peek(key, width, height, method, level)
         if found is not None:
             return found
         target = level_target(level)
-        ceiling = self._recall(self._ceilings, (key, width, height, method))
+        ceiling = self._recall(self._ceilings, (key, width, height, method)) if level > 0 else None
         if level == 0:
             variant = Variant(background_bgr, 0, MatchResult(DegradationParams(), 0.0, 0.0), _i420_of(background_bgr))
         elif ceiling is not None and ceiling.match.loss < target - LEVEL_STEP / 2:

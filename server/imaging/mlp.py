@@ -19,22 +19,17 @@ class Network:
         if len(self.weights) != len(self.biases) or not self.weights:
             raise ValueError("a network needs as many bias vectors as weight matrices, at least one")
 
-    def forward(self, standardised: np.ndarray) -> np.ndarray:
-        """The network's first output for each row of already standardised inputs."""
-        hidden = standardised
+    def forward(self, inputs: np.ndarray, start: int = 0) -> np.ndarray:
+        """The network's first output for each row of ``inputs``: already standardised inputs, or with
+        ``start`` > 0 the activations (after ReLU) of layer ``start - 1``."""
+        hidden = inputs
         last = len(self.weights) - 1
-        for index, (weight, bias) in enumerate(zip(self.weights, self.biases)):
-            hidden = hidden @ weight
-            hidden += bias
+        for index in range(start, last + 1):
+            hidden = hidden @ self.weights[index]
+            hidden += self.biases[index]
             if index < last:
                 np.maximum(hidden, 0.0, out=hidden)
         return hidden[:, 0]
-
-    def forward_from_first_layer(self, hidden: np.ndarray) -> np.ndarray:
-        """``forward`` given the first layer's activations (after its ReLU)."""
-        if len(self.weights) == 1:
-            raise ValueError("a single-layer network has no hidden layer")
-        return Network(self.weights[1:], self.biases[1:]).forward(hidden)
 
     def to_json(self) -> dict:
         """Weights and biases as JSON lists."""

@@ -47,6 +47,8 @@ class QualityModel:
         for network in self.networks:
             if network.weights[0].shape[0] != expected:
                 raise ValueError(f"a network takes {network.weights[0].shape[0]} inputs, expected {expected}")
+            if len(network.weights) < 2:
+                raise ValueError("each network needs a hidden layer (their first layers are evaluated together)")
 
     @functools.cached_property
     def _first_layer(self) -> tuple[np.ndarray, np.ndarray]:
@@ -66,7 +68,7 @@ class QualityModel:
         start = 0
         for network in self.networks:
             width = network.weights[0].shape[1]
-            total += network.forward_from_first_layer(hidden[:, start : start + width])
+            total += network.forward(hidden[:, start : start + width], start=1)
             start += width
         total *= 1.0 / len(self.networks)
         return np.clip(np.exp(total) - self.log_offset, 0.0, 1.0)

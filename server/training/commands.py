@@ -18,7 +18,7 @@ from ..imaging.compression_model import DEFAULT_MODEL_PATH as COMPRESSION_MODEL_
 from ..imaging.quality_model import DEFAULT_MODEL_PATH as QUALITY_MODEL_PATH
 from .compression_fit import CompressionFitConfig, evaluate_compression, fit_compression
 from .compression_samples import label_image, make_image_specs
-from .footage import STILLS
+from .footage import is_still
 from .quality_fit import FitConfig, evaluate
 from .quality_fit import fit as fit_quality
 from .quality_samples import all_sources, label_clip, make_specs
@@ -163,7 +163,7 @@ def evaluate_models(clips: int, images: int, seed: int, workers: int, report: Pa
     model = CompressionModel.load(compression_model) if Path(compression_model).is_file() else None
     compression_rows: list[dict] = []
     if model is not None:
-        held_still_sources = [s for s in held_sources if s in STILLS] or held_sources
+        held_still_sources = [s for s in held_sources if is_still(s)] or held_sources
         scores = evaluate_compression(model, make_image_specs(held_still_sources, images, seed + 7), seed=seed)
         compression_rows = scores.pop("rows")
         result["compression"] = scores

