@@ -69,10 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="build samples offline and train a model")
     models = train.add_subparsers(dest="model", required=True)
     quality = models.add_parser("quality", help="the image quality evaluation model (used by estimate_quality)")
-    quality.add_argument("--clips", type=int, default=2800, help="training clips")
+    quality.add_argument("--clips", type=int, default=2800, help="training clips with a moving camera")
     quality.add_argument("--frames", type=int, default=20, help="frames per clip (every 4th is labelled)")
     quality.add_argument("--static-share", type=float, default=0.0,
-                         help="share of still clips with a fixed camera (their inter frames are nearly all skips)")
+                         help="share of the moving-camera clips' stills held still instead")
+    quality.add_argument("--fixed-clips", type=int, default=1500,
+                         help="extra clips of stills seen by a fixed camera (half with the camera's noise, half "
+                              "the same picture every frame)")
     quality.add_argument("--file-share", type=float, default=0.35,
                          help="share of clips from file-style senders (B-frames, look-ahead, periodic keyframes)")
     quality.add_argument("--networks", type=int, default=3, help="ensemble size (each network from its own seed)")
@@ -94,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--frames", type=int, default=20, help="frames per held-out clip, every one scored")
     evaluate.add_argument("--senders", choices=("realtime", "file", "both"), default="both",
                           help="held-out clips from real-time senders, file-style ones (each --clips), or both")
+    evaluate.add_argument("--cameras", choices=("moving", "fixed", "all"), default="all",
+                          help="per sender family, --clips clips with a moving camera, --clips of stills with a "
+                               "fixed camera (half with the camera's noise, half the same picture every frame), "
+                               "or both")
     evaluate.add_argument("--images", type=int, default=24, help="held-out images (compression model)")
     evaluate.add_argument("--seed", type=int, default=99)
     evaluate.add_argument("--workers", type=int, default=2)
@@ -111,7 +118,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.model == "quality":
         out = args.out or commands.QUALITY_MODEL_PATH
         record = commands.train_quality(args.clips, args.held_out_clips, args.seed, args.workers, out, args.frames,
-                                        args.static_share, args.file_share, args.networks)
+                                        args.static_share, args.file_share, args.networks, args.fixed_clips)
     else:
         out = args.out or commands.COMPRESSION_MODEL_PATH
         record = commands.train_compression(args.images, args.held_out_images, args.per_method, args.seed,
@@ -127,7 +134,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     result = commands.evaluate_models(args.clips, args.images, args.seed, args.workers, args.report,
                                       args.quality_model or commands.QUALITY_MODEL_PATH,
                                       args.compression_model or commands.COMPRESSION_MODEL_PATH, args.frames,
-                                      args.senders)
+                                      args.senders, args.cameras)
     print(commands.format_evaluation(result))
     return 0
 

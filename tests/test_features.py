@@ -6,12 +6,13 @@ import dataclasses
 
 import cv2
 import numpy as np
+import pytest
 
 from server.imaging.features import (
     BLOCK_FEATURES, FRAME_FEATURES, block_features, frame_features, frame_luma_u8, percentiles,
 )
 from server.training.footage import generated_texture
-from server.training.quality_samples import make_specs, render_clip
+from server.training.quality_samples import fixed_camera_specs, make_specs, render_clip
 
 _HADAMARD = np.array([[1, 1, 1, 1], [1, 1, -1, -1], [1, -1, -1, 1], [1, -1, 1, -1]], np.float64)
 
@@ -94,6 +95,20 @@ def test_static_training_clips_keep_the_camera_still() -> None:
         return float(np.abs(first - last).mean())
 
     assert drift(render_clip(still)) < 1.0 < drift(render_clip(moving))
+
+
+def test_fixed_camera_clips_are_stills_half_held_half_frozen() -> None:
+    specs = fixed_camera_specs(["astronaut", "coffee", "bikes.mp4"], 40, seed=5, texture_share=0.2)
+    assert all(spec.source != "bikes.mp4" and spec.camera in ("static", "frozen") for spec in specs)
+    assert 10 <= sum(spec.static for spec in specs) <= 30  # about half each
+    frozen = dataclasses.replace(next(s for s in specs if s.frozen and s.source != "texture"), frames=6)
+    frames = render_clip(frozen)
+    assert all(np.array_equal(frames[0], frame) for frame in frames[1:])  # the same picture every frame
+    statics = [render_clip(dataclasses.replace(s, frames=3)) for s in specs if s.static][:8]
+    assert all(np.abs(c[0].astype(float) - c[-1]).mean() < 5 for c in statics)  # at most camera noise
+    assert any(not np.array_equal(c[0], c[-1]) for c in statics)  # some with noise
+    with pytest.raises(ValueError, match="still"):
+        fixed_camera_specs(["bikes.mp4"], 4, seed=1)
 
 
 def test_percentiles_match_numpy() -> None:

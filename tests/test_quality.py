@@ -89,19 +89,20 @@ def test_bad_frames_are_rejected(frame: object, message: str) -> None:
         estimate_quality(frame, 1000, True)  # type: ignore[arg-type]
 
 
-def test_tracker_smooths_and_follows_the_stream(encoded: dict) -> None:
+def test_tracker_smooths_changing_pictures_and_resets_on_keyframes(encoded: dict) -> None:
     frames = encoded[("vp8", 250_000)]
     tracker = QualityTracker(codec="vp8", statistic="mean", smoothing=0.3)
     tracker.update(frames[0].image, frames[0].size, True)
-    # The same picture with encoded sizes swinging by 4x: the raw estimate swings, the tracked one much less.
-    image, size = frames[5].image, frames[5].size
-    sizes = [size // 2, size * 2] * 10
-    raw = [estimate_quality(image, s, False, "vp8").value for s in sizes]
-    tracked = [tracker.update(image, s, False).value for s in sizes]
+    # Two different pictures in turn with encoded sizes swinging by 4x: every block changes, so the
+    # raw estimate swings and the tracked one much less.
+    first, second = frames[4], frames[10]
+    sequence = [(first.image, first.size // 2), (second.image, second.size * 2)] * 10
+    raw = [estimate_quality(image, s, False, "vp8").value for image, s in sequence]
+    tracked = [tracker.update(image, s, False).value for image, s in sequence]
     raw_swing = np.abs(np.diff(raw[-6:])).mean()
     tracked_swing = np.abs(np.diff(tracked[-6:])).mean()
     assert raw_swing > 0
-    assert tracked_swing < 0.5 * raw_swing, (raw_swing, tracked_swing)
+    assert 0 < tracked_swing < 0.5 * raw_swing, (raw_swing, tracked_swing)
     assert tracker.running_inter_bpp is not None and tracker.running_inter_bpp > 0
     # A keyframe is a fresh picture: the tracker takes its estimate as is.
     key = frames[0]
@@ -111,3 +112,25 @@ def test_tracker_smooths_and_follows_the_stream(encoded: dict) -> None:
     assert tracker.update(frames[-1].image, frames[-1].size, False).statistic == "max"
     with pytest.raises(ValueError, match="unknown statistic"):
         tracker.set_statistic("nope")
+
+
+def test_tracker_keeps_the_loss_of_unchanged_blocks(astronaut: np.ndarray) -> None:
+    """A frozen picture: the first inter frames are skips of a few bytes whose quality is the
+    keyframe's; the tracker keeps it, the frame alone cannot know it."""
+    frames = encode_decode([astronaut] * 4, EncoderSetup("h264", 150_000, "veryfast"))
+    key, skips = frames[0], frames[1:]
+    assert key.keyframe and all(0 < f.size < key.size / 100 and not f.keyframe for f in skips)
+    tracker = QualityTracker(codec="h264")
+    start = tracker.update(key.image, key.size, True)
+    for frame in skips:
+        tracked = tracker.update(frame.image, frame.size, False)
+        # The skip shows the keyframe's picture, so its true loss is the keyframe's: the tracker keeps
+        # the keyframe's estimate instead of re-scoring a few-byte frame.
+        assert ssim_loss(astronaut, frame.image) == pytest.approx(ssim_loss(astronaut, key.image), abs=0.002)
+        kept = np.isclose(tracked.matrix, start.matrix, atol=1e-6)
+        assert kept.mean() > 0.98, kept.mean()  # a few-byte frame may still update a macroblock or two
+        assert tracked.value == pytest.approx(start.value, abs=0.002)
+    moved = np.roll(key.image, 16, axis=1)  # every block changes: the frame's own estimate counts
+    assert not np.allclose(tracker.update(moved, 3000, False).matrix, start.matrix)
+    with pytest.raises(ValueError, match="unchanged_luma"):
+        QualityTracker(unchanged_luma=-1.0)

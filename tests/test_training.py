@@ -47,13 +47,17 @@ def test_train_compression_is_deterministic_and_records_its_data(tmp_path: Path)
 def test_train_quality_writes_a_loadable_model_and_its_record(tmp_path: Path) -> None:
     out = tmp_path / "quality.json"
     done = backdrop("train", "quality", "--clips", "6", "--frames", "12", "--held-out-clips", "4", "--seed", "2",
-                    "--networks", "2", "--file-share", "0.5", "--out", str(out))
+                    "--networks", "2", "--file-share", "0.5", "--static-share", "0.3", "--fixed-clips", "4",
+                    "--out", str(out))
     assert done.returncode == 0, done.stderr
     model = QualityModel.load(out)
     assert len(model.networks) == 2
     record = json.loads((tmp_path / "quality_training.json").read_text())
     assert record["training_clips"] == 6 and record["training_frames"] > 0 and record["seed"] == 2
     assert record["frames_per_clip"] == 12 and record["file_share"] == 0.5 and record["fit"]["networks"] == 2
+    assert record["static_share"] == 0.3 and record["fixed_camera_clips"] == 4
+    assert record["held_out_clips"] == 4 + 2  # moving-camera clips and half as many fixed-camera ones
+    assert set(record["held_out"]["by_camera"]) <= {"moving", "static", "frozen"}
     assert -1 <= record["held_out"]["frame_spearman"] <= 1
     assert model.record["held_out"] == record["held_out"]
 
@@ -61,13 +65,15 @@ def test_train_quality_writes_a_loadable_model_and_its_record(tmp_path: Path) ->
 def test_evaluate_prints_every_figure_and_writes_plots(tmp_path: Path) -> None:
     done = backdrop("evaluate", "--clips", "4", "--images", "3", "--report", str(tmp_path))
     assert done.returncode == 0, done.stderr
-    for needle in ("frame level: spearman", "realtime", "file", "vp8", "h264", "block level", "estimate_quality at 640x480",
-                   "compression:", "model files"):
+    for needle in ("frame level: spearman", "realtime", "file", "moving", "static", "frozen", "the server's tracker",
+                   "vp8", "h264", "block level", "estimate_quality at 640x480", "compression:", "model files"):
         assert needle in done.stdout, (needle, done.stdout)
     for name in ("quality_scatter.png", "quality_error_by_bitrate.png", "compression_achieved_vs_target.png"):
         assert (tmp_path / name).stat().st_size > 5000
     result = json.loads((tmp_path / "evaluation.json").read_text())
     assert result["quality"]["frames"] > 0 and "by_method" in result["compression"]
+    assert set(result["quality"]["by_camera"]) == {"moving", "static", "frozen"}
+    assert -1 <= result["quality"]["tracker"]["spearman"] <= 1
 
 
 def test_the_variant_cache_uses_the_model_and_keeps_the_search_as_reference(coffee: np.ndarray) -> None:

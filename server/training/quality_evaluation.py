@@ -1,5 +1,6 @@
-"""Score the quality estimator as the server runs it (``estimate_quality`` on decoded frames, every
-frame of each clip) against the true loss, frame by frame and block by block."""
+"""Score the quality estimator on decoded frames (every frame of each clip) against the true loss,
+frame by frame and block by block: ``estimate_quality`` alone, and the ``QualityTracker`` that the
+server runs over each stream."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from ..imaging.features import BLOCK, frame_luma_u8
 from ..imaging.metrics import block_loss_map, ssim_loss
-from ..imaging.quality import estimate_quality, load_model
+from ..imaging.quality import QualityTracker, estimate_quality, load_model
 from .encoding import EncoderSetup, encode_decode
 from .footage import load_still
 from .quality_samples import ClipSpec, render_clip
@@ -27,18 +28,21 @@ class QualityScorer:
 
         model = load_model(self.model_path)
         frames = render_clip(spec)
+        tracker = QualityTracker(spec.setup.codec, model=model)
         rows = []
         for index, (original, received) in enumerate(zip(frames, encode_decode(frames, spec.setup))):
             if received.size == 0:
                 continue
             estimate = estimate_quality(received.image, received.size, received.keyframe, spec.setup.codec,
                                         model=model)
+            tracked = tracker.update(received.image, received.size, received.keyframe)
             truth_blocks = block_loss_map(frame_luma_u8(original).astype(np.float32),
                                           frame_luma_u8(received.image).astype(np.float32), BLOCK)
             rows.append({"codec": spec.setup.codec, "size": f"{spec.width}x{spec.height}",
-                         "sender": "realtime" if spec.setup.realtime else "file",
+                         "sender": "realtime" if spec.setup.realtime else "file", "camera": spec.camera,
                          "bitrate": spec.setup.bitrate, "keyframe": received.keyframe, "index": index,
-                         "truth": ssim_loss(original, received.image), "estimate": estimate.value, "bpp": estimate.bpp,
+                         "truth": ssim_loss(original, received.image), "estimate": estimate.value,
+                         "tracked": tracked.value, "bpp": estimate.bpp,
                          "block_spearman": float(spearmanr(estimate.matrix.reshape(-1), truth_blocks.reshape(-1)).statistic)})
         return rows
 
@@ -53,17 +57,24 @@ def _correlations(estimate: np.ndarray, truth: np.ndarray) -> dict:
 
 
 def summarise(rows: list[dict]) -> dict:
-    """Pooled, per-codec and per-resolution correlations, bits-per-pixel baseline, block level."""
+    """Pooled, per-sender, per-camera, per-codec and per-resolution correlations of the frame's own
+    estimate, the tracker's (``tracker`` keys), bits-per-pixel baseline, block level."""
     from scipy.stats import spearmanr
 
     truth = np.array([r["truth"] for r in rows])
     estimate = np.array([r["estimate"] for r in rows])
+    tracked = np.array([r["tracked"] for r in rows])
+    cameras = sorted({r["camera"] for r in rows})
     summary = {**_correlations(estimate, truth),
+               "tracker": _correlations(tracked, truth),
+               "tracker_by_camera": {name: _correlations(tracked[mask], truth[mask]) for name in cameras
+                                     for mask in [np.array([r["camera"] == name for r in rows])]},
                "bpp_spearman": round(float(spearmanr(-np.array([r["bpp"] for r in rows]), truth).statistic), 4),
                "block_spearman_median": round(float(np.nanmedian([r["block_spearman"] for r in rows])), 4),
                "median_abs_error": round(float(np.median(np.abs(estimate - truth))), 4),
-               "by_sender": {}, "by_codec": {}, "by_resolution": {}}
-    for group, key in (("by_sender", "sender"), ("by_codec", "codec"), ("by_resolution", "size")):
+               "by_sender": {}, "by_camera": {}, "by_codec": {}, "by_resolution": {}}
+    for group, key in (("by_sender", "sender"), ("by_camera", "camera"), ("by_codec", "codec"),
+                       ("by_resolution", "size")):
         for name in sorted({r[key] for r in rows}, key=lambda n: (len(n), n)):
             mask = np.array([r[key] == name for r in rows])
             summary[group][name] = _correlations(estimate[mask], truth[mask])

@@ -96,6 +96,7 @@ def evaluate(model: QualityModel, samples: list[FrameSample]) -> dict:
     }
     groupings = {
         "by_sender": ["realtime" if s.spec.setup.realtime else "file" for s in samples],
+        "by_camera": [s.spec.camera for s in samples],
         "by_codec": [s.spec.setup.codec for s in samples],
         "by_resolution": [f"{s.spec.width}x{s.spec.height}" for s in samples],
     }
