@@ -69,10 +69,17 @@ def check_statistic(statistic: object) -> str:
 def estimate_quality(frame_bgr: np.ndarray, encoded_size: int, keyframe: bool, codec: str = "vp8",
                      statistic: str = "mean", model: QualityModel | None = None) -> QualityEstimate:
     """Estimate the quality of one decoded frame from its pixels and its encoded size."""
+    luma = _luma_bgr(frame_bgr, encoded_size, codec, statistic)
+    height, width = frame_bgr.shape[:2]
+    return _estimate(luma, width, height, encoded_size, keyframe, codec, statistic, model)
+
+
+def _luma_bgr(frame_bgr: np.ndarray, encoded_size: int, codec: str, statistic: str) -> np.ndarray:
+    """The checked BGR frame's luma plane, cropped to whole blocks."""
     require_bgr_image(frame_bgr, "frame")
     height, width = frame_bgr.shape[:2]
     _check_arguments(encoded_size, codec, statistic, width, height)
-    return _estimate(frame_luma_u8(frame_bgr), width, height, encoded_size, keyframe, codec, statistic, model)
+    return frame_luma_u8(frame_bgr)
 
 
 def _luma_i420(i420: np.ndarray, width: int, height: int, encoded_size: int, codec: str,
@@ -142,9 +149,11 @@ class QualityTracker:
         self._alpha_rate = 2.0 / (bitrate_window + 1)
         self._model = model
         self._inter_size: float | None = None
-        self._matrix: np.ndarray | None = None
-        self._luma: np.ndarray | None = None
+        self._tracked: tuple[np.ndarray, np.ndarray] | None = None
+        """The tracked loss matrix and the luma plane of the frame it was last updated with."""
         self.latest: QualityEstimate | None = None
+        self.frame_estimate: QualityEstimate | None = None
+        """The last scored frame's own estimate (what ``estimate_quality`` gives it), before tracking."""
 
     @property
     def running_inter_bpp(self) -> float | None:
@@ -156,10 +165,9 @@ class QualityTracker:
 
     def update(self, frame_bgr: np.ndarray, encoded_size: int, keyframe: bool) -> QualityEstimate:
         """Score the next frame of the stream and return the tracked estimate."""
-        require_bgr_image(frame_bgr, "frame")
+        luma = _luma_bgr(frame_bgr, encoded_size, self.codec, self.statistic)
         height, width = frame_bgr.shape[:2]
-        _check_arguments(encoded_size, self.codec, self.statistic, width, height)
-        return self._follow(frame_luma_u8(frame_bgr), width, height, encoded_size, keyframe)
+        return self._follow(luma, width, height, encoded_size, keyframe)
 
     def update_i420(self, i420: np.ndarray, width: int, height: int, encoded_size: int,
                     keyframe: bool) -> QualityEstimate:
@@ -180,20 +188,22 @@ class QualityTracker:
     def _follow(self, luma: np.ndarray, width: int, height: int, encoded_size: int,
                 keyframe: bool) -> QualityEstimate:
         raw = _estimate(luma, width, height, encoded_size, keyframe, self.codec, self.statistic, self._model)
+        self.frame_estimate = raw
         size = int(encoded_size)
         if not keyframe and size > 0:
             self._inter_size = size if self._inter_size is None else (
                 self._inter_size + self._alpha_rate * (size - self._inter_size))
-        previous, self._luma = self._luma, luma
-        if self._matrix is None or self._matrix.shape != raw.matrix.shape or keyframe or previous is None:
-            self._matrix = raw.matrix
+        if self._tracked is None or self._tracked[0].shape != raw.matrix.shape or keyframe:
+            matrix = raw.matrix
         else:
-            smoothed = self._matrix + self.smoothing * (raw.matrix - self._matrix)
-            self._matrix = np.where(self._unchanged_blocks(previous, luma), self._matrix, smoothed)
-        value = reduce_matrix(self._matrix, self.statistic)
+            tracked, previous = self._tracked
+            smoothed = tracked + self.smoothing * (raw.matrix - tracked)
+            matrix = np.where(self._unchanged_blocks(previous, luma), tracked, smoothed)
+        self._tracked = (matrix, luma)
+        value = reduce_matrix(matrix, self.statistic)
         if not math.isfinite(value):
             raise ValueError("quality estimate is not finite")
-        self.latest = QualityEstimate(value=value, matrix=self._matrix, statistic=self.statistic, bpp=raw.bpp,
+        self.latest = QualityEstimate(value=value, matrix=matrix, statistic=self.statistic, bpp=raw.bpp,
                                       keyframe=raw.keyframe, codec=self.codec)
         return self.latest
 

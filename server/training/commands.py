@@ -171,7 +171,8 @@ def evaluate_models(clips: int, images: int, seed: int, workers: int, report: Pa
         raise ValueError(f"cameras must be one of {', '.join(CAMERAS)}, got {cameras!r}")
     _, held_sources = split_sources()
     specs = []
-    for file_share in [share for family, share in (("realtime", 0.0), ("file", 1.0)) if senders in (family, "both")]:
+    file_shares = {"realtime": [0.0], "file": [1.0], "both": [0.0, 1.0]}[senders]
+    for file_share in file_shares:
         if cameras in ("moving", "all"):
             specs += make_specs(held_sources, clips, seed, frames, file_share=file_share)
         if cameras in ("fixed", "all"):

@@ -33,9 +33,9 @@ class QualityScorer:
         for index, (original, received) in enumerate(zip(frames, encode_decode(frames, spec.setup))):
             if received.size == 0:
                 continue
-            estimate = estimate_quality(received.image, received.size, received.keyframe, spec.setup.codec,
-                                        model=model)
             tracked = tracker.update(received.image, received.size, received.keyframe)
+            estimate = tracker.frame_estimate  # the frame's own estimate_quality, scored once
+            assert estimate is not None
             truth_blocks = block_loss_map(frame_luma_u8(original).astype(np.float32),
                                           frame_luma_u8(received.image).astype(np.float32), BLOCK)
             rows.append({"codec": spec.setup.codec, "size": f"{spec.width}x{spec.height}",
@@ -56,6 +56,15 @@ def _correlations(estimate: np.ndarray, truth: np.ndarray) -> dict:
             "pearson": round(float(pearsonr(estimate, truth).statistic), 4)}
 
 
+def _grouped(rows: list[dict], key: str, estimate: np.ndarray, truth: np.ndarray) -> dict:
+    """``_correlations`` of ``estimate`` with ``truth`` within each value of ``rows``' ``key``."""
+    groups = {}
+    for name in sorted({r[key] for r in rows}, key=lambda n: (len(n), n)):
+        mask = np.array([r[key] == name for r in rows])
+        groups[name] = _correlations(estimate[mask], truth[mask])
+    return groups
+
+
 def summarise(rows: list[dict]) -> dict:
     """Pooled, per-sender, per-camera, per-codec and per-resolution correlations of the frame's own
     estimate, the tracker's (``tracker`` keys), bits-per-pixel baseline, block level."""
@@ -64,21 +73,13 @@ def summarise(rows: list[dict]) -> dict:
     truth = np.array([r["truth"] for r in rows])
     estimate = np.array([r["estimate"] for r in rows])
     tracked = np.array([r["tracked"] for r in rows])
-    cameras = sorted({r["camera"] for r in rows})
-    summary = {**_correlations(estimate, truth),
-               "tracker": _correlations(tracked, truth),
-               "tracker_by_camera": {name: _correlations(tracked[mask], truth[mask]) for name in cameras
-                                     for mask in [np.array([r["camera"] == name for r in rows])]},
-               "bpp_spearman": round(float(spearmanr(-np.array([r["bpp"] for r in rows]), truth).statistic), 4),
-               "block_spearman_median": round(float(np.nanmedian([r["block_spearman"] for r in rows])), 4),
-               "median_abs_error": round(float(np.median(np.abs(estimate - truth))), 4),
-               "by_sender": {}, "by_camera": {}, "by_codec": {}, "by_resolution": {}}
-    for group, key in (("by_sender", "sender"), ("by_camera", "camera"), ("by_codec", "codec"),
-                       ("by_resolution", "size")):
-        for name in sorted({r[key] for r in rows}, key=lambda n: (len(n), n)):
-            mask = np.array([r[key] == name for r in rows])
-            summary[group][name] = _correlations(estimate[mask], truth[mask])
-    return summary
+    return {**_correlations(estimate, truth),
+            "tracker": _correlations(tracked, truth), "tracker_by_camera": _grouped(rows, "camera", tracked, truth),
+            "bpp_spearman": round(float(spearmanr(-np.array([r["bpp"] for r in rows]), truth).statistic), 4),
+            "block_spearman_median": round(float(np.nanmedian([r["block_spearman"] for r in rows])), 4),
+            "median_abs_error": round(float(np.median(np.abs(estimate - truth))), 4),
+            **{group: _grouped(rows, key, estimate, truth) for group, key in (
+                ("by_sender", "sender"), ("by_camera", "camera"), ("by_codec", "codec"), ("by_resolution", "size"))}}
 
 
 def timing_ms(model_path: str, repeats: int = 200) -> float:

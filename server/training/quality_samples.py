@@ -108,10 +108,10 @@ def fixed_camera_specs(sources: list[str], clips: int, seed: int, frames: int = 
                        file_share: float = 0.0) -> list[ClipSpec]:
     """``clips`` clips of the stills among ``sources`` seen by a fixed camera: half as a webcam sees a
     still scene (``static``: the clip's camera noise, if it has any), half the same picture every
-    frame (``frozen``). Their inter frames are mostly skips
-    and refinements of earlier pictures, whose quality their size says little about: the estimator
-    must learn to read it from the pixels (a model trained on moving cameras alone ranked these
-    frames at Spearman 0.67, ``backdrop evaluate``)."""
+    frame (``frozen``). Their inter frames are mostly skips and refinements of earlier pictures,
+    whose quality their size says little about: the estimator must learn to read it from the
+    pixels (a model trained on moving cameras alone ranked these frames at Spearman 0.67,
+    ``backdrop evaluate``)."""
     stills = [source for source in sources if is_still(source)]
     if not stills:
         raise ValueError("fixed-camera clips need at least one still among the sources")
