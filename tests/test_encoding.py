@@ -62,7 +62,7 @@ def test_photographs_bundled_with_other_packages_are_training_sources() -> None:
     for name, (package, path) in PACKAGE_STILLS.items():
         assert package_file(package, path), f"{package} does not ship {path}"
         image = load_still(name)
-        assert image.ndim == 3 and image.shape[2] == 3 and min(image.shape[:2]) >= 400
+        assert image.ndim == 3 and image.shape[2] == 3 and min(image.shape[:2]) >= 300
         assert name in all_sources()
 
 

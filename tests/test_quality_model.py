@@ -1,14 +1,14 @@
-"""The quality model file: an ensemble averages its networks' log-loss outputs; the single-network
-format of earlier releases still loads."""
+"""The quality model file: an ensemble averages its networks' log-loss outputs; the frame head
+rescales the block matrix to its estimate of the frame's loss; earlier formats still load."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from server.imaging.features import BLOCK_FEATURES, FRAME_FEATURES
+from server.imaging.features import BLOCK_FEATURES, FRAME_FEATURES, SUMMARY_FEATURES, frame_summary
 from server.imaging.mlp import Network
-from server.imaging.quality_model import SINGLE_NETWORK_FORMAT, QualityModel
+from server.imaging.quality_model import SINGLE_NETWORK_FORMAT, FrameHead, QualityModel
 
 _INPUTS = len(BLOCK_FEATURES) + len(FRAME_FEATURES)
 
@@ -55,3 +55,57 @@ def test_bad_model_files_are_rejected(change, message: str) -> None:
     change(document)
     with pytest.raises(ValueError, match=message):
         QualityModel.from_json(document)
+
+
+def _head(weight: float, output: float) -> FrameHead:
+    """A head whose networks ignore their inputs and output ``output`` (a log loss)."""
+    inputs = len(SUMMARY_FEATURES)
+    constant = Network((np.zeros((inputs, 4), np.float32), np.zeros((4, 1), np.float32)),
+                       (np.zeros(4, np.float32), np.array([output], np.float32)))
+    return FrameHead(mean=np.zeros(inputs, np.float32), scale=np.ones(inputs, np.float32), networks=(constant,),
+                     weight=weight)
+
+
+def test_the_frame_head_sets_the_matrix_mean_and_keeps_its_shape() -> None:
+    rng = np.random.default_rng(3)
+    blocks = rng.normal(0, 1, (6, 8, len(BLOCK_FEATURES))).astype(np.float32)
+    frame = rng.normal(0, 1, len(FRAME_FEATURES)).astype(np.float32)
+    plain = _model((_network(rng), _network(rng)))
+    own = plain.estimate(blocks, frame)
+    head_loss = 0.05
+    for weight in (0.0, 0.7, 1.0):
+        model = QualityModel(mean=plain.mean, scale=plain.scale, networks=plain.networks,
+                             frame_head=_head(weight, np.log(head_loss + 0.001)))
+        matrix = model.estimate(blocks, frame)
+        expected = np.exp(weight * np.log(head_loss + 0.001) + (1 - weight) * np.log(own.mean() + 0.001)) - 0.001
+        assert matrix.shape == own.shape
+        assert matrix.mean() == pytest.approx(expected, rel=1e-4)
+        np.testing.assert_allclose(matrix / matrix.mean(), own / own.mean(), rtol=1e-4)  # where the loss is
+
+
+def test_the_frame_head_round_trips_and_files_without_one_still_load() -> None:
+    rng = np.random.default_rng(4)
+    plain = _model((_network(rng),))
+    model = QualityModel(mean=plain.mean, scale=plain.scale, networks=plain.networks, frame_head=_head(0.7, -3.0))
+    again = QualityModel.from_json(model.to_json())
+    assert again.frame_head is not None and again.frame_head.weight == 0.7
+    blocks = rng.normal(0, 1, (4, 5, len(BLOCK_FEATURES))).astype(np.float32)
+    frame = rng.normal(0, 1, len(FRAME_FEATURES)).astype(np.float32)
+    np.testing.assert_allclose(again.estimate(blocks, frame), model.estimate(blocks, frame), rtol=1e-6)
+    earlier = {**plain.to_json(), "format": "backdrop-quality-mlp/3"}
+    assert QualityModel.from_json(earlier).frame_head is None
+    document = model.to_json()
+    document["frame_head"]["features"] = document["frame_head"]["features"][:-1]
+    with pytest.raises(ValueError, match="frame head was trained on other features"):
+        QualityModel.from_json(document)
+
+
+def test_the_frame_summary_is_the_frame_features_then_block_statistics() -> None:
+    rng = np.random.default_rng(5)
+    blocks = rng.normal(0, 1, (15, 20, len(BLOCK_FEATURES))).astype(np.float32)
+    frame = rng.normal(0, 1, len(FRAME_FEATURES)).astype(np.float32)
+    flat = blocks.reshape(-1, blocks.shape[2])
+    expected = np.concatenate([frame, flat.mean(0), flat.std(0), np.percentile(flat, [10, 25, 50, 75, 90], axis=0).ravel()])
+    summary = frame_summary(blocks, frame)
+    assert summary.shape == (len(SUMMARY_FEATURES),)
+    np.testing.assert_allclose(summary, expected, rtol=1e-5, atol=1e-6)

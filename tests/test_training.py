@@ -52,6 +52,7 @@ def test_train_quality_writes_a_loadable_model_and_its_record(tmp_path: Path) ->
     assert done.returncode == 0, done.stderr
     model = QualityModel.load(out)
     assert len(model.networks) == 2
+    assert model.frame_head is not None and len(model.frame_head.networks) == 3
     record = json.loads((tmp_path / "quality_training.json").read_text())
     assert record["training_clips"] == 6 and record["training_frames"] > 0 and record["seed"] == 2
     assert record["frames_per_clip"] == 12 and record["file_share"] == 0.5 and record["fit"]["networks"] == 2

@@ -5,7 +5,8 @@ texture (log variance), gradients inside transform blocks versus across their ed
 the spirit of Wang, Sheikh and Bovik), across macroblock edges, the share of flat 4x4 sub-blocks
 (detail quantised away), sharpness (interior gradient against texture), and the high-frequency
 energy of the 4x4 Walsh-Hadamard transform and how steeply it falls off. Frame-level features
-carry the bitrate signal: bits per pixel, keyframe flag, codec and resolution.
+carry the bitrate signal: bits per pixel, keyframe flag, codec and resolution. ``frame_summary``
+adds how the block features spread over the frame, for the frame-level model.
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ FRAME_FEATURES: tuple[str, ...] = (
     "flat_block_share", "mean_log_high_freq", "mean_high_to_low_freq",
     "mean_log_noise", "p10_log_noise",
 )
+SUMMARY_PERCENTILES: tuple[int, ...] = (10, 25, 50, 75, 90)
+SUMMARY_FEATURES: tuple[str, ...] = FRAME_FEATURES + tuple(
+    f"{statistic}_{name}" for statistic in ("mean", "std", *(f"p{q}" for q in SUMMARY_PERCENTILES))
+    for name in BLOCK_FEATURES)
+"""The frame-level model's inputs (``frame_summary``)."""
 _EPS = 0.5
 _EDGE4 = [3, 7, 11]
 _INNER = [0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14]
@@ -223,6 +229,22 @@ def percentiles(values: np.ndarray, quantiles: tuple[float, ...]) -> list[float]
         a, b, t = float(part[low]), float(part[min(low + 1, last)]), position - low
         out.append(a + (b - a) * t if t < 0.5 else b - (b - a) * (1.0 - t))  # numpy's own interpolation
     return out
+
+
+def frame_summary(blocks: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """The frame-level model's inputs (``SUMMARY_FEATURES``): the frame features, then each block
+    feature's mean, standard deviation and percentiles (``SUMMARY_PERCENTILES``, numpy's linear
+    interpolation) over the frame's blocks: how the picture's detail and artefacts are spread."""
+    flat = blocks.reshape(-1, blocks.shape[2]).astype(np.float32, copy=False)
+    ordered = np.sort(flat, axis=0)  # faster than np.percentile's partitions on a frame's blocks
+    last = ordered.shape[0] - 1
+    parts = [np.asarray(frame, np.float32), flat.mean(axis=0), flat.std(axis=0)]
+    for quantile in SUMMARY_PERCENTILES:
+        position = quantile / 100.0 * last
+        low = int(math.floor(position))
+        high = min(low + 1, last)
+        parts.append(ordered[low] + (ordered[high] - ordered[low]) * np.float32(position - low))
+    return np.concatenate(parts).astype(np.float32)
 
 
 def feature_matrix(blocks: np.ndarray, frame: np.ndarray) -> np.ndarray:

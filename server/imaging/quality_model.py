@@ -7,25 +7,87 @@ layers, linear output) and the training record. Each network predicts log(loss +
 from different seeds disagree most on content unlike their training data, and their average ranks
 unseen content more reliably than any one of them. ``QualityModel.predict`` maps feature rows to the
 predicted local loss (1 - SSIM) of each block, clipped to [0, 1].
+
+A second, frame-level ensemble (``FrameHead``) predicts the frame's loss from a summary of its
+blocks (``features.frame_summary``), trained on the frames' true loss itself. ``QualityModel.estimate``
+blends its estimate with the mean of the block predictions and rescales the block matrix to that
+mean: the blocks say where the loss is, the head how large it is over the frame.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .features import BLOCK_FEATURES, FRAME_FEATURES
+from .features import BLOCK_FEATURES, FRAME_FEATURES, SUMMARY_FEATURES, feature_matrix, frame_summary
 from .mlp import Network
 
 DEFAULT_MODEL_PATH = Path(__file__).with_name("models") / "quality_model.json"
-FORMAT = "backdrop-quality-mlp/3"
+FORMAT = "backdrop-quality-mlp/4"
 SINGLE_NETWORK_FORMAT = "backdrop-quality-mlp/2"
-"""The earlier format (one network, its layers at the top level); still read."""
+EARLIER_FORMATS = ("backdrop-quality-mlp/3", SINGLE_NETWORK_FORMAT)
+"""Formats still read: /3 is an ensemble without a frame head, /2 one network with its layers at
+the top level."""
 LOG_OFFSET = 0.01
+FRAME_LOG_OFFSET = 0.001
+"""The frame head predicts log(frame loss + this): frame losses of good encodes are ~0.002-0.01."""
+
+
+def _ensemble_log(networks: tuple[Network, ...], standardised: np.ndarray) -> np.ndarray:
+    """The networks' mean output for each standardised row."""
+    return sum(network.forward(standardised) for network in networks) / len(networks)
+
+
+@dataclass(frozen=True)
+class FrameHead:
+    """The frame-level ensemble: ``frame_summary`` -> log(frame loss + ``log_offset``), blended with
+    the block predictions' mean with ``weight`` (1: the head alone)."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    networks: tuple[Network, ...]
+    weight: float
+    log_offset: float = FRAME_LOG_OFFSET
+
+    def __post_init__(self) -> None:
+        expected = len(SUMMARY_FEATURES)
+        if self.mean.shape != (expected,) or self.scale.shape != (expected,):
+            raise ValueError(f"frame head expects {expected} features, file has {self.mean.shape}")
+        if not self.networks:
+            raise ValueError("a frame head needs at least one network")
+        if any(network.weights[0].shape[0] != expected for network in self.networks):
+            raise ValueError(f"a frame-head network does not take {expected} inputs")
+        if not 0.0 <= self.weight <= 1.0:
+            raise ValueError(f"frame head weight must be in [0, 1], got {self.weight}")
+
+    def frame_loss(self, summary: np.ndarray, blocks_mean: float) -> float:
+        """The frame's loss: the head's estimate from ``summary`` blended (in the log domain) with
+        ``blocks_mean``, the mean of the block predictions."""
+        standardised = ((summary - self.mean) * self.scale).astype(np.float32)[None, :]
+        head = float(_ensemble_log(self.networks, standardised)[0])
+        own = math.log(blocks_mean + self.log_offset)
+        return max(math.exp(self.weight * head + (1.0 - self.weight) * own) - self.log_offset, 0.0)
+
+    def to_json(self) -> dict:
+        """The JSON form ``from_json`` reads."""
+        return {"features": list(SUMMARY_FEATURES), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
+                "networks": [network.to_json() for network in self.networks], "weight": self.weight,
+                "log_offset": self.log_offset}
+
+    @staticmethod
+    def from_json(document: dict) -> "FrameHead":
+        """The head in ``to_json``'s form, checking its feature names."""
+        if document.get("features") != list(SUMMARY_FEATURES):
+            raise ValueError("quality model's frame head was trained on other features; retrain with "
+                             "backdrop train quality")
+        return FrameHead(mean=np.asarray(document["mean"], np.float32), scale=np.asarray(document["scale"], np.float32),
+                         networks=tuple(Network.from_json(part) for part in document.get("networks") or []),
+                         weight=float(document["weight"]), log_offset=float(document["log_offset"]))
 
 
 @dataclass(frozen=True)
@@ -37,6 +99,8 @@ class QualityModel:
     networks: tuple[Network, ...]
     record: dict = field(default_factory=dict)
     log_offset: float = LOG_OFFSET
+    frame_head: FrameHead | None = None
+    """None in files of earlier formats: the frame's loss is then the block predictions' mean."""
 
     def __post_init__(self) -> None:
         expected = len(BLOCK_FEATURES) + len(FRAME_FEATURES)
@@ -73,21 +137,41 @@ class QualityModel:
         total *= 1.0 / len(self.networks)
         return np.clip(np.exp(total) - self.log_offset, 0.0, 1.0)
 
+    def estimate(self, blocks: np.ndarray, frame: np.ndarray) -> np.ndarray:
+        """The predicted loss matrix (rows, cols) of a frame from its block features (rows, cols, n)
+        and frame features."""
+        matrix = self.predict(feature_matrix(blocks, frame)).reshape(blocks.shape[:2])
+        return matrix if self.frame_head is None else self.rescale(matrix, frame_summary(blocks, frame))
+
+    def rescale(self, matrix: np.ndarray, summary: np.ndarray) -> np.ndarray:
+        """Block predictions ``matrix`` rescaled so that their mean is the frame head's loss for the
+        frame's ``summary`` (``matrix`` itself without a frame head)."""
+        if self.frame_head is None:
+            return matrix
+        blocks_mean = float(matrix.mean())
+        target = self.frame_head.frame_loss(summary, blocks_mean)
+        if blocks_mean <= 0.0:
+            return np.full_like(matrix, min(target, 1.0))
+        return np.clip(matrix * np.float32(target / blocks_mean), 0.0, 1.0)
+
     def to_json(self) -> dict:
         """The JSON document ``load`` reads."""
-        return {
+        document = {
             "format": FORMAT,
             "features": list(BLOCK_FEATURES) + list(FRAME_FEATURES),
             "mean": self.mean.tolist(), "scale": self.scale.tolist(),
             "networks": [network.to_json() for network in self.networks],
             "log_offset": self.log_offset, "record": self.record,
         }
+        if self.frame_head is not None:
+            document["frame_head"] = self.frame_head.to_json()
+        return document
 
     @staticmethod
     def from_json(document: dict) -> "QualityModel":
         """Build a model from its JSON document, checking format and feature names."""
         kind = document.get("format")
-        if kind not in (FORMAT, SINGLE_NETWORK_FORMAT):
+        if kind != FORMAT and kind not in EARLIER_FORMATS:
             raise ValueError(f"not a quality model file (format {kind!r}, expected {FORMAT})")
         names = list(BLOCK_FEATURES) + list(FRAME_FEATURES)
         if document.get("features") != names:
@@ -97,6 +181,7 @@ class QualityModel:
             mean=np.asarray(document["mean"], np.float32), scale=np.asarray(document["scale"], np.float32),
             networks=tuple(Network.from_json(part) for part in parts), record=document.get("record", {}),
             log_offset=float(document["log_offset"]),
+            frame_head=FrameHead.from_json(document["frame_head"]) if document.get("frame_head") else None,
         )
 
     @staticmethod

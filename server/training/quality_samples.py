@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..imaging.features import BLOCK, block_features, feature_matrix, frame_features, frame_luma_u8
+from ..imaging.features import BLOCK, block_features, feature_matrix, frame_features, frame_luma_u8, frame_summary
 from ..imaging.metrics import block_loss_map, ssim_loss
 from .encoding import EncoderSetup, encode_decode
 from .footage import (
@@ -60,6 +60,7 @@ class FrameSample:
 
     features: np.ndarray      # (blocks, n_features) float32
     block_loss: np.ndarray    # (rows, cols) float32: true 1 - SSIM per block
+    summary: np.ndarray       # (len(SUMMARY_FEATURES),) float32: the frame head's inputs
     frame_loss: float         # true 1 - SSIM of the frame (scikit-image's score)
     spec: ClipSpec
     index: int
@@ -160,7 +161,7 @@ def label_clip(spec: ClipSpec, every: int = 4) -> list[FrameSample]:
         blocks = block_features(y_seen)
         frame = frame_features(blocks, received.size, received.keyframe, spec.setup.codec, spec.width, spec.height)
         samples.append(FrameSample(
-            features=feature_matrix(blocks, frame),
+            features=feature_matrix(blocks, frame), summary=frame_summary(blocks, frame),
             block_loss=block_loss_map(y_true.astype(np.float32), y_seen.astype(np.float32), BLOCK),
             frame_loss=ssim_loss(original, received.image),
             spec=spec, index=index, keyframe=received.keyframe, size=received.size,
