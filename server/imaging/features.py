@@ -220,15 +220,26 @@ def percentiles(values: np.ndarray, quantiles: tuple[float, ...]) -> list[float]
     """``np.percentile(values, quantiles)`` (linear interpolation) by partial sorting: a quarter of
     the time on a frame's blocks."""
     flat = values.reshape(-1)
-    last = flat.size - 1
-    positions = [q / 100.0 * last for q in quantiles]
-    lows = [int(math.floor(p)) for p in positions]
-    part = np.partition(flat, sorted({k for low in lows for k in (low, min(low + 1, last))}))
-    out = []
-    for position, low in zip(positions, lows):
-        a, b, t = float(part[low]), float(part[min(low + 1, last)]), position - low
-        out.append(a + (b - a) * t if t < 0.5 else b - (b - a) * (1.0 - t))  # numpy's own interpolation
-    return out
+    points = _quantile_points(flat.size, quantiles)
+    part = np.partition(flat, sorted({rank for low, high, _ in points for rank in (low, high)}))
+    return [float(_between(float(part[low]), float(part[high]), fraction)) for low, high, fraction in points]
+
+
+def _quantile_points(count: int, quantiles: tuple[float, ...]) -> list[tuple[int, int, float]]:
+    """For each quantile (in percent) of ``count`` sorted values: the ranks either side of it and the
+    fraction of the way between them (numpy's linear method)."""
+    last = count - 1
+    points = []
+    for quantile in quantiles:
+        position = quantile / 100.0 * last
+        low = int(math.floor(position))
+        points.append((low, min(low + 1, last), position - low))
+    return points
+
+
+def _between(a, b, fraction: float):
+    """``a`` to ``b`` by ``fraction``, as numpy interpolates (exact at both ends); floats or arrays."""
+    return a + (b - a) * fraction if fraction < 0.5 else b - (b - a) * (1.0 - fraction)
 
 
 def frame_summary(blocks: np.ndarray, frame: np.ndarray) -> np.ndarray:
@@ -237,13 +248,9 @@ def frame_summary(blocks: np.ndarray, frame: np.ndarray) -> np.ndarray:
     interpolation) over the frame's blocks: how the picture's detail and artefacts are spread."""
     flat = blocks.reshape(-1, blocks.shape[2]).astype(np.float32, copy=False)
     ordered = np.sort(flat, axis=0)  # faster than np.percentile's partitions on a frame's blocks
-    last = ordered.shape[0] - 1
     parts = [np.asarray(frame, np.float32), flat.mean(axis=0), flat.std(axis=0)]
-    for quantile in SUMMARY_PERCENTILES:
-        position = quantile / 100.0 * last
-        low = int(math.floor(position))
-        high = min(low + 1, last)
-        parts.append(ordered[low] + (ordered[high] - ordered[low]) * np.float32(position - low))
+    for low, high, fraction in _quantile_points(ordered.shape[0], SUMMARY_PERCENTILES):
+        parts.append(_between(ordered[low], ordered[high], np.float32(fraction)))
     return np.concatenate(parts).astype(np.float32)
 
 
