@@ -3,11 +3,13 @@ rescales the block matrix to its estimate of the frame's loss; earlier formats s
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from server.imaging.features import BLOCK_FEATURES, FRAME_FEATURES, SUMMARY_FEATURES, frame_summary
-from server.imaging.mlp import Network
+from server.imaging.mlp import Network, float32_lists
 from server.imaging.quality_model import SINGLE_NETWORK_FORMAT, FrameHead, QualityModel
 
 _INPUTS = len(BLOCK_FEATURES) + len(FRAME_FEATURES)
@@ -109,3 +111,11 @@ def test_the_frame_summary_is_the_frame_features_then_block_statistics() -> None
     summary = frame_summary(blocks, frame)
     assert summary.shape == (len(SUMMARY_FEATURES),)
     np.testing.assert_allclose(summary, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_model_files_spell_weights_as_the_shortest_decimals_that_read_back_exactly() -> None:
+    rng = np.random.default_rng(6)
+    values = np.concatenate([rng.normal(0, 1, 500), rng.normal(0, 1e-6, 50), [0.0, 1.0, -3.0, 1e20]]).astype(np.float32)
+    lists = float32_lists(values.reshape(2, -1))
+    np.testing.assert_array_equal(np.asarray(lists, np.float32).reshape(-1), values)
+    assert len(json.dumps(lists)) < 0.7 * len(json.dumps(values.reshape(2, -1).tolist()))

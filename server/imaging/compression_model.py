@@ -21,7 +21,7 @@ import numpy as np
 
 from .degradation import MATCH_METHODS, DegradationParams, degrade
 from .metrics import SsimReference, luma
-from .mlp import layers_from_json, layers_to_json, mlp_forward
+from .mlp import float32_lists, layers_from_json, layers_to_json, mlp_forward
 from .validation import require_bgr_image, require_choice
 
 DEFAULT_MODEL_PATH = Path(__file__).with_name("models") / "compression_model.json"
@@ -145,7 +145,7 @@ class CompressionModel:
     def to_json(self) -> dict:
         """The JSON document ``load`` reads."""
         return {"format": FORMAT, "features": list(IMAGE_FEATURES), "loss_offset": LOSS_OFFSET, "record": self.record,
-                "methods": {name: {"mean": m.mean.tolist(), "scale": m.scale.tolist(),
+                "methods": {name: {"mean": float32_lists(m.mean), "scale": float32_lists(m.scale),
                                    **layers_to_json(m.weights, m.biases)} for name, m in self.methods.items()}}
 
     @staticmethod

@@ -49,7 +49,15 @@ def mlp_forward(rows: np.ndarray, mean: np.ndarray, scale: np.ndarray, weights: 
 
 def layers_to_json(weights: tuple[np.ndarray, ...], biases: tuple[np.ndarray, ...]) -> dict:
     """Weights and biases as JSON lists."""
-    return {"weights": [w.tolist() for w in weights], "biases": [b.tolist() for b in biases]}
+    return {"weights": [float32_lists(w) for w in weights], "biases": [float32_lists(b) for b in biases]}
+
+
+def float32_lists(values: np.ndarray) -> list:
+    """``values`` as (nested) lists of the shortest decimals that read back as the same float32s:
+    ``tolist`` would spell out each float32's float64 expansion, twice the characters in a JSON file."""
+    array = np.asarray(values, np.float32)
+    shortest = np.array([float(str(value)) for value in array.ravel()], np.float64)
+    return shortest.reshape(array.shape).tolist()
 
 
 def layers_from_json(document: dict) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:

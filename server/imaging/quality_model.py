@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .features import BLOCK_FEATURES, FRAME_FEATURES, SUMMARY_FEATURES, feature_matrix, frame_summary
-from .mlp import Network
+from .mlp import Network, float32_lists
 
 DEFAULT_MODEL_PATH = Path(__file__).with_name("models") / "quality_model.json"
 FORMAT = "backdrop-quality-mlp/4"
@@ -75,7 +75,7 @@ class FrameHead:
 
     def to_json(self) -> dict:
         """The JSON form ``from_json`` reads."""
-        return {"features": list(SUMMARY_FEATURES), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
+        return {"features": list(SUMMARY_FEATURES), "mean": float32_lists(self.mean), "scale": float32_lists(self.scale),
                 "networks": [network.to_json() for network in self.networks], "weight": self.weight,
                 "log_offset": self.log_offset}
 
@@ -159,7 +159,7 @@ class QualityModel:
         document = {
             "format": FORMAT,
             "features": list(BLOCK_FEATURES) + list(FRAME_FEATURES),
-            "mean": self.mean.tolist(), "scale": self.scale.tolist(),
+            "mean": float32_lists(self.mean), "scale": float32_lists(self.scale),
             "networks": [network.to_json() for network in self.networks],
             "log_offset": self.log_offset, "record": self.record,
         }
