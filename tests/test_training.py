@@ -66,8 +66,8 @@ def test_train_quality_writes_a_loadable_model_and_its_record(tmp_path: Path) ->
 def test_evaluate_prints_every_figure_and_writes_plots(tmp_path: Path) -> None:
     done = backdrop("evaluate", "--clips", "4", "--images", "3", "--report", str(tmp_path))
     assert done.returncode == 0, done.stderr
-    for needle in ("frame level: spearman", "realtime", "file", "moving", "static", "frozen", "the server's tracker",
-                   "vp8", "h264", "block level", "estimate_quality at 640x480", "compression:", "model files"):
+    for needle in ("frame level: spearman", "95% between", "realtime", "file", "moving", "static", "frozen",
+                   "the server's tracker", "vp8", "h264", "block level", "estimate_quality at 640x480", "compression:", "model files"):
         assert needle in done.stdout, (needle, done.stdout)
     for name in ("quality_scatter.png", "quality_error_by_bitrate.png", "compression_achieved_vs_target.png"):
         assert (tmp_path / name).stat().st_size > 5000
@@ -75,6 +75,8 @@ def test_evaluate_prints_every_figure_and_writes_plots(tmp_path: Path) -> None:
     assert result["quality"]["frames"] > 0 and "by_method" in result["compression"]
     assert set(result["quality"]["by_camera"]) == {"moving", "static", "frozen"}
     assert -1 <= result["quality"]["tracker"]["spearman"] <= 1
+    low, high = result["quality"]["spearman_interval"]
+    assert -1 <= low <= result["quality"]["spearman"] <= high <= 1
 
 
 def test_the_variant_cache_uses_the_model_and_keeps_the_search_as_reference(coffee: np.ndarray) -> None:

@@ -30,6 +30,7 @@ class QualityScorer:
         frames = render_clip(spec)
         tracker = QualityTracker(spec.setup.codec, model=model)
         rows = []
+        clip = f"{spec.seed}/{'realtime' if spec.setup.realtime else 'file'}"  # a draw's seeds repeat per sender
         for index, (original, received) in enumerate(zip(frames, encode_decode(frames, spec.setup))):
             if received.size == 0:
                 continue
@@ -38,7 +39,7 @@ class QualityScorer:
             assert estimate is not None
             truth_blocks = block_loss_map(frame_luma_u8(original).astype(np.float32),
                                           frame_luma_u8(received.image).astype(np.float32), BLOCK)
-            rows.append({"codec": spec.setup.codec, "size": f"{spec.width}x{spec.height}",
+            rows.append({"clip": clip, "codec": spec.setup.codec, "size": f"{spec.width}x{spec.height}",
                          "sender": "realtime" if spec.setup.realtime else "file", "camera": spec.camera,
                          "bitrate": spec.setup.bitrate, "keyframe": received.keyframe, "index": index,
                          "truth": ssim_loss(original, received.image), "estimate": estimate.value,
@@ -65,15 +66,38 @@ def _grouped(rows: list[dict], key: str, estimate: np.ndarray, truth: np.ndarray
     return groups
 
 
+def clip_bootstrap_interval(estimate: np.ndarray, truth: np.ndarray, clips: list[str], resamples: int = 1000,
+                            level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """The central ``level`` interval of the Spearman correlation of ``estimate`` with ``truth`` when
+    the clips are drawn again with replacement, ``resamples`` times: how much the figure depends on
+    which clips the held-out draw happened to hold. Whole clips are the unit, since a clip's frames
+    are far from independent."""
+    from scipy.stats import rankdata
+
+    names = sorted(set(clips))
+    index_of = {name: position for position, name in enumerate(names)}
+    owner = np.array([index_of[name] for name in clips])
+    members = [np.flatnonzero(owner == position) for position in range(len(names))]
+    rng = np.random.default_rng(seed)
+    figures = []
+    for _ in range(resamples):
+        frames = np.concatenate([members[i] for i in rng.integers(0, len(names), len(names))])
+        figures.append(np.corrcoef(rankdata(estimate[frames]), rankdata(truth[frames]))[0, 1])
+    low, high = np.nanpercentile(figures, [50 * (1 - level), 50 * (1 + level)])
+    return round(float(low), 4), round(float(high), 4)
+
+
 def summarise(rows: list[dict]) -> dict:
-    """Pooled, per-sender, per-camera, per-codec and per-resolution correlations of the frame's own
-    estimate, the tracker's (``tracker`` keys), bits-per-pixel baseline, block level."""
+    """Pooled (with ``clip_bootstrap_interval``), per-sender, per-camera, per-codec and per-resolution
+    correlations of the frame's own estimate, the tracker's (``tracker`` keys), bits-per-pixel
+    baseline, block level."""
     from scipy.stats import spearmanr
 
     truth = np.array([r["truth"] for r in rows])
     estimate = np.array([r["estimate"] for r in rows])
     tracked = np.array([r["tracked"] for r in rows])
     return {**_correlations(estimate, truth),
+            "spearman_interval": clip_bootstrap_interval(estimate, truth, [r["clip"] for r in rows]),
             "tracker": _correlations(tracked, truth), "tracker_by_camera": _grouped(rows, "camera", tracked, truth),
             "bpp_spearman": round(float(spearmanr(-np.array([r["bpp"] for r in rows]), truth).statistic), 4),
             "block_spearman_median": round(float(np.nanmedian([r["block_spearman"] for r in rows])), 4),
