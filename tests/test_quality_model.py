@@ -115,7 +115,8 @@ def test_the_frame_summary_is_the_frame_features_then_block_statistics() -> None
 
 def test_model_files_spell_weights_as_the_shortest_decimals_that_read_back_exactly() -> None:
     rng = np.random.default_rng(6)
-    values = np.concatenate([rng.normal(0, 1, 500), rng.normal(0, 1e-6, 50), [0.0, 1.0, -3.0, 1e20]]).astype(np.float32)
+    values = np.concatenate([rng.normal(0, 1, 500), rng.normal(0, 1e-6, 50), [0.0, 1.0, -3.0, 1e20]])
+    values = values.astype(np.float32)
     lists = float32_lists(values.reshape(2, -1))
     np.testing.assert_array_equal(np.asarray(lists, np.float32).reshape(-1), values)
     assert len(json.dumps(lists)) < 0.7 * len(json.dumps(values.reshape(2, -1).tolist()))

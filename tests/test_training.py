@@ -67,7 +67,8 @@ def test_evaluate_prints_every_figure_and_writes_plots(tmp_path: Path) -> None:
     done = backdrop("evaluate", "--clips", "4", "--images", "3", "--report", str(tmp_path))
     assert done.returncode == 0, done.stderr
     for needle in ("frame level: spearman", "95% between", "realtime", "file", "moving", "static", "frozen",
-                   "the server's tracker", "vp8", "h264", "block level", "estimate_quality at 640x480", "compression:", "model files"):
+                   "the server's tracker", "vp8", "h264", "block level", "estimate_quality at 640x480", "compression:",
+                   "model files"):
         assert needle in done.stdout, (needle, done.stdout)
     for name in ("quality_scatter.png", "quality_error_by_bitrate.png", "compression_achieved_vs_target.png"):
         assert (tmp_path / name).stat().st_size > 5000

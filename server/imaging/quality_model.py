@@ -75,9 +75,9 @@ class FrameHead:
 
     def to_json(self) -> dict:
         """The JSON form ``from_json`` reads."""
-        return {"features": list(SUMMARY_FEATURES), "mean": float32_lists(self.mean), "scale": float32_lists(self.scale),
-                "networks": [network.to_json() for network in self.networks], "weight": self.weight,
-                "log_offset": self.log_offset}
+        return {"features": list(SUMMARY_FEATURES), "mean": float32_lists(self.mean),
+                "scale": float32_lists(self.scale), "networks": [network.to_json() for network in self.networks],
+                "weight": self.weight, "log_offset": self.log_offset}
 
     @staticmethod
     def from_json(document: dict) -> "FrameHead":

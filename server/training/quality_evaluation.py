@@ -30,7 +30,7 @@ class QualityScorer:
         frames = render_clip(spec)
         tracker = QualityTracker(spec.setup.codec, model=model)
         rows = []
-        clip = f"{spec.seed}/{'realtime' if spec.setup.realtime else 'file'}"  # a draw's seeds repeat per sender
+        clip = repr(spec)  # not spec.seed: the real-time and file-style draws repeat the seeds
         for index, (original, received) in enumerate(zip(frames, encode_decode(frames, spec.setup))):
             if received.size == 0:
                 continue

@@ -1,7 +1,9 @@
 """Fit the quality estimator's networks on labelled frames and score them on held-out ones.
 
 Measured and not adopted (frame-level Spearman on ``backdrop evaluate``'s held-out clips / a second
-draw of them; one head network's figure varies by +-0.02 with its seed, so these are means over seeds):
+draw of them, models trained on the sources before mahotas' and PyWavelets' pictures joined; one
+head network's figure varies by +-0.02 with its seed, so these are means over seeds; "blended" is
+mixed 0.7 : 0.3 with the blocks' mean as shipped):
 
 - A second scale in the frame head's inputs (the block features of the luma at half size, summarised
   the same way): three-network heads 0.838 / 0.841 against 0.846 / 0.838 without, on half the clips.
