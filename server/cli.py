@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "the same picture every frame)")
     quality.add_argument("--file-share", type=float, default=0.35,
                          help="share of clips from file-style senders (B-frames, look-ahead, periodic keyframes)")
+    quality.add_argument("--compressed-source-share", type=float, default=0.15,
+                         help="share of clips whose source frames went through JPEG or WebP first (MJPEG webcams)")
     quality.add_argument("--networks", type=int, default=3, help="ensemble size (each network from its own seed)")
     quality.add_argument("--held-out-clips", type=int, default=150)
     quality.add_argument("--out", type=Path, help="model file (default: the shipped one)")
@@ -118,7 +120,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.model == "quality":
         out = args.out or commands.QUALITY_MODEL_PATH
         record = commands.train_quality(args.clips, args.held_out_clips, args.seed, args.workers, out, args.frames,
-                                        args.static_share, args.file_share, args.networks, args.fixed_clips)
+                                        args.static_share, args.file_share, args.networks, args.fixed_clips,
+                                        args.compressed_source_share)
     else:
         out = args.out or commands.COMPRESSION_MODEL_PATH
         record = commands.train_compression(args.images, args.held_out_images, args.per_method, args.seed,

@@ -8,11 +8,12 @@ import cv2
 import numpy as np
 import pytest
 
+from server.imaging.compression import compress
 from server.imaging.features import (
     BLOCK_FEATURES, FRAME_FEATURES, block_features, frame_features, frame_luma_u8, percentiles,
 )
 from server.training.footage import generated_texture
-from server.training.quality_samples import fixed_camera_specs, make_specs, render_clip
+from server.training.quality_samples import SOURCE_CODECS, SOURCE_QUALITIES, fixed_camera_specs, make_specs, render_clip
 
 _HADAMARD = np.array([[1, 1, 1, 1], [1, 1, -1, -1], [1, -1, -1, 1], [1, -1, 1, -1]], np.float64)
 
@@ -109,6 +110,24 @@ def test_fixed_camera_clips_are_stills_half_held_half_frozen() -> None:
     assert any(not np.array_equal(c[0], c[-1]) for c in statics)  # some with noise
     with pytest.raises(ValueError, match="still"):
         fixed_camera_specs(["bikes.mp4"], 4, seed=1)
+
+
+def test_compressed_sources_pass_through_jpeg_or_webp_and_leave_the_held_out_protocol_alone() -> None:
+    sources = ["astronaut", "coffee"]
+    plain = make_specs(sources, 16, seed=6)
+    assert plain == make_specs(sources, 16, seed=6, compressed_source_share=0.0)
+    assert not any(spec.source_codec for spec in plain)
+    compressed = make_specs(sources, 16, seed=6, compressed_source_share=1.0)
+    assert {spec.source_codec for spec in compressed} == set(SOURCE_CODECS)
+    low, high = SOURCE_QUALITIES
+    assert all(low <= spec.source_quality <= high for spec in compressed)
+    assert all(spec.source_codec for spec in fixed_camera_specs(sources, 6, seed=6, compressed_source_share=1.0))
+    spec = dataclasses.replace(compressed[0], frames=3)
+    source = render_clip(dataclasses.replace(spec, source_codec="", source_quality=0))
+    frames = render_clip(spec)
+    for original, seen in zip(source, frames):
+        assert np.array_equal(seen, compress(original, spec.source_codec, spec.source_quality))
+        assert not np.array_equal(seen, original)
 
 
 def test_percentiles_match_numpy() -> None:

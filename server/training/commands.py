@@ -33,6 +33,10 @@ FIXED_CLIPS = 1500
 """Training clips of stills seen by a fixed camera (besides the moving-camera ones). Without them,
 held-out fixed-camera frames ranked at Spearman 0.67; with them 0.88, and moving-camera frames held
 their 0.89 (``backdrop evaluate``; 3000 instead of 1500 gave no further gain)."""
+COMPRESSED_SOURCE_SHARE = 0.15
+"""Share of training clips whose source frames went through JPEG or WebP before the sender's encoder
+(a webcam's MJPEG stream, a re-shared picture): blocky or ringing originals, whose artefacts are not
+the sender's loss."""
 TEXTURE_SHARE = 0.15
 """Share of training clips showing a generated texture: without them, frames that are texture from edge
 to edge (foliage, gravel) lie outside what the model saw and their loss was overestimated tenfold."""
@@ -87,21 +91,23 @@ def _write(model_document: dict, out: Path, record: dict) -> Path:
 
 def train_quality(clips: int, held_out_clips: int, seed: int, workers: int, out: Path = QUALITY_MODEL_PATH,
                   frames: int = 20, static_share: float = 0.0, file_share: float = FILE_SHARE,
-                  networks: int = 3, fixed_clips: int = FIXED_CLIPS) -> dict:
+                  networks: int = 3, fixed_clips: int = FIXED_CLIPS,
+                  compressed_source_share: float = COMPRESSED_SOURCE_SHARE) -> dict:
     """Build labelled frames (clips encoded with VP8 and H.264 at 80 kbps-5 Mbps, 320x240-1280x720),
     fit the quality model, score it on held-out sources, write model and record.
 
     ``clips`` clips with a moving camera (``static_share`` of their stills keep it fixed) and
     ``fixed_clips`` clips of stills seen by a fixed camera (``fixed_camera_specs``); ``file_share`` of
-    them come from file-style senders (see ``make_specs``). The held-out set has ``held_out_clips``
+    them come from file-style senders and ``compressed_source_share`` see their source through JPEG or
+    WebP first (see ``make_specs``). The held-out set has ``held_out_clips``
     moving-camera clips and half as many fixed-camera ones, half of each from file-style senders."""
     started = time.perf_counter()
     train_sources, held_sources = split_sources()
     train_specs = make_specs(train_sources, clips, seed, frames, texture_share=TEXTURE_SHARE, static_share=static_share,
-                             file_share=file_share)
+                             file_share=file_share, compressed_source_share=compressed_source_share)
     if fixed_clips:
         train_specs += fixed_camera_specs(train_sources, fixed_clips, seed + 10, frames, texture_share=TEXTURE_SHARE,
-                                          file_share=file_share)
+                                          file_share=file_share, compressed_source_share=compressed_source_share)
     train = in_parallel(label_clip, train_specs, workers, "quality: training clips")
     held_specs = (make_specs(held_sources, held_out_clips, seed + 1, frames, file_share=0.5)
                   + fixed_camera_specs(held_sources, held_out_clips // 2, seed + 2, frames, file_share=0.5))
@@ -110,6 +116,7 @@ def train_quality(clips: int, held_out_clips: int, seed: int, workers: int, out:
     scores = evaluate(model, held)
     record = {"model": "quality", "seed": seed, "training_clips": clips, "fixed_camera_clips": fixed_clips,
               "frames_per_clip": frames, "static_share": static_share, "file_share": file_share,
+              "compressed_source_share": compressed_source_share,
               "training_frames": len(train),
               "held_out_clips": len(held_specs), "held_out_frames": len(held), "training_sources": train_sources,
               "held_out_sources": held_sources, "versions": versions(), "fit": model.record, "held_out": scores,

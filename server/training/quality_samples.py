@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..imaging.compression import compress
 from ..imaging.features import BLOCK, block_features, feature_matrix, frame_features, frame_luma_u8, frame_summary
 from ..imaging.metrics import block_loss_map, ssim_loss
 from .encoding import EncoderSetup, encode_decode
@@ -30,6 +31,10 @@ FILE_X264_PRESETS = ("", "ultrafast", "veryfast", "faster", "fast")
 FILE_GOPS = (0, 12, 30, 60, 250)
 """Keyframe intervals for file-style senders (0: the library's default)."""
 MOSAIC_PREFIX = "mosaic:"
+SOURCE_CODECS = ("jpeg", "webp")
+"""Still-image codecs a clip's source frames may pass through before the sender encodes them."""
+SOURCE_QUALITIES = (30, 90)
+"""The range of their quality parameter."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,12 @@ class ClipSpec:
     frozen: bool = False
     """The same picture every frame (a fixed camera without noise): inter frames are skips or
     refinements of the keyframe."""
+    source_codec: str = ""
+    """``jpeg`` or ``webp``: every source frame was compressed so (a webcam's MJPEG stream, a
+    re-shared picture) before the sender's encoder got it; "" for none. Its artefacts are then part
+    of the original the loss is measured against: they are content, not the sender's loss."""
+    source_quality: int = 0
+    """The ``source_codec``'s quality parameter (1..100)."""
 
     @property
     def camera(self) -> str:
@@ -75,13 +86,15 @@ def all_sources() -> list[str]:
 
 
 def make_specs(sources: list[str], clips: int, seed: int, frames: int = 20, texture_share: float = 0.0,
-               static_share: float = 0.0, file_share: float = 0.0, frozen_share: float = 0.0) -> list[ClipSpec]:
+               static_share: float = 0.0, file_share: float = 0.0, frozen_share: float = 0.0,
+               compressed_source_share: float = 0.0) -> list[ClipSpec]:
     """``clips`` random clip specifications over ``sources`` (bitrates log-uniform 80 kbps-5 Mbps);
     about ``texture_share`` of them show a generated texture instead (``footage.generated_texture``),
     ``static_share`` of the stills keep the camera fixed, ``frozen_share`` of the other stills show
-    the same picture every frame, and ``file_share`` are encoded by a file-style sender
-    (``encoding``) instead of a real-time one. With all shares 0 the random draws are those of the
-    held-out protocol, so evaluations stay comparable."""
+    the same picture every frame, ``file_share`` are encoded by a file-style sender (``encoding``)
+    instead of a real-time one, and ``compressed_source_share`` see their source through JPEG or WebP
+    first (``ClipSpec.source_codec``). With all shares 0 the random draws are those of the held-out
+    protocol, so evaluations stay comparable."""
     rng = np.random.default_rng(seed)
     specs = []
     for index in range(clips):
@@ -101,12 +114,17 @@ def make_specs(sources: list[str], clips: int, seed: int, frames: int = 20, text
             source = TEXTURE
         static = bool(static_share and source not in VIDEOS and rng.random() < static_share)
         frozen = bool(frozen_share and not static and source not in VIDEOS and rng.random() < frozen_share)
-        specs.append(ClipSpec(source, width, height, setup, frames, seed * 100_003 + index, static, frozen))
+        source_codec, source_quality = "", 0
+        if compressed_source_share and rng.random() < compressed_source_share:
+            source_codec = str(rng.choice(SOURCE_CODECS))
+            source_quality = int(rng.integers(SOURCE_QUALITIES[0], SOURCE_QUALITIES[1] + 1))
+        specs.append(ClipSpec(source, width, height, setup, frames, seed * 100_003 + index, static, frozen,
+                              source_codec, source_quality))
     return specs
 
 
 def fixed_camera_specs(sources: list[str], clips: int, seed: int, frames: int = 20, texture_share: float = 0.0,
-                       file_share: float = 0.0) -> list[ClipSpec]:
+                       file_share: float = 0.0, compressed_source_share: float = 0.0) -> list[ClipSpec]:
     """``clips`` clips of the stills among ``sources`` seen by a fixed camera: half as a webcam sees a
     still scene (``static``: the clip's camera noise, if it has any), half the same picture every
     frame (``frozen``). Their inter frames are mostly skips and refinements of earlier pictures,
@@ -117,7 +135,7 @@ def fixed_camera_specs(sources: list[str], clips: int, seed: int, frames: int = 
     if not stills:
         raise ValueError("fixed-camera clips need at least one still among the sources")
     return make_specs(stills, clips, seed, frames, texture_share=texture_share, static_share=0.5,
-                      file_share=file_share, frozen_share=1.0)
+                      file_share=file_share, frozen_share=1.0, compressed_source_share=compressed_source_share)
 
 
 def _file_sender(codec: str, bitrate: int, rng: np.random.Generator) -> EncoderSetup:
@@ -128,7 +146,15 @@ def _file_sender(codec: str, bitrate: int, rng: np.random.Generator) -> EncoderS
 
 
 def render_clip(spec: ClipSpec) -> list[np.ndarray]:
-    """The pristine frames of a clip (deterministic in ``spec.seed``)."""
+    """The pristine frames of a clip (deterministic in ``spec.seed``): what the sender's encoder gets."""
+    frames = _render_source(spec)
+    if spec.source_codec:
+        frames = [compress(frame, spec.source_codec, spec.source_quality) for frame in frames]
+    return frames
+
+
+def _render_source(spec: ClipSpec) -> list[np.ndarray]:
+    """The clip's frames as its camera or source sees them."""
     rng = np.random.default_rng(spec.seed)
     motion = Motion.random(rng)
     if spec.static or spec.frozen:
