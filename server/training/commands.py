@@ -36,7 +36,9 @@ their 0.89 (``backdrop evaluate``; 3000 instead of 1500 gave no further gain).""
 COMPRESSED_SOURCE_SHARE = 0.15
 """Share of training clips whose source frames went through JPEG or WebP before the sender's encoder
 (a webcam's MJPEG stream, a re-shared picture): blocky or ringing originals, whose artefacts are not
-the sender's loss."""
+the sender's loss. On 120 held-out clips with such sources the model trained with them ranked frames
+at Spearman 0.897 (0.908 for the tracker) against 0.892 (0.893) without; on ``backdrop evaluate``'s
+usual clips the two were within 0.007 of each other."""
 TEXTURE_SHARE = 0.15
 """Share of training clips showing a generated texture: without them, frames that are texture from edge
 to edge (foliage, gravel) lie outside what the model saw and their loss was overestimated tenfold."""
