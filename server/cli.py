@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .errors import BackdropError
 from .log import configure_logging
+from .training.recipe import COMPRESSED_SOURCE_SHARE, FILE_SHARE, FIXED_CLIPS
 
 logger = logging.getLogger(__name__)
 
@@ -73,12 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     quality.add_argument("--frames", type=int, default=20, help="frames per clip (every 4th is labelled)")
     quality.add_argument("--static-share", type=float, default=0.0,
                          help="share of the moving-camera clips' stills held still instead")
-    quality.add_argument("--fixed-clips", type=int, default=1500,
+    quality.add_argument("--fixed-clips", type=int, default=FIXED_CLIPS,
                          help="extra clips of stills seen by a fixed camera (half with the camera's noise, half "
                               "the same picture every frame)")
-    quality.add_argument("--file-share", type=float, default=0.35,
+    quality.add_argument("--file-share", type=float, default=FILE_SHARE,
                          help="share of clips from file-style senders (B-frames, look-ahead, periodic keyframes)")
-    quality.add_argument("--compressed-source-share", type=float, default=0.15,
+    quality.add_argument("--compressed-source-share", type=float, default=COMPRESSED_SOURCE_SHARE,
                          help="share of clips whose source frames went through JPEG or WebP first (MJPEG webcams)")
     quality.add_argument("--networks", type=int, default=3, help="ensemble size (each network from its own seed)")
     quality.add_argument("--held-out-clips", type=int, default=150)

@@ -22,27 +22,10 @@ from .footage import is_still
 from .quality_fit import FitConfig, evaluate
 from .quality_fit import fit as fit_quality
 from .quality_samples import all_sources, fixed_camera_specs, label_clip, make_specs
+from .recipe import COMPRESSED_SOURCE_SHARE, FILE_SHARE, FIXED_CLIPS, TEXTURE_SHARE
 
 HELD_OUT = ("astronaut", "coffee", "rocket", "grass", "bikes.mp4")
 """Sources never trained on: every held-out score comes from these."""
-FILE_SHARE = 0.35
-"""Share of training clips from file-style senders (B-frames, look-ahead, periodic keyframes). A model
-trained on real-time senders alone ranked file-style encodes at Spearman 0.74 (0.90 on real-time ones,
-``backdrop evaluate``); trained with them, 0.87 on file-style and 0.91 on real-time encodes."""
-FIXED_CLIPS = 1500
-"""Training clips of stills seen by a fixed camera (besides the moving-camera ones). Without them,
-held-out fixed-camera frames ranked at Spearman 0.67; with them 0.88, and moving-camera frames held
-their 0.89 (``backdrop evaluate``; 3000 instead of 1500 gave no further gain)."""
-COMPRESSED_SOURCE_SHARE = 0.15
-"""Share of training clips whose source frames went through JPEG or WebP before the sender's encoder
-(a webcam's MJPEG stream, a re-shared picture): blocky or ringing originals, whose artefacts are not
-the sender's loss. On 120 held-out clips with such sources the model trained with them ranked frames
-at Spearman 0.897 (0.908 for the tracker) against 0.892 (0.893) without; on ``backdrop evaluate``'s
-usual clips the two were within 0.007 of each other."""
-TEXTURE_SHARE = 0.15
-"""Share of training clips showing a generated texture: without them, frames that are texture from edge
-to edge (foliage, gravel) lie outside what the model saw and their loss was overestimated tenfold."""
-
 Spec = TypeVar("Spec")
 Result = TypeVar("Result")
 
