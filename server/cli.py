@@ -120,9 +120,11 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.model == "quality":
         out = args.out or commands.QUALITY_MODEL_PATH
-        record = commands.train_quality(args.clips, args.held_out_clips, args.seed, args.workers, out, args.frames,
-                                        args.static_share, args.file_share, args.networks, args.fixed_clips,
-                                        args.compressed_source_share)
+        record = commands.train_quality(args.clips, args.held_out_clips, args.seed, args.workers, out,
+                                        frames=args.frames, static_share=args.static_share,
+                                        file_share=args.file_share, networks=args.networks,
+                                        fixed_clips=args.fixed_clips,
+                                        compressed_source_share=args.compressed_source_share)
     else:
         out = args.out or commands.COMPRESSION_MODEL_PATH
         record = commands.train_compression(args.images, args.held_out_images, args.per_method, args.seed,

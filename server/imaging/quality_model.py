@@ -38,6 +38,19 @@ FRAME_LOG_OFFSET = 0.001
 """The frame head predicts log(frame loss + this): frame losses of good encodes are ~0.002-0.01."""
 
 
+def _check_ensemble(kind: str, mean: np.ndarray, scale: np.ndarray, networks: tuple[Network, ...],
+                    expected: int) -> None:
+    """Raise ValueError unless ``networks`` (at least one) and the standardisation all take ``expected``
+    inputs; ``kind`` names the ensemble in the message."""
+    if mean.shape != (expected,) or scale.shape != (expected,):
+        raise ValueError(f"{kind} expects {expected} features, file has {mean.shape}")
+    if not networks:
+        raise ValueError(f"a {kind} needs at least one network")
+    for network in networks:
+        if network.weights[0].shape[0] != expected:
+            raise ValueError(f"a {kind} network takes {network.weights[0].shape[0]} inputs, expected {expected}")
+
+
 def _ensemble_log(networks: tuple[Network, ...], standardised: np.ndarray) -> np.ndarray:
     """The networks' mean output for each standardised row."""
     return sum(network.forward(standardised) for network in networks) / len(networks)
@@ -55,13 +68,7 @@ class FrameHead:
     log_offset: float = FRAME_LOG_OFFSET
 
     def __post_init__(self) -> None:
-        expected = len(SUMMARY_FEATURES)
-        if self.mean.shape != (expected,) or self.scale.shape != (expected,):
-            raise ValueError(f"frame head expects {expected} features, file has {self.mean.shape}")
-        if not self.networks:
-            raise ValueError("a frame head needs at least one network")
-        if any(network.weights[0].shape[0] != expected for network in self.networks):
-            raise ValueError(f"a frame-head network does not take {expected} inputs")
+        _check_ensemble("frame head", self.mean, self.scale, self.networks, len(SUMMARY_FEATURES))
         if not 0.0 <= self.weight <= 1.0:
             raise ValueError(f"frame head weight must be in [0, 1], got {self.weight}")
 
@@ -103,16 +110,10 @@ class QualityModel:
     """None in files of earlier formats: the frame's loss is then the block predictions' mean."""
 
     def __post_init__(self) -> None:
-        expected = len(BLOCK_FEATURES) + len(FRAME_FEATURES)
-        if self.mean.shape != (expected,) or self.scale.shape != (expected,):
-            raise ValueError(f"model expects {expected} features, file has {self.mean.shape}")
-        if not self.networks:
-            raise ValueError("a quality model needs at least one network")
-        for network in self.networks:
-            if network.weights[0].shape[0] != expected:
-                raise ValueError(f"a network takes {network.weights[0].shape[0]} inputs, expected {expected}")
-            if len(network.weights) < 2:
-                raise ValueError("each network needs a hidden layer (their first layers are evaluated together)")
+        _check_ensemble("quality model", self.mean, self.scale, self.networks,
+                        len(BLOCK_FEATURES) + len(FRAME_FEATURES))
+        if any(len(network.weights) < 2 for network in self.networks):
+            raise ValueError("each network needs a hidden layer (their first layers are evaluated together)")
 
     @functools.cached_property
     def _first_layer(self) -> tuple[np.ndarray, np.ndarray]:

@@ -74,9 +74,7 @@ def clip_bootstrap_interval(estimate: np.ndarray, truth: np.ndarray, clips: list
     are far from independent."""
     from scipy.stats import rankdata
 
-    names = sorted(set(clips))
-    index_of = {name: position for position, name in enumerate(names)}
-    owner = np.array([index_of[name] for name in clips])
+    names, owner = np.unique(np.asarray(clips), return_inverse=True)
     members = [np.flatnonzero(owner == position) for position in range(len(names))]
     rng = np.random.default_rng(seed)
     figures = []
