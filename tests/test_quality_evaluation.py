@@ -1,11 +1,18 @@
-"""How ``backdrop evaluate`` states the uncertainty of its pooled figure: whole clips are drawn again."""
+"""How ``backdrop evaluate`` states the uncertainty of its pooled figure (whole clips are drawn again), and
+the probe of ``scripts/probe_library_defaults.py``."""
 
 from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
 
 import numpy as np
 from scipy.stats import spearmanr
 
-from server.training.quality_evaluation import clip_bootstrap_interval
+from server.imaging.quality_model import DEFAULT_MODEL_PATH
+from server.training.commands import split_sources
+from server.training.footage import is_still
+from server.training.quality_evaluation import QualityScorer, clip_bootstrap_interval
 
 
 def test_a_perfect_ranking_has_no_spread() -> None:
@@ -34,3 +41,28 @@ def test_clips_not_frames_are_the_unit_drawn_again() -> None:
     by_clip = clip_bootstrap_interval(estimate, truth, [f"c{i // 40}" for i in range(480)], resamples=300)
     by_frame = clip_bootstrap_interval(estimate, truth, [f"f{i}" for i in range(480)], resamples=300)
     assert by_clip[1] - by_clip[0] > 3 * (by_frame[1] - by_frame[0])
+
+
+def _probe_script():
+    path = Path(__file__).resolve().parents[1] / "scripts" / "probe_library_defaults.py"
+    spec = importlib.util.spec_from_file_location("probe_library_defaults", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_library_defaults_probe_repeats_held_out_stills_at_the_encoders_defaults() -> None:
+    probe = _probe_script()
+    specs = probe.probe_specs(frames=6, seed=40)
+    stills = {source for source in split_sources()[1] if is_still(source)}
+    assert {spec.source for spec in specs} == stills
+    assert len(specs) == len(stills) * len(probe.SIZES) * 2 * len(probe.BITRATES)
+    assert len({spec.seed for spec in specs}) == len(specs)
+    for spec in specs:
+        assert spec.camera == "frozen" and spec.frames == 6 and not spec.source_codec
+        setup = spec.setup
+        assert (setup.realtime, setup.speed, setup.gop, setup.cbr, setup.denoise) == (False, "", 0, False, False)
+    small = next(spec for spec in specs if (spec.width, spec.height) == (320, 240))
+    rows = QualityScorer(str(DEFAULT_MODEL_PATH))(small)
+    assert len(rows) == 6 and rows[0]["keyframe"] and all(row["camera"] == "frozen" for row in rows)
+    assert all(0.0 <= row["estimate"] <= 1.0 and 0.0 <= row["truth"] <= 1.0 for row in rows)

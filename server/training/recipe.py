@@ -8,7 +8,11 @@ trained on real-time senders alone ranked file-style encodes at Spearman 0.74 (0
 FIXED_CLIPS = 1500
 """Training clips of stills seen by a fixed camera (besides the moving-camera ones). Without them,
 held-out fixed-camera frames ranked at Spearman 0.67; with them 0.88, and moving-camera frames held
-their 0.89 (``backdrop evaluate``; 3000 instead of 1500 gave no further gain)."""
+their 0.89 (``backdrop evaluate``; 3000 instead of 1500 gave no further gain). Also measured and not
+adopted: 2000 of them, 60% from file-style senders and 30% of those at the libraries' defaults (the
+case of ``scripts/probe_library_defaults.py``) ranked ``backdrop evaluate``'s three draws at 0.908 /
+0.884 / 0.868 against 0.907 / 0.885 / 0.864, that probe at 0.768 against 0.772, and took 28 minutes
+to train instead of 22."""
 COMPRESSED_SOURCE_SHARE = 0.15
 """Share of training clips whose source frames went through JPEG or WebP before the sender's encoder
 (a webcam's MJPEG stream, a re-shared picture): blocky or ringing originals, whose artefacts are not

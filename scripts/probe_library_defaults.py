@@ -1,0 +1,70 @@
+"""Score the quality estimator the way an outside tester most simply would: held-out stills repeated
+frame after frame, encoded by PyAV with only the bitrate set (the libraries' defaults), every frame
+scored against its original.
+
+    python scripts/probe_library_defaults.py [--quality-model PATH] [--frames 8] [--seed 5000] [--workers 2]
+
+Each held-out still (never trained on) at 320x240, 640x480 and 1280x720, VP8 and H.264, 80 kbps to
+5 Mbps: a frozen picture's inter frames are skips and refinements of the keyframe, whose quality
+their size says little about, which makes this the hardest case for a per-frame estimate. Prints the
+pooled Spearman correlation (with its range when the clips are drawn again), the server's tracker,
+and the figures per codec, per resolution and for keyframes against inter frames.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from server.imaging.quality import DEFAULT_MODEL_PATH  # noqa: E402
+from server.training.commands import in_parallel, split_sources  # noqa: E402
+from server.training.encoding import EncoderSetup  # noqa: E402
+from server.training.footage import is_still  # noqa: E402
+from server.training.quality_evaluation import QualityScorer, summarise  # noqa: E402
+from server.training.quality_samples import ClipSpec  # noqa: E402
+
+SIZES = ((320, 240), (640, 480), (1280, 720))
+BITRATES = (80_000, 200_000, 500_000, 1_200_000, 3_000_000, 5_000_000)
+
+
+def probe_specs(frames: int, seed: int) -> list[ClipSpec]:
+    """One frozen clip per held-out still, size, codec and bitrate, at the libraries' defaults."""
+    stills = [source for source in split_sources()[1] if is_still(source)]
+    specs = []
+    for source in stills:
+        for width, height in SIZES:
+            for codec in ("vp8", "h264"):
+                for bitrate in BITRATES:
+                    setup = EncoderSetup(codec, bitrate, "", cbr=False, denoise=False, realtime=False)
+                    specs.append(ClipSpec(source, width, height, setup, frames, seed + len(specs), frozen=True))
+    return specs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quality-model", type=Path, default=DEFAULT_MODEL_PATH)
+    parser.add_argument("--frames", type=int, default=8, help="frames per clip, every one scored")
+    parser.add_argument("--seed", type=int, default=5000, help="draws each clip's crop of its still")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    rows = in_parallel(QualityScorer(str(args.quality_model)), probe_specs(args.frames, args.seed), args.workers,
+                       "probe")
+    summary = summarise(rows)
+    print(f"{summary['frames']} frames: spearman {summary['spearman']:.3f} "
+          "(clips drawn again: 95% between {:.3f} and {:.3f}), ".format(*summary["spearman_interval"])
+          + f"tracker {summary['tracker']['spearman']:.3f}")
+    for group in ("by_codec", "by_resolution"):
+        print("  " + ", ".join(f"{name} {value['spearman']:.3f}" for name, value in summary[group].items()))
+    keyframe = np.array([row["keyframe"] for row in rows])
+    for name, mask in (("keyframes", keyframe), ("inter frames", ~keyframe)):
+        part = summarise([row for row, keep in zip(rows, mask) if keep])
+        print(f"  {name}: {part['frames']} frames, spearman {part['spearman']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
