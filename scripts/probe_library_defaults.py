@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from server.imaging.quality import DEFAULT_MODEL_PATH  # noqa: E402
+from server.imaging.quality_model import DEFAULT_MODEL_PATH  # noqa: E402
 from server.training.commands import in_parallel, split_sources  # noqa: E402
 from server.training.encoding import EncoderSetup  # noqa: E402
 from server.training.footage import is_still  # noqa: E402
