@@ -14,12 +14,14 @@ and the figures per codec, per resolution and for keyframes against inter frames
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
+from scipy.stats import spearmanr  # noqa: E402
 
 from server.imaging.quality_model import DEFAULT_MODEL_PATH  # noqa: E402
 from server.training.commands import in_parallel, split_sources  # noqa: E402
@@ -35,14 +37,10 @@ BITRATES = (80_000, 200_000, 500_000, 1_200_000, 3_000_000, 5_000_000)
 def probe_specs(frames: int, seed: int) -> list[ClipSpec]:
     """One frozen clip per held-out still, size, codec and bitrate, at the libraries' defaults."""
     stills = [source for source in split_sources()[1] if is_still(source)]
-    specs = []
-    for source in stills:
-        for width, height in SIZES:
-            for codec in ("vp8", "h264"):
-                for bitrate in BITRATES:
-                    setup = EncoderSetup(codec, bitrate, "", cbr=False, denoise=False, realtime=False)
-                    specs.append(ClipSpec(source, width, height, setup, frames, seed + len(specs), frozen=True))
-    return specs
+    combinations = itertools.product(stills, SIZES, ("vp8", "h264"), BITRATES)
+    return [ClipSpec(source, width, height, EncoderSetup(codec, bitrate, "", cbr=False, denoise=False, realtime=False),
+                     frames, seed + number, frozen=True)
+            for number, (source, (width, height), codec, bitrate) in enumerate(combinations)]
 
 
 def main() -> None:
@@ -61,9 +59,11 @@ def main() -> None:
     for group in ("by_codec", "by_resolution"):
         print("  " + ", ".join(f"{name} {value['spearman']:.3f}" for name, value in summary[group].items()))
     keyframe = np.array([row["keyframe"] for row in rows])
+    estimate = np.array([row["estimate"] for row in rows])
+    truth = np.array([row["truth"] for row in rows])
     for name, mask in (("keyframes", keyframe), ("inter frames", ~keyframe)):
-        part = summarise([row for row, keep in zip(rows, mask) if keep])
-        print(f"  {name}: {part['frames']} frames, spearman {part['spearman']:.3f}")
+        figure = spearmanr(estimate[mask], truth[mask]).statistic
+        print(f"  {name}: {int(mask.sum())} frames, spearman {figure:.3f}")
 
 
 if __name__ == "__main__":
