@@ -170,7 +170,9 @@ def test_three_bitrates_share_one_scene_matched_to_the_weakest(tmp_path: Path, f
     # Re-flow, stall and back to individual (matched run).
     assert matched["reflowed"] == ["low", "mid"]
     assert matched["emptied_after"] is not None and 1.8 <= matched["emptied_after"] <= 4.0, matched["emptied_after"]
-    assert matched["frames_while_stalled"] >= 20 * matched["elapsed_stalled"] * 0.5  # the scene went on
+    # The scene went on: a frozen one delivers no frames. At least 4 fps of the 30 fps cameras' pictures
+    # leaves room for a loaded 2-core machine (9 fps here once, under the whole suite).
+    assert matched["frames_while_stalled"] >= 4 * matched["elapsed_stalled"], matched["frames_while_stalled"]
     assert matched["back_to_individual"] == "individual"
     assert matched["individual_frames"] > 20 and matched["individual_shape"] == (480, 640, 3)
 
