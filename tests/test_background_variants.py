@@ -21,6 +21,45 @@ def test_real_change_switches_level() -> None:
     assert selector.update(0.079) == 8
 
 
+def test_estimate_swinging_with_the_content_switches_rarely() -> None:
+    # A pan's estimate swings 1.5 levels either way over 1.7 s, seen at 30 fps for 20 s.
+    def swings(selector: LevelSelector, timed: bool) -> int:
+        levels = [selector.update(0.05 + 0.015 * np.sin(2 * np.pi * i / 50), i / 30 if timed else None)
+                  for i in range(600)]
+        return sum(1 for a, b in zip(levels, levels[1:]) if a != b)
+
+    assert swings(LevelSelector(), timed=False) >= 40  # the band-and-margin rule alone follows every swing
+    assert swings(LevelSelector(), timed=True) <= 20 / LevelSelector().hold_s
+
+
+def test_a_one_frame_spike_changes_nothing() -> None:
+    selector = LevelSelector()
+    levels = [selector.update(0.09 if i == 40 else 0.03, i / 30) for i in range(90)]
+    assert set(levels) == {3}
+
+
+def test_a_large_jump_is_followed_at_once_after_confirmation() -> None:
+    selector = LevelSelector()
+    assert selector.update(0.02, 0.0) == 2
+    followed = next(i for i in range(1, 60) if selector.update(0.08, 0.1 + i / 30) == 8)
+    assert (followed - 1) / 30 <= selector.confirm_s + 1 / 30  # no hold for a jump of six levels
+
+
+def test_a_small_lasting_change_waits_for_the_hold() -> None:
+    selector = LevelSelector()
+    assert selector.update(0.04, 0.0) == 4
+    times = [i / 30 for i in range(1, 120)]
+    switched = next(t for t in times if selector.update(0.052, t) == 5)
+    assert selector.hold_s <= switched <= selector.hold_s + 2 / 30
+
+
+def test_a_stream_clock_going_back_does_not_freeze_the_level() -> None:
+    selector = LevelSelector()
+    assert selector.update(0.02, 500.0) == 2
+    levels = [selector.update(0.08, i / 30) for i in range(30)]  # the stream restarted at 0
+    assert levels[-1] == 8
+
+
 def test_levels_round_trip() -> None:
     for level in (0, 1, 7, 30):
         assert level_for(level_target(level)) == level

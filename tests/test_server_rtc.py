@@ -35,6 +35,29 @@ def moving(image: np.ndarray):
     return make
 
 
+async def steady_capture(participant: SyntheticParticipant, label: str, degradation_of, settle: float = 0.6,
+                         timeout: float = 20.0) -> tuple[np.ndarray, dict]:
+    """Catch the latest image of ``label`` while the server's reported degradation holds still.
+
+    ``degradation_of()`` reads the parameters of the sender's latest composite. Early in a call the
+    uplink's bitrate still moves the level, and the image caught and the figures read a moment later can
+    belong to different levels; an image caught with the same parameters reported ``settle`` seconds
+    before and after it (longer than a frame takes to reach the receiver) is known to show them.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        seen = [degradation_of()]
+        for _ in range(int(settle / 0.05)):
+            await asyncio.sleep(0.05)
+            seen.append(degradation_of())
+        image = participant.received[label].last_image.copy()
+        for _ in range(int(settle / 0.05)):
+            await asyncio.sleep(0.05)
+            seen.append(degradation_of())
+        if all(d == seen[0] for d in seen):
+            return image, seen[0]
+    raise AssertionError(f"{participant.name}: the degradation of {label} never held still for "
+                         f"{2 * settle} s within {timeout} s")
 
 
 def test_participants_see_their_own_and_each_others_composites(server: ServerThread, astronaut: np.ndarray) -> None:
@@ -47,20 +70,21 @@ def test_participants_see_their_own_and_each_others_composites(server: ServerThr
             await alice.wait_for_frames("bob", 10)
             await bob.wait_for_frames("self", 10)
             # Well past the start, when the uplink's bitrate has ramped up and the mask has settled.
-            own = await alice.wait_for_frames("self", 60)
-            seen = await bob.wait_for_frames("alice", 60)
+            await alice.wait_for_frames("self", 60)
+            await bob.wait_for_frames("alice", 60)
             virtual = fit_background(studio_background(), 640, 480)
             # Both images are alice's composite: her background is the virtual one degraded to her
             # stream's estimated quality, with the parameters the server reports for her.
             stats = next(p.stats for p in server.conference.participants.values() if p.name == "alice")
-            shown = degrade(virtual, DegradationParams(**stats.degradation)) if stats.degradation else virtual
-            for image in (own.last_image, seen.last_image):
+            for participant, label in ((alice, "self"), (bob, "alice")):
+                image, degradation = await steady_capture(participant, label, lambda: dict(stats.degradation))
+                shown = degrade(virtual, DegradationParams(**degradation)) if degradation else virtual
                 assert image.shape == astronaut.shape
                 # Background replaced: the top corners (flag, shuttle) show the matched virtual background.
                 for corner in (np.s_[:60, :60], np.s_[:60, -60:]):
                     to_virtual = np.abs(image[corner].astype(float) - shown[corner]).mean()
                     to_camera = np.abs(image[corner].astype(float) - astronaut[corner]).mean()
-                    assert to_virtual < 0.5 * to_camera, (to_virtual, to_camera, stats.degradation)
+                    assert to_virtual < 0.5 * to_camera, (to_virtual, to_camera, degradation)
                 # The person is still there: the face is the camera's, not the virtual background.
                 # Compared at 1/8 scale with the camera at the nearest of the source's +-6 px pans.
                 def small(x: np.ndarray) -> np.ndarray:

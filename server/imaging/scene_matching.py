@@ -74,12 +74,13 @@ class CutOutMatcher:
         """``cutout_bgr`` with about ``extra`` loss added (quantised to levels of the background's step)."""
         return self.apply(cutout_bgr, self.level(extra))
 
-    def level(self, extra: float) -> int:
-        """The level for the latest requested ``extra`` loss, with hysteresis (0: leave the cut-out as is)."""
+    def level(self, extra: float, now_s: float | None = None) -> int:
+        """The level for the latest requested ``extra`` loss, with hysteresis (0: leave the cut-out as is);
+        ``now_s``: the stream's time in seconds (``LevelSelector.update``)."""
         if not np.isfinite(extra) or extra < 0:
             raise ValueError(f"extra loss must be a finite number >= 0, got {extra!r}")
         self._sample_age += 1
-        return self._levels.update(extra)
+        return self._levels.update(extra, now_s)
 
     def apply(self, cutout_bgr: np.ndarray, level: int) -> MatchedCutOut:
         """``cutout_bgr`` degraded to ``level`` (from ``level``); the input itself at level 0."""

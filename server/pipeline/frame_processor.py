@@ -93,7 +93,7 @@ class StreamProcessor:
         laps.lap("segment")
         quality = self._tracker.update(frame_bgr, encoded_size, keyframe)
         laps.lap("estimate")
-        level, variant = self._variant_for(quality, frame_bgr.shape[1], frame_bgr.shape[0])
+        level, variant = self._variant_for(quality, frame_bgr.shape[1], frame_bgr.shape[0], timestamp_ms)
         laps.lap("match")
         image = composite(frame_bgr, variant.image, mask)
         laps.lap("composite")
@@ -111,7 +111,7 @@ class StreamProcessor:
         analysis = self._analyse(i420, width, height, encoded_size, keyframe, timestamp_ms, reuse_mask,
                                  reuse_estimate)
         laps = analysis.laps
-        level, variant = self._variant_for(analysis.quality, width, height)
+        level, variant = self._variant_for(analysis.quality, width, height, timestamp_ms)
         laps.lap("match")
         assert variant.i420 is not None  # even sizes, checked above
         image = blend_i420(i420, variant.i420, analysis.mask, width, height)
@@ -132,7 +132,7 @@ class StreamProcessor:
         size = (place.width, place.height)
         alpha = cv2.resize(analysis.mask, size, interpolation=cv2.INTER_AREA)
         alpha_u8 = cv2.convertScaleAbs(alpha, alpha=255.0)
-        level = self._cutout_matcher.level(extra_loss(analysis.quality.value, target))
+        level = self._cutout_matcher.level(extra_loss(analysis.quality.value, target), timestamp_ms / 1000.0)
         if level == 0:  # the weakest seat: its planes scaled as they are, no round trip through BGR
             picture, matched = resize_i420(i420, width, height, size), None
         else:
@@ -165,8 +165,9 @@ class StreamProcessor:
         laps.lap("estimate")
         return _Analysis(mask, quality, mask_reused, estimate_reused, laps)
 
-    def _variant_for(self, quality: QualityEstimate, width: int, height: int) -> tuple[int, Variant]:
-        wanted = self._levels.update(quality.value)
+    def _variant_for(self, quality: QualityEstimate, width: int, height: int,
+                     timestamp_ms: int) -> tuple[int, Variant]:
+        wanted = self._levels.update(quality.value, timestamp_ms / 1000.0)
         variant = self._variants.variant(self._background_key, self._background_at(width, height), self._method, wanted)
         return variant.level, variant
 

@@ -57,7 +57,7 @@ class SceneComposer:
         """The scene with ``cutouts`` over the background matched to ``target``, encoded (pts on the
         90 kHz clock)."""
         started = time.perf_counter()
-        level = self._levels.update(target)
+        level = self._levels.update(target, pts / 90_000)
         variant = self._variants.variant(self._key, self._background, self.method, level)
         matched = time.perf_counter()
         assert variant.i420 is not None  # the scene size is even
