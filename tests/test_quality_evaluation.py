@@ -3,9 +3,6 @@ the probe of ``scripts/probe_library_defaults.py``."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 from scipy.stats import spearmanr
 
@@ -13,6 +10,7 @@ from server.imaging.quality_model import DEFAULT_MODEL_PATH
 from server.training.commands import split_sources
 from server.training.footage import is_still
 from server.training.quality_evaluation import QualityScorer, clip_bootstrap_interval
+from tests.script_modules import load_script
 
 
 def test_a_perfect_ranking_has_no_spread() -> None:
@@ -44,11 +42,7 @@ def test_clips_not_frames_are_the_unit_drawn_again() -> None:
 
 
 def _probe_script():
-    path = Path(__file__).resolve().parents[1] / "scripts" / "probe_library_defaults.py"
-    spec = importlib.util.spec_from_file_location("probe_library_defaults", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("probe_library_defaults")
 
 
 def test_the_library_defaults_probe_repeats_held_out_stills_at_the_encoders_defaults() -> None:

@@ -55,8 +55,9 @@ class LevelSelector:
     pause saves them) and with the sender's bitrate ramp: replayed through a band-and-margin rule
     alone, a panning 640x480 participant's recorded 40 s switched the background 68 times (a still
     one 24), several times a second; with these defaults 7 and 7, the shown level at 0.006 of the
-    estimate on average (0.0035 before), and a jump from 0.02 to 0.08 followed in 0.33 s. Called
-    without ``now_s`` it is the band-and-margin rule alone.
+    estimate on average (0.0035 before), and a jump from 0.02 to 0.08 followed in 0.33 s
+    (``scripts/bench_levels.py`` measures it offline). Called without ``now_s`` it is the
+    band-and-margin rule alone.
     """
 
     margin: float = 0.35
