@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import numpy as np
@@ -69,9 +69,11 @@ class LevelSelector:
     jump_levels: int = 3
     """A change of this many levels or more (the network changed) does not wait for ``hold_s``."""
     level: int | None = None
-    _changed_at: float | None = None
-    _outside_since: float | None = None
-    _outside_side: int = 0
+    _changed_at: float | None = field(default=None, init=False, repr=False)
+    """Stream time of the last change (or of the first level)."""
+    _outside_since: float | None = field(default=None, init=False, repr=False)
+    """Since when the estimate has stayed outside the band, on ``_outside_side`` (+1 above, -1 below)."""
+    _outside_side: int = field(default=0, init=False, repr=False)
 
     def update(self, target: float, now_s: float | None = None) -> int:
         """The level to show for the latest estimated ``target`` at stream time ``now_s`` (seconds)."""
