@@ -37,7 +37,7 @@ def ssim_loss(reference: np.ndarray, distorted: np.ndarray) -> float:
         reference = luma(reference)
     if distorted.ndim == 3:
         distorted = luma(distorted)
-    return _mean_loss(ssim_map(reference, distorted))
+    return mean_loss(ssim_map(reference, distorted))
 
 
 def block_loss_map(reference: np.ndarray, distorted: np.ndarray, block: int) -> np.ndarray:
@@ -85,11 +85,11 @@ class SsimReference:
 
     def loss(self, distorted: np.ndarray) -> float:
         """1 - SSIM (scikit-image's default score) of ``distorted`` (luma or BGR) against the reference."""
-        return _mean_loss(self.map(distorted))
+        return mean_loss(self.map(distorted))
 
 
-def _mean_loss(smap: np.ndarray) -> float:
-    """1 - the mean of an SSIM map without its border, as scikit-image averages it."""
+def mean_loss(smap: np.ndarray) -> float:
+    """1 - the mean of an SSIM map (``ssim_map``) without its border, as scikit-image averages it."""
     b = _BORDER
     inner = smap[b:-b, b:-b] if min(smap.shape) > 2 * b else smap
     return float(1.0 - inner.mean(dtype=np.float64))

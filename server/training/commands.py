@@ -97,7 +97,7 @@ def train_quality(clips: int, held_out_clips: int, seed: int, workers: int, out:
     held_specs = (make_specs(held_sources, held_out_clips, seed + 1, frames, file_share=0.5)
                   + fixed_camera_specs(held_sources, held_out_clips // 2, seed + 2, frames, file_share=0.5))
     held = in_parallel(label_clip, held_specs, workers, "quality: held-out clips")
-    model = fit_quality(train, FitConfig(seed=seed, networks=networks))
+    model = fit_quality(train, FitConfig(seed=seed, networks=networks), workers=workers)
     scores = evaluate(model, held)
     record = {"model": "quality", "seed": seed, "training_clips": clips, "fixed_camera_clips": fixed_clips,
               "frames_per_clip": frames, "static_share": static_share, "file_share": file_share,

@@ -38,7 +38,9 @@ on the 2-core machine, over the 30 allowed.
 
 from __future__ import annotations
 
+import multiprocessing
 import platform
+import sys
 import time
 from dataclasses import dataclass
 
@@ -85,59 +87,111 @@ def _training_rows(samples: list[FrameSample], blocks_per_frame: int, seed: int)
     return np.concatenate(rows).astype(np.float64), np.concatenate(targets).astype(np.float64)
 
 
-def fit(samples: list[FrameSample], config: FitConfig) -> QualityModel:
-    """Train the ensemble of block-loss MLPs, each on its own subsample of each frame's blocks, then
-    the frame head on the frames' summaries and true losses."""
-    from sklearn.neural_network import MLPRegressor  # training-only dependency
-
+def fit(samples: list[FrameSample], config: FitConfig, workers: int = 1) -> QualityModel:
+    """Train the ensemble of block-loss MLPs, each on its own subsample of each frame's blocks, and
+    the frame head on the frames' summaries and true losses: the networks are independent, so
+    ``workers`` processes fit them side by side (the result does not depend on ``workers``)."""
     if config.networks < 1:
         raise ValueError(f"networks must be at least 1, got {config.networks}")
-    mean = scale = None
-    networks, epochs, rows_used = [], [], 0
     started = time.perf_counter()
+    block_jobs, mean, scale, rows_used = _block_jobs(samples, config)
+    head_jobs, head_mean, head_scale = _head_jobs(samples, config)
+    fitted = _fit_members(block_jobs + head_jobs, workers)
+    networks, epochs = zip(*fitted[: len(block_jobs)])
+    head_networks, head_epochs = zip(*fitted[len(block_jobs):])
+    head = FrameHead(mean=head_mean.astype(np.float32), scale=head_scale.astype(np.float32),
+                     networks=tuple(head_networks), weight=config.head_weight, log_offset=FRAME_LOG_OFFSET)
+    record = {"training_rows": rows_used, "training_frames": len(samples), "seed": config.seed,
+              "networks": config.networks, "hidden": list(config.hidden), "alpha": config.alpha,
+              "epochs": list(epochs),
+              "frame_head": {"networks": config.head_networks, "hidden": list(config.head_hidden),
+                             "weight": config.head_weight, "epochs": list(head_epochs)},
+              "fit_seconds": round(time.perf_counter() - started, 1), "python": platform.python_version()}
+    return QualityModel(mean=mean.astype(np.float32), scale=scale.astype(np.float32), networks=tuple(networks),
+                        record=record, log_offset=LOG_OFFSET, frame_head=head)
+
+
+@dataclass(frozen=True)
+class _MemberJob:
+    """One ensemble member to fit: its standardised inputs, its targets and the regressor's settings."""
+
+    inputs: np.ndarray
+    targets: np.ndarray
+    settings: dict
+
+
+def _block_jobs(samples: list[FrameSample], config: FitConfig) -> tuple[list[_MemberJob], np.ndarray, np.ndarray, int]:
+    """The block networks' jobs: network k learns log(block loss + ``LOG_OFFSET``) on the blocks drawn
+    with seed + k, standardised by the first draw's mean and spread (returned with the row count)."""
+    jobs, mean, scale, rows_used = [], None, None, 0
     for member in range(config.networks):
         seed = config.seed + member
         x, y = _training_rows(samples, config.blocks_per_frame, seed)
         if mean is None:
             mean = x.mean(axis=0)
             scale = 1.0 / np.maximum(x.std(axis=0), 1e-6)
-        regressor = MLPRegressor(hidden_layer_sizes=config.hidden, activation="relu", alpha=config.alpha,
-                                 batch_size=512, learning_rate_init=2e-3, max_iter=config.max_iter,
-                                 early_stopping=True, n_iter_no_change=6, random_state=seed, verbose=False)
-        regressor.fit((x - mean) * scale, np.log(y + LOG_OFFSET))
-        networks.append(_network_of(regressor))
-        epochs.append(int(regressor.n_iter_))
+        settings = dict(hidden_layer_sizes=config.hidden, activation="relu", alpha=config.alpha, batch_size=512,
+                        learning_rate_init=2e-3, max_iter=config.max_iter, early_stopping=True,
+                        n_iter_no_change=6, random_state=seed, verbose=False)
+        jobs.append(_MemberJob((x - mean) * scale, np.log(y + LOG_OFFSET), settings))
         rows_used = int(x.shape[0])
-    head, head_epochs = fit_frame_head(samples, config)
-    record = {"training_rows": rows_used, "training_frames": len(samples), "seed": config.seed,
-              "networks": config.networks, "hidden": list(config.hidden), "alpha": config.alpha, "epochs": epochs,
-              "frame_head": {"networks": config.head_networks, "hidden": list(config.head_hidden),
-                             "weight": config.head_weight, "epochs": head_epochs},
-              "fit_seconds": round(time.perf_counter() - started, 1), "python": platform.python_version()}
-    return QualityModel(mean=mean.astype(np.float32), scale=scale.astype(np.float32), networks=tuple(networks),
-                        record=record, log_offset=LOG_OFFSET, frame_head=head)
+    assert mean is not None and scale is not None
+    return jobs, mean, scale, rows_used
 
 
-def fit_frame_head(samples: list[FrameSample], config: FitConfig) -> tuple[FrameHead, list[int]]:
-    """Train the frame head: ``config.head_networks`` MLPs from ``frame_summary`` to the log of the
-    frame's true loss (seeds ``config.seed + k``). Returns the head and each network's epochs."""
-    from sklearn.neural_network import MLPRegressor  # training-only dependency
-
+def _head_jobs(samples: list[FrameSample], config: FitConfig) -> tuple[list[_MemberJob], np.ndarray, np.ndarray]:
+    """The frame head's jobs: ``config.head_networks`` MLPs from ``frame_summary`` to the log of the
+    frame's true loss (seeds ``config.seed + k``), with the summaries' standardisation."""
     x = np.stack([sample.summary for sample in samples]).astype(np.float64)
     y = np.log(np.array([sample.frame_loss for sample in samples]) + FRAME_LOG_OFFSET)
     mean = x.mean(axis=0)
     scale = 1.0 / np.maximum(x.std(axis=0), 1e-6)
-    networks, epochs = [], []
-    for member in range(config.head_networks):
-        regressor = MLPRegressor(hidden_layer_sizes=config.head_hidden, activation="relu", alpha=config.alpha,
-                                 batch_size=256, learning_rate_init=1e-3, max_iter=400, early_stopping=True,
-                                 n_iter_no_change=15, random_state=config.seed + member)
-        regressor.fit((x - mean) * scale, y)
-        networks.append(_network_of(regressor))
-        epochs.append(int(regressor.n_iter_))
-    head = FrameHead(mean=mean.astype(np.float32), scale=scale.astype(np.float32), networks=tuple(networks),
-                     weight=config.head_weight, log_offset=FRAME_LOG_OFFSET)
-    return head, epochs
+    standardised = (x - mean) * scale
+    jobs = [_MemberJob(standardised, y, dict(hidden_layer_sizes=config.head_hidden, activation="relu",
+                                             alpha=config.alpha, batch_size=256, learning_rate_init=1e-3,
+                                             max_iter=400, early_stopping=True, n_iter_no_change=15,
+                                             random_state=config.seed + member))
+            for member in range(config.head_networks)]
+    return jobs, mean, scale
+
+
+def _fit_members(jobs: list[_MemberJob], workers: int) -> list[tuple[Network, int]]:
+    """Each job's fitted network and epochs, in the jobs' order, on up to ``workers`` processes."""
+    started = time.perf_counter()
+    results: list[tuple[Network, int] | None] = [None] * len(jobs)
+    processes = max(1, min(workers, len(jobs)))
+    print(f"quality: fitting {len(jobs)} networks on {processes} process(es)", file=sys.stderr, flush=True)
+    if processes == 1:
+        finished = ((index, _fit_member(job)) for index, job in enumerate(jobs))
+        for done, (index, result) in enumerate(finished, 1):
+            results[index] = result
+            _report_fit(done, len(jobs), started)
+    else:
+        with multiprocessing.get_context("spawn").Pool(processes) as pool:
+            for done, (index, result) in enumerate(pool.imap_unordered(_fit_indexed, list(enumerate(jobs))), 1):
+                results[index] = result
+                _report_fit(done, len(jobs), started)
+    assert all(result is not None for result in results)
+    return results  # type: ignore[return-value]
+
+
+def _report_fit(done: int, total: int, started: float) -> None:
+    print(f"quality: fitted {done}/{total} networks ({time.perf_counter() - started:.0f} s)", file=sys.stderr,
+          flush=True)
+
+
+def _fit_indexed(indexed_job: tuple[int, _MemberJob]) -> tuple[int, tuple[Network, int]]:
+    index, job = indexed_job
+    return index, _fit_member(job)
+
+
+def _fit_member(job: _MemberJob) -> tuple[Network, int]:
+    """Fit one MLP (scikit-learn's ``MLPRegressor``) and return it as a numpy ``Network`` with its epochs."""
+    from sklearn.neural_network import MLPRegressor  # training-only dependency
+
+    regressor = MLPRegressor(**job.settings)
+    regressor.fit(job.inputs, job.targets)
+    return _network_of(regressor), int(regressor.n_iter_)
 
 
 def _network_of(regressor) -> Network:

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..imaging.compression import compress
 from ..imaging.features import BLOCK, block_features, feature_matrix, frame_features, frame_luma_u8, frame_summary
-from ..imaging.metrics import block_loss_map, ssim_loss
+from ..imaging.metrics import block_means, mean_loss, ssim_loss, ssim_map
 from .encoding import EncoderSetup, encode_decode
 from .footage import (
     PACKAGE_STILLS, STILLS, TEXTURE, VIDEOS, Motion, generated_texture, is_still, load_still, mosaic, package_file,
@@ -186,10 +186,20 @@ def label_clip(spec: ClipSpec, every: int = 4) -> list[FrameSample]:
         y_seen = frame_luma_u8(received.image)
         blocks = block_features(y_seen)
         frame = frame_features(blocks, received.size, received.keyframe, spec.setup.codec, spec.width, spec.height)
+        block_loss, frame_loss = _losses(original, received.image, y_true, y_seen)
         samples.append(FrameSample(
             features=feature_matrix(blocks, frame), summary=frame_summary(blocks, frame),
-            block_loss=block_loss_map(y_true.astype(np.float32), y_seen.astype(np.float32), BLOCK),
-            frame_loss=ssim_loss(original, received.image),
+            block_loss=block_loss, frame_loss=frame_loss,
             spec=spec, index=index, keyframe=received.keyframe, size=received.size,
         ))
     return samples
+
+
+def _losses(original: np.ndarray, received: np.ndarray, y_true: np.ndarray,
+            y_seen: np.ndarray) -> tuple[np.ndarray, float]:
+    """A frame's true loss per block (on the lumas cropped to whole blocks, ``y_true`` and ``y_seen``)
+    and over the whole frame. A frame of whole blocks scores both on one SSIM map."""
+    smap = ssim_map(y_true.astype(np.float32), y_seen.astype(np.float32))
+    block_loss = 1.0 - block_means(smap, BLOCK)
+    whole = y_true.shape == original.shape[:2]
+    return block_loss, mean_loss(smap) if whole else ssim_loss(original, received)
