@@ -24,7 +24,8 @@ import numpy as np  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
 from server.imaging.quality_model import DEFAULT_MODEL_PATH  # noqa: E402
-from server.training.commands import in_parallel, split_sources  # noqa: E402
+from server.training.commands import split_sources  # noqa: E402
+from server.training.parallel import in_parallel  # noqa: E402
 from server.training.encoding import EncoderSetup  # noqa: E402
 from server.training.footage import is_still  # noqa: E402
 from server.training.quality_evaluation import QualityScorer, summarise  # noqa: E402

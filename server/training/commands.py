@@ -4,13 +4,9 @@ fit the two models, write them with a JSON training record, and score them on he
 from __future__ import annotations
 
 import json
-import multiprocessing
 import platform
-import sys
 import time
-from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 
@@ -19,6 +15,7 @@ from ..imaging.quality_model import DEFAULT_MODEL_PATH as QUALITY_MODEL_PATH
 from .compression_fit import CompressionFitConfig, evaluate_compression, fit_compression
 from .compression_samples import label_image, make_image_specs
 from .footage import is_still
+from .parallel import in_parallel
 from .quality_fit import FitConfig, evaluate
 from .quality_fit import fit as fit_quality
 from .quality_samples import all_sources, fixed_camera_specs, label_clip, make_specs
@@ -26,34 +23,12 @@ from .recipe import COMPRESSED_SOURCE_SHARE, FILE_SHARE, FIXED_CLIPS, TEXTURE_SH
 
 HELD_OUT = ("astronaut", "coffee", "rocket", "grass", "bikes.mp4")
 """Sources never trained on: every held-out score comes from these."""
-Spec = TypeVar("Spec")
-Result = TypeVar("Result")
 
 
 def split_sources() -> tuple[list[str], list[str]]:
     """(training sources, held-out sources) available on this machine."""
     sources = all_sources()
     return [s for s in sources if s not in HELD_OUT], [s for s in sources if s in HELD_OUT]
-
-
-def in_parallel(work: Callable[[Spec], list[Result]], specs: Iterable[Spec], workers: int, label: str) -> list[Result]:
-    """``work`` over ``specs`` on ``workers`` processes, results flattened in spec order, with progress."""
-    specs = list(specs)
-    results: list[list[Result]] = [[] for _ in specs]
-    started = time.perf_counter()
-    with multiprocessing.get_context("spawn").Pool(max(1, workers)) as pool:
-        for done, (index, part) in enumerate(pool.imap_unordered(_indexed, [(work, i, s) for i, s in enumerate(specs)]), 1):
-            results[index] = part
-            if done % 5 == 0 or done == len(specs):
-                print(f"\r{label}: {done}/{len(specs)} ({time.perf_counter() - started:.0f} s)", end="",
-                      file=sys.stderr, flush=True)
-    print(file=sys.stderr)
-    return [item for part in results for item in part]
-
-
-def _indexed(job):
-    work, index, spec = job
-    return index, work(spec)
 
 
 def versions() -> dict:

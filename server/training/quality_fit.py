@@ -46,9 +46,7 @@ of the pixel-identical keyframe.
 
 from __future__ import annotations
 
-import multiprocessing
 import platform
-import sys
 import time
 from dataclasses import dataclass
 
@@ -57,6 +55,7 @@ import numpy as np
 from ..imaging.features import FRAME_FEATURES
 from ..imaging.mlp import Network
 from ..imaging.quality_model import FRAME_LOG_OFFSET, LOG_OFFSET, FrameHead, QualityModel
+from .parallel import in_parallel
 from .quality_samples import FrameSample
 
 
@@ -164,42 +163,17 @@ def _head_jobs(samples: list[FrameSample], config: FitConfig) -> tuple[list[_Mem
 
 
 def _fit_members(jobs: list[_MemberJob], workers: int) -> list[tuple[Network, int]]:
-    """Each job's fitted network and epochs, in the jobs' order, on up to ``workers`` processes."""
-    started = time.perf_counter()
-    results: list[tuple[Network, int] | None] = [None] * len(jobs)
-    processes = max(1, min(workers, len(jobs)))
-    print(f"quality: fitting {len(jobs)} networks on {processes} process(es)", file=sys.stderr, flush=True)
-    if processes == 1:
-        finished = ((index, _fit_member(job)) for index, job in enumerate(jobs))
-        for done, (index, result) in enumerate(finished, 1):
-            results[index] = result
-            _report_fit(done, len(jobs), started)
-    else:
-        with multiprocessing.get_context("spawn").Pool(processes) as pool:
-            for done, (index, result) in enumerate(pool.imap_unordered(_fit_indexed, list(enumerate(jobs))), 1):
-                results[index] = result
-                _report_fit(done, len(jobs), started)
-    assert all(result is not None for result in results)
-    return results  # type: ignore[return-value]
+    """Each job's fitted network and epochs, in the jobs' order, on ``workers`` processes."""
+    return in_parallel(_fit_member, jobs, workers, "quality: fitting networks")
 
 
-def _report_fit(done: int, total: int, started: float) -> None:
-    print(f"quality: fitted {done}/{total} networks ({time.perf_counter() - started:.0f} s)", file=sys.stderr,
-          flush=True)
-
-
-def _fit_indexed(indexed_job: tuple[int, _MemberJob]) -> tuple[int, tuple[Network, int]]:
-    index, job = indexed_job
-    return index, _fit_member(job)
-
-
-def _fit_member(job: _MemberJob) -> tuple[Network, int]:
-    """Fit one MLP (scikit-learn's ``MLPRegressor``) and return it as a numpy ``Network`` with its epochs."""
+def _fit_member(job: _MemberJob) -> list[tuple[Network, int]]:
+    """Fit one MLP (scikit-learn's ``MLPRegressor``): [its numpy ``Network`` and its epochs]."""
     from sklearn.neural_network import MLPRegressor  # training-only dependency
 
     regressor = MLPRegressor(**job.settings)
     regressor.fit(job.inputs, job.targets)
-    return _network_of(regressor), int(regressor.n_iter_)
+    return [(_network_of(regressor), int(regressor.n_iter_))]
 
 
 def _network_of(regressor) -> Network:
