@@ -12,7 +12,7 @@ from server.imaging.compression import compress
 from server.imaging.features import (
     BLOCK_FEATURES, FRAME_FEATURES, block_features, frame_features, frame_luma_u8, percentiles,
 )
-from server.training.footage import generated_texture
+from server.training.footage import Motion, generated_texture, render_still_clip
 from server.training.quality_samples import SOURCE_CODECS, SOURCE_QUALITIES, fixed_camera_specs, make_specs, render_clip
 
 _HADAMARD = np.array([[1, 1, 1, 1], [1, 1, -1, -1], [1, -1, -1, 1], [1, -1, 1, -1]], np.float64)
@@ -112,6 +112,18 @@ def test_fixed_camera_clips_are_stills_half_held_half_frozen() -> None:
         fixed_camera_specs(["bikes.mp4"], 4, seed=1)
 
 
+@pytest.mark.parametrize("noise", [0.0, 2.0])
+def test_a_fixed_camera_clip_is_the_frames_rendered_one_call_at_a_time(astronaut: np.ndarray, noise: float) -> None:
+    # A fixed camera's view is warped once and reused: the frames must be those a fresh warp gives.
+    motion = dataclasses.replace(Motion.random(np.random.default_rng(4)), pan_x=0.0, pan_y=0.0, zoom=0.0,
+                                 noise=noise)
+    together = render_still_clip(astronaut, 160, 120, 4, motion, np.random.default_rng(9))
+    rng = np.random.default_rng(9)
+    one_by_one = [render_still_clip(astronaut, 160, 120, 1, motion, rng)[0] for _ in range(4)]
+    assert len(together) == 4 and all(np.array_equal(a, b) for a, b in zip(together, one_by_one))
+    assert (noise > 0) == (not np.array_equal(together[0], together[-1]))
+
+
 def test_compressed_sources_pass_through_jpeg_or_webp_and_leave_the_held_out_protocol_alone() -> None:
     sources = ["astronaut", "coffee"]
     plain = make_specs(sources, 16, seed=6)
@@ -122,12 +134,13 @@ def test_compressed_sources_pass_through_jpeg_or_webp_and_leave_the_held_out_pro
     low, high = SOURCE_QUALITIES
     assert all(low <= spec.source_quality <= high for spec in compressed)
     assert all(spec.source_codec for spec in fixed_camera_specs(sources, 6, seed=6, compressed_source_share=1.0))
-    spec = dataclasses.replace(compressed[0], frames=3)
-    source = render_clip(dataclasses.replace(spec, source_codec="", source_quality=0))
-    frames = render_clip(spec)
-    for original, seen in zip(source, frames):
-        assert np.array_equal(seen, compress(original, spec.source_codec, spec.source_quality))
-        assert not np.array_equal(seen, original)
+    frozen = next(s for s in fixed_camera_specs(sources, 6, seed=6, compressed_source_share=1.0) if s.frozen)
+    for spec in (dataclasses.replace(compressed[0], frames=3), dataclasses.replace(frozen, frames=3)):
+        source = render_clip(dataclasses.replace(spec, source_codec="", source_quality=0))
+        frames = render_clip(spec)  # a frozen camera's one picture is compressed once
+        for original, seen in zip(source, frames):
+            assert np.array_equal(seen, compress(original, spec.source_codec, spec.source_quality))
+            assert not np.array_equal(seen, original)
 
 
 def test_percentiles_match_numpy() -> None:

@@ -190,12 +190,15 @@ class Motion:
 
 def render_still_clip(image: np.ndarray, width: int, height: int, frames: int, motion: Motion,
                       rng: np.random.Generator) -> list[np.ndarray]:
-    """Frames of ``width`` x ``height`` panning and zooming slowly over a still image."""
+    """Frames of ``width`` x ``height`` panning and zooming slowly over a still image. A fixed camera's
+    view is warped once; without noise its frames are one and the same array (``render_clip``
+    compresses such a frame once)."""
     src_h, src_w = image.shape[:2]
     aspect = width / height
     base_w = min(src_w, src_h * aspect) * motion.crop
     cx, cy = src_w / 2, src_h / 2
-    out = []
+    out: list[np.ndarray] = []
+    last_matrix = None
     for index in range(frames):
         crop_w = base_w * (1.0 + motion.zoom * index)
         crop_w = min(crop_w, src_w, src_h * aspect)
@@ -204,8 +207,15 @@ def render_still_clip(image: np.ndarray, width: int, height: int, frames: int, m
         y0 = np.clip(cy - crop_h / 2 + motion.pan_y * src_h * index, 0, src_h - crop_h)
         scale = width / crop_w
         matrix = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale]], np.float32)
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-        frame = cv2.warpAffine(image, matrix, (width, height), flags=interpolation, borderMode=cv2.BORDER_REFLECT)
+        if last_matrix is not None and np.array_equal(matrix, last_matrix):  # a fixed camera: same view
+            if motion.noise == 0:  # and the same picture, without drawing anything from rng
+                out.append(out[-1])
+                continue
+        else:
+            interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+            frame = cv2.warpAffine(image, matrix, (width, height), flags=interpolation,
+                                   borderMode=cv2.BORDER_REFLECT)
+            last_matrix = matrix
         out.append(_finish(frame, motion, rng))
     return out
 

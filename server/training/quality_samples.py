@@ -148,9 +148,13 @@ def _file_sender(codec: str, bitrate: int, rng: np.random.Generator) -> EncoderS
 def render_clip(spec: ClipSpec) -> list[np.ndarray]:
     """The pristine frames of a clip (deterministic in ``spec.seed``): what the sender's encoder gets."""
     frames = _render_source(spec)
-    if spec.source_codec:
-        frames = [compress(frame, spec.source_codec, spec.source_quality) for frame in frames]
-    return frames
+    if not spec.source_codec:
+        return frames
+    compressed: list[np.ndarray] = []
+    for index, frame in enumerate(frames):
+        repeated = index > 0 and frame is frames[index - 1]  # a frozen camera's frame, compressed once
+        compressed.append(compressed[-1] if repeated else compress(frame, spec.source_codec, spec.source_quality))
+    return compressed
 
 
 def _render_source(spec: ClipSpec) -> list[np.ndarray]:
