@@ -207,11 +207,11 @@ def render_still_clip(image: np.ndarray, width: int, height: int, frames: int, m
         y0 = np.clip(cy - crop_h / 2 + motion.pan_y * src_h * index, 0, src_h - crop_h)
         scale = width / crop_w
         matrix = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale]], np.float32)
-        if last_matrix is not None and np.array_equal(matrix, last_matrix):  # a fixed camera: same view
-            if motion.noise == 0:  # and the same picture, without drawing anything from rng
-                out.append(out[-1])
-                continue
-        else:
+        same_view = last_matrix is not None and np.array_equal(matrix, last_matrix)  # a fixed camera
+        if same_view and motion.noise == 0:  # the same picture: nothing to draw from rng either
+            out.append(out[-1])
+            continue
+        if not same_view:
             interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
             frame = cv2.warpAffine(image, matrix, (width, height), flags=interpolation,
                                    borderMode=cv2.BORDER_REFLECT)
