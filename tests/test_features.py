@@ -149,3 +149,16 @@ def test_percentiles_match_numpy() -> None:
         values = rng.normal(size=shape).astype(np.float32)
         np.testing.assert_allclose(percentiles(values, (10, 90)), np.percentile(values, (10, 90)), rtol=0, atol=1e-6)
         np.testing.assert_allclose(percentiles(values, (10,)), [np.percentile(values, 10)], rtol=0, atol=1e-6)
+
+
+def test_training_names_the_sources_this_machine_lacks(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from server.training import commands, quality_samples
+
+    assert "tree.avi" in quality_samples.all_sources() or "tree.avi" in quality_samples.missing_sources()
+    present = quality_samples.video_path
+    monkeypatch.setattr(quality_samples, "video_path", lambda name: None if name == "tree.avi" else present(name))
+    assert "tree.avi" not in quality_samples.all_sources() and "tree.avi" not in commands.split_sources()[0]
+    assert "tree.avi" in quality_samples.missing_sources()
+    commands.warn_missing_sources()
+    warning = capsys.readouterr().err
+    assert "training without" in warning and "tree.avi" in warning and "differ from the shipped" in warning

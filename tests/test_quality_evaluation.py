@@ -60,3 +60,20 @@ def test_the_library_defaults_probe_repeats_held_out_stills_at_the_encoders_defa
     rows = QualityScorer(str(DEFAULT_MODEL_PATH))(small)
     assert len(rows) == 6 and rows[0]["keyframe"] and all(row["camera"] == "frozen" for row in rows)
     assert all(0.0 <= row["estimate"] <= 1.0 and 0.0 <= row["truth"] <= 1.0 for row in rows)
+
+
+def test_the_real_video_probe_scores_unseen_footage_resized_and_re_encoded() -> None:
+    probe = load_script("probe_real_video")
+    training_sources = split_sources()[0]
+    assert not set(probe.UNSEEN_VIDEOS) & set(training_sources)
+    frame = np.zeros((272, 640, 3), np.uint8)
+    frame[:, 300:340] = 255  # a centred bar stays centred through the crop to 4:3
+    fitted = probe.fit_to(frame, 320, 240)
+    assert fitted.shape == (240, 320, 3) and fitted[:, 160].min() == 255 and fitted[:, 0].max() == 0
+    rows = probe.VideoClipScorer(str(DEFAULT_MODEL_PATH), start=10, frames=5)(
+        ("bikes.mp4", (320, 240), "vp8", 300_000, "file"))
+    assert len(rows) == 5 and rows[0]["keyframe"]
+    assert {(row["video"], row["sender"], row["camera"], row["size"]) for row in rows} == {
+        ("bikes.mp4", "file", "moving", "320x240")}
+    assert all(0.0 < row["truth"] < 1.0 and 0.0 < row["estimate"] < 1.0 and row["bpp"] > 0 for row in rows)
+    assert probe.sender("realtime", "h264", 500_000).realtime and not probe.sender("file", "vp8", 500_000).realtime

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from server.imaging.features import BLOCK_FEATURES, FRAME_FEATURES, SUMMARY_FEATURES, frame_summary
+from server.imaging.features import BLOCK_FEATURES, FRAME_FEATURES, SUMMARY_FEATURES, feature_matrix, frame_summary
 from server.imaging.mlp import Network, float32_lists
 from server.imaging.quality_model import SINGLE_NETWORK_FORMAT, FrameHead, QualityModel
 
@@ -120,3 +120,15 @@ def test_model_files_spell_weights_as_the_shortest_decimals_that_read_back_exact
     lists = float32_lists(values.reshape(2, -1))
     np.testing.assert_array_equal(np.asarray(lists, np.float32).reshape(-1), values)
     assert len(json.dumps(lists)) < 0.7 * len(json.dumps(values.reshape(2, -1).tolist()))
+
+
+def test_a_frame_is_predicted_as_its_feature_rows_are() -> None:
+    rng = np.random.default_rng(5)
+    model = QualityModel(mean=rng.normal(0, 1, _INPUTS).astype(np.float32),
+                         scale=rng.uniform(0.5, 2.0, _INPUTS).astype(np.float32),
+                         networks=(_network(rng), _network(rng)))
+    blocks = rng.normal(0, 1, (6, 9, len(BLOCK_FEATURES))).astype(np.float32)
+    frame = rng.normal(0, 1, len(FRAME_FEATURES)).astype(np.float32)
+    expected = model.predict(feature_matrix(blocks, frame)).reshape(6, 9)
+    np.testing.assert_allclose(model.predict_blocks(blocks, frame), expected, rtol=1e-5, atol=1e-7)
+    assert len(np.unique(expected)) > 40  # the rows differ: the check compares real predictions

