@@ -61,8 +61,8 @@ DEBIAN_VIDEO_DIR = "/usr/share/doc/opencv-doc/examples/data"
 DEBIAN_VIDEOS: tuple[str, ...] = ("tree.avi", "Megamind.avi")
 """Clips of Debian's opencv-doc package: real camera motion (wind in a tree, hand-held) and a scene
 of an animated film (people talking at a table in dim light), through their own old codecs (Cinepak,
-MPEG-4 part 2), whose artefacts are then content. Its third clip, vtest.avi, is kept out of training: ``scripts/probe_real_video.py`` scores
-the estimator on it as unseen footage."""
+MPEG-4 part 2), whose artefacts are then content. Its third clip, vtest.avi, is kept out of
+training: ``scripts/probe_real_video.py`` scores the estimator on it as unseen footage."""
 TEXTURE = "texture"
 """A generated source: a new dense texture per clip (``generated_texture``), training only."""
 
