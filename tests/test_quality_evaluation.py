@@ -1,9 +1,12 @@
 """How ``backdrop evaluate`` states the uncertainty of its pooled figure (whole clips are drawn again), and
-the probe of ``scripts/probe_library_defaults.py``."""
+the probes of ``scripts/probe_library_defaults.py`` and ``scripts/probe_real_video.py``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 from scipy.stats import spearmanr
 
 from server.imaging.quality_model import DEFAULT_MODEL_PATH
@@ -77,3 +80,45 @@ def test_the_real_video_probe_scores_unseen_footage_resized_and_re_encoded() -> 
         ("bikes.mp4", "file", "moving", "320x240")}
     assert all(0.0 < row["truth"] < 1.0 and 0.0 < row["estimate"] < 1.0 and row["bpp"] > 0 for row in rows)
     assert probe.sender("realtime", "h264", 500_000).realtime and not probe.sender("file", "vp8", 500_000).realtime
+
+
+def test_the_real_video_probe_separates_calibration_between_videos_from_ranking_within() -> None:
+    probe = load_script("probe_real_video")
+    truth = np.concatenate([np.linspace(0.01, 0.1, 20), np.linspace(0.012, 0.12, 20)])
+    videos = np.array(["a"] * 20 + ["b"] * 20)
+    estimate = truth * np.where(videos == "a", 1.0, 8.0)  # each video ranked perfectly, b overestimated
+    assert spearmanr(estimate, truth).statistic < 0.9
+    assert probe.spearman_within_videos(estimate, truth, videos) == pytest.approx(1.0)
+    noisy = estimate * np.random.default_rng(0).uniform(0.5, 2.0, 40)
+    assert probe.spearman_within_videos(noisy, truth, videos) < 0.99
+
+
+def _write_video(path: Path, frames: list[np.ndarray]) -> None:
+    """``frames`` (BGR) as an MJPEG file PyAV reads back."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mjpeg", rate=30)
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuvj420p"
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")))
+        container.mux(stream.encode(None))
+
+
+def test_the_real_video_probe_takes_each_clip_from_its_footage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from server.training import footage
+
+    probe = load_script("probe_real_video")
+    assert set(footage.DEBIAN_CLIPS) - set(footage.DEBIAN_VIDEOS) <= set(probe.UNSEEN_VIDEOS)
+    _write_video(tmp_path / "levels.avi", [np.full((48, 64, 3), 20 * index, np.uint8) for index in range(10)])
+    clip = footage.DebianClip("some-package", str(tmp_path / "levels.avi"), "grey levels", first_frame=3)
+    monkeypatch.setitem(footage.DEBIAN_CLIPS, "levels.avi", clip)
+
+    def levels(start: int, frames: int) -> list[int]:
+        footage = probe.VideoClipScorer("", start, frames).footage("levels.avi")
+        return [round(float(frame.mean()) / 20) for frame in footage]
+
+    assert levels(start=2, frames=3) == [5, 6, 7]  # counted from the footage's first frame
+    assert levels(start=20, frames=4) == [6, 7, 8, 9]  # a short clip gives its last frames
+    with pytest.raises(ValueError, match="fewer than 8 frames"):
+        levels(start=0, frames=8)

