@@ -38,7 +38,7 @@ from scipy.stats import spearmanr  # noqa: E402
 from server.imaging.quality import load_model  # noqa: E402
 from server.imaging.quality_model import DEFAULT_MODEL_PATH  # noqa: E402
 from server.training.encoding import EncoderSetup  # noqa: E402
-from server.training.footage import DEBIAN_CLIPS, DEBIAN_VIDEOS, read_video, video_path  # noqa: E402
+from server.training.footage import DEBIAN_CLIPS, DEBIAN_VIDEOS, read_clip, video_path  # noqa: E402
 from server.training.parallel import in_parallel  # noqa: E402
 from server.training.quality_evaluation import clip_bootstrap_interval, score_clip, summarise  # noqa: E402
 
@@ -75,11 +75,7 @@ class VideoClipScorer:
     def footage(self, name: str) -> list[np.ndarray]:
         """``frames`` consecutive frames of the video ``name`` from ``start`` (counted from its
         footage's first frame), or its last ``frames`` if it is shorter."""
-        path = video_path(name)
-        assert path is not None
-        clip = DEBIAN_CLIPS.get(name)
-        first = clip.first_frame if clip else 0
-        decoded = read_video(path, first + self.start + self.frames)[first:]
+        decoded = read_clip(name, self.start + self.frames)
         if len(decoded) < self.frames:
             raise ValueError(f"{name} has fewer than {self.frames} frames")
         start = min(self.start, len(decoded) - self.frames)

