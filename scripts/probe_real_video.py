@@ -4,7 +4,7 @@ VP8 and H.264 at 80 kbps-5 Mbps, every frame scored against its resized original
 
     bash scripts/fetch_footage.sh   # once: the Debian packages holding the footage
     python scripts/probe_real_video.py [--quality-model PATH] [--videos NAME ...]
-                                       [--frames 30] [--start 20] [--workers 2]
+                                       [--frames 30] [--start 20] [--workers 2] [--rows FILE.json]
 
 The default videos are the eleven never trained on: every ``footage.DEBIAN_CLIPS`` clip outside
 ``footage.DEBIAN_VIDEOS`` (a street seen by a fixed camera, a screen share with a webcam inset, a
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import sys
 from pathlib import Path
 
@@ -100,6 +101,14 @@ def spearman_within_videos(estimate: np.ndarray, truth: np.ndarray, videos: np.n
     return float(spearmanr(shifted, truth).statistic)
 
 
+def write_rows(rows: list[dict], path: Path) -> None:
+    """Every scored frame (video, size, codec, sender, bitrate, keyframe, index, truth, estimate,
+    tracked, bpp, block_spearman) as a JSON list, for analyses the printed summary leaves out."""
+    plain = [{key: value.item() if isinstance(value, np.generic) else value for key, value in row.items()}
+             for row in rows]
+    path.write_text(json.dumps(plain))
+
+
 def _line(label: str, rows: list[dict]) -> str:
     truth = [row["truth"] for row in rows]
     figures = (spearmanr([row[key] for row in rows], truth).statistic for key in ("estimate", "tracked"))
@@ -117,6 +126,7 @@ def main() -> None:
     parser.add_argument("--start", type=int, default=20,
                         help="first frame taken from each video, counted from its footage's first_frame")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rows", type=Path, help="also write every scored frame to this JSON file")
     args = parser.parse_args()
     missing = [name for name in args.videos if video_path(name) is None]
     if missing:
@@ -124,6 +134,8 @@ def main() -> None:
     jobs = list(itertools.product(args.videos, SIZES, ("vp8", "h264"), BITRATES, SENDERS))
     rows = in_parallel(VideoClipScorer(str(args.quality_model), args.start, args.frames), jobs, args.workers,
                        "probe")
+    if args.rows:
+        write_rows(rows, args.rows)
     summary = summarise(rows)
     estimate, truth = np.array([row["estimate"] for row in rows]), np.array([row["truth"] for row in rows])
     videos = np.array([row["video"] for row in rows])

@@ -3,6 +3,7 @@ the probes of ``scripts/probe_library_defaults.py`` and ``scripts/probe_real_vid
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +66,7 @@ def test_the_library_defaults_probe_repeats_held_out_stills_at_the_encoders_defa
     assert all(0.0 <= row["estimate"] <= 1.0 and 0.0 <= row["truth"] <= 1.0 for row in rows)
 
 
-def test_the_real_video_probe_scores_unseen_footage_resized_and_re_encoded() -> None:
+def test_the_real_video_probe_scores_unseen_footage_resized_and_re_encoded(tmp_path: Path) -> None:
     probe = load_script("probe_real_video")
     training_sources = split_sources()[0]
     assert not set(probe.UNSEEN_VIDEOS) & set(training_sources)
@@ -79,6 +80,11 @@ def test_the_real_video_probe_scores_unseen_footage_resized_and_re_encoded() -> 
     assert {(row["video"], row["sender"], row["camera"], row["size"]) for row in rows} == {
         ("bikes.mp4", "file", "moving", "320x240")}
     assert all(0.0 < row["truth"] < 1.0 and 0.0 < row["estimate"] < 1.0 and row["bpp"] > 0 for row in rows)
+    probe.write_rows(rows, tmp_path / "rows.json")
+    written = json.loads((tmp_path / "rows.json").read_text())
+    assert [(row["index"], row["keyframe"], row["video"]) for row in written] == [
+        (row["index"], bool(row["keyframe"]), row["video"]) for row in rows]
+    assert [row["truth"] for row in written] == pytest.approx([float(row["truth"]) for row in rows])
     assert probe.sender("realtime", "h264", 500_000).realtime and not probe.sender("file", "vp8", 500_000).realtime
 
 
