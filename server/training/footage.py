@@ -81,6 +81,7 @@ class DebianClip:
     path: str
     """Its absolute path once the package is installed."""
     content: str
+    """What it shows, and its source format."""
     first_frame: int = 0
     """Where its footage starts (after titles)."""
 
