@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .errors import BackdropError
 from .log import configure_logging
-from .training.recipe import COMPRESSED_SOURCE_SHARE, FILE_SHARE, FIXED_CLIPS
+from .training.recipe import COMPRESSED_SOURCE_SHARE, FILE_SHARE, FIXED_CLIPS, GRAIN_SHARE, GRAPHICS_SHARE
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="share of clips from file-style senders (B-frames, look-ahead, periodic keyframes)")
     quality.add_argument("--compressed-source-share", type=float, default=COMPRESSED_SOURCE_SHARE,
                          help="share of clips whose source frames went through JPEG or WebP first (MJPEG webcams)")
+    quality.add_argument("--graphics-share", type=float, default=GRAPHICS_SHARE,
+                         help="share of clips showing generated screens and animation (noiseless, flat colours)")
+    quality.add_argument("--grain-share", type=float, default=GRAIN_SHARE,
+                         help="share of clips with heavy camera noise (standard deviation 3-6 grey levels)")
     quality.add_argument("--networks", type=int, default=3, help="ensemble size (each network from its own seed)")
     quality.add_argument("--held-out-clips", type=int, default=150)
     quality.add_argument("--out", type=Path, help="model file (default: the shipped one)")
@@ -124,7 +128,8 @@ def _train(args: argparse.Namespace) -> int:
                                         frames=args.frames, static_share=args.static_share,
                                         file_share=args.file_share, networks=args.networks,
                                         fixed_clips=args.fixed_clips,
-                                        compressed_source_share=args.compressed_source_share)
+                                        compressed_source_share=args.compressed_source_share,
+                                        graphics_share=args.graphics_share, grain_share=args.grain_share)
     else:
         out = args.out or commands.COMPRESSION_MODEL_PATH
         record = commands.train_compression(args.images, args.held_out_images, args.per_method, args.seed,

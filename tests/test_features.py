@@ -13,7 +13,9 @@ from server.imaging.features import (
     BLOCK_FEATURES, FRAME_FEATURES, block_features, frame_features, frame_luma_u8, percentiles,
 )
 from server.training.footage import Motion, generated_texture, render_still_clip
-from server.training.quality_samples import SOURCE_CODECS, SOURCE_QUALITIES, fixed_camera_specs, make_specs, render_clip
+from server.training.quality_samples import (
+    GRAINS, SOURCE_CODECS, SOURCE_QUALITIES, fixed_camera_specs, make_specs, render_clip,
+)
 
 _HADAMARD = np.array([[1, 1, 1, 1], [1, 1, -1, -1], [1, -1, -1, 1], [1, -1, 1, -1]], np.float64)
 
@@ -181,3 +183,19 @@ def test_debian_clips_are_found_installed_or_unpacked(tmp_path, monkeypatch: pyt
     assert footage.video_path("clip.avi") == clip.path  # the installed package first
     assert footage.video_path("no-such-clip.avi") is None
     assert set(footage.DEBIAN_VIDEOS) <= set(footage.DEBIAN_CLIPS) and set(footage.DEBIAN_VIDEOS) <= set(footage.VIDEOS)
+
+
+def test_grain_clips_carry_heavy_camera_noise_and_leave_the_held_out_protocol_alone() -> None:
+    sources = ["astronaut", "coffee"]
+    assert make_specs(sources, 16, seed=6) == make_specs(sources, 16, seed=6, grain_share=0.0)
+    grainy = [s for s in make_specs(sources, 40, seed=6, static_share=1.0, grain_share=0.5) if s.grain]
+    assert 8 <= len(grainy) <= 32 and all(s.grain in GRAINS for s in grainy)
+    spec = dataclasses.replace(grainy[0], frames=2, source_codec="", source_quality=0)
+    first, second = (frame.astype(float) for frame in render_clip(spec))
+    # A still camera: the frame-to-frame change is the two frames' noise, sqrt(2) times its spread
+    # (where neither frame clips at black or white).
+    inside = (np.minimum(first, second) > 30) & (np.maximum(first, second) < 225)
+    spread = float(np.std((first - second)[inside])) / np.sqrt(2)
+    assert 0.85 * spec.grain < spread < 1.15 * spec.grain
+    frozen = [s for s in fixed_camera_specs(sources, 40, seed=6, grain_share=1.0) if s.frozen]
+    assert frozen and not any(s.grain for s in frozen)

