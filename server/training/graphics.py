@@ -26,6 +26,7 @@ def generated_graphics(rng: np.random.Generator) -> np.ndarray:
 
 
 def _colour(rng: np.random.Generator, low: int = 0, high: int = 256) -> tuple[int, int, int]:
+    """A random BGR colour, each channel in [low, high)."""
     return tuple(int(v) for v in rng.integers(low, high, 3))  # type: ignore[return-value]
 
 
@@ -41,7 +42,8 @@ def _background(rng: np.random.Generator, width: int, height: int) -> np.ndarray
 
 def _text(rng: np.random.Generator, image: np.ndarray, x0: int, y0: int, x1: int, y1: int,
           colour: tuple[int, int, int]) -> None:
-    """Lines of random text inside the box (x0, y0)-(x1, y1)."""
+    """Lines of random text down the box (x0, y0)-(x1, y1), from its left edge (a long line runs on
+    past its right edge)."""
     font = int(rng.choice(_FONTS))
     scale = float(rng.uniform(0.35, 1.0))
     thickness = 1 if scale < 0.7 or rng.random() < 0.6 else 2
