@@ -166,7 +166,6 @@ def test_training_names_the_sources_this_machine_lacks(monkeypatch: pytest.Monke
     assert "training without" in warning and "tree.avi" in warning and "differ from the shipped" in warning
 
 
-
 def test_debian_clips_are_found_installed_or_unpacked(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     from server.training import footage
 

@@ -82,7 +82,7 @@ def _screen(rng: np.random.Generator) -> np.ndarray:
 
 
 def _shape(rng: np.random.Generator, image: np.ndarray, centre: tuple[int, int], size: int) -> None:
-    """A flat-coloured ellipse, polygon or rectangle with a dark outline, at ``centre``."""
+    """A flat-coloured ellipse, polygon or four-cornered shape with a dark outline, at ``centre``."""
     fill, outline = _colour(rng), _colour(rng, 0, 60)
     thickness = int(rng.integers(1, 6))
     kind = rng.integers(3)
@@ -145,17 +145,21 @@ class Sprite:
     def draw(self, frame: np.ndarray, index: int) -> np.ndarray:
         """A copy of ``frame`` with the sprite where it is at frame ``index`` (clipped at the edges)."""
         out = frame.copy()
-        height, width = out.shape[:2]
+        self.paint(out, index)
+        return out
+
+    def paint(self, frame: np.ndarray, index: int) -> None:
+        """Blend the sprite into ``frame`` in place, where it is at frame ``index``."""
+        height, width = frame.shape[:2]
         side = self.alpha.shape[0]
         x, y = self.start[0] + self.step[0] * index, self.start[1] + self.step[1] * index
         x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + side, width), min(y + side, height)
         if x0 >= x1 or y0 >= y1:
-            return out
+            return
         window = np.s_[y0 - y : y1 - y, x0 - x : x1 - x]
-        region = out[y0:y1, x0:x1].astype(np.float32) * (1.0 - self.alpha[window][:, :, None])
+        region = frame[y0:y1, x0:x1].astype(np.float32) * (1.0 - self.alpha[window][:, :, None])
         region += self.on_black[window]
-        out[y0:y1, x0:x1] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
-        return out
+        frame[y0:y1, x0:x1] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
 
 
 def _sprite_drawing(rng: np.random.Generator, canvas: np.ndarray, kind: int) -> None:
@@ -185,7 +189,8 @@ def add_sprites(frames: list[np.ndarray], rng: np.random.Generator) -> list[np.n
     sprites = [Sprite.random(rng, width, height) for _ in range(int(rng.integers(1, 4)))]
     out = []
     for index, frame in enumerate(frames):
+        drawn = frame.copy()  # one copy per frame, whatever the number of sprites
         for sprite in sprites:
-            frame = sprite.draw(frame, index)
-        out.append(frame)
+            sprite.paint(drawn, index)
+        out.append(drawn)
     return out
