@@ -10,7 +10,9 @@ from pathlib import Path
 
 from .errors import BackdropError
 from .log import configure_logging
-from .training.recipe import COMPRESSED_SOURCE_SHARE, FILE_SHARE, FIXED_CLIPS, GRAIN_SHARE, GRAPHICS_SHARE
+from .training.recipe import (
+    BARS_SHARE, COMPRESSED_SOURCE_SHARE, FILE_SHARE, FIXED_CLIPS, GRAIN_SHARE, GRAPHICS_SHARE, VIDEO_SOURCE_SHARE,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="share of clips showing generated screens and animation (noiseless, flat colours)")
     quality.add_argument("--grain-share", type=float, default=GRAIN_SHARE,
                          help="share of clips with heavy camera noise (standard deviation 3-6 grey levels)")
+    quality.add_argument("--video-source-share", type=float, default=VIDEO_SOURCE_SHARE,
+                         help="share of clips whose source went through a video encoder first, at its own size "
+                              "(a camera's or a recording's)")
+    quality.add_argument("--bars-share", type=float, default=BARS_SHARE,
+                         help="share of clips with black bars (letterbox or pillarbox)")
     quality.add_argument("--networks", type=int, default=3, help="ensemble size (each network from its own seed)")
     quality.add_argument("--held-out-clips", type=int, default=150)
     quality.add_argument("--out", type=Path, help="model file (default: the shipped one)")
@@ -129,7 +136,9 @@ def _train(args: argparse.Namespace) -> int:
                                         file_share=args.file_share, networks=args.networks,
                                         fixed_clips=args.fixed_clips,
                                         compressed_source_share=args.compressed_source_share,
-                                        graphics_share=args.graphics_share, grain_share=args.grain_share)
+                                        graphics_share=args.graphics_share, grain_share=args.grain_share,
+                                        video_source_share=args.video_source_share,
+                                        bars_share=args.bars_share)
     else:
         out = args.out or commands.COMPRESSION_MODEL_PATH
         record = commands.train_compression(args.images, args.held_out_images, args.per_method, args.seed,

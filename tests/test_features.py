@@ -14,7 +14,8 @@ from server.imaging.features import (
 )
 from server.training.footage import Motion, generated_texture, render_still_clip
 from server.training.quality_samples import (
-    GRAINS, SOURCE_CODECS, SOURCE_QUALITIES, fixed_camera_specs, make_specs, render_clip,
+    BARS, GRAINS, SOURCE_CODECS, SOURCE_QUALITIES, VIDEO_SOURCE_BPP, VIDEO_SOURCE_CODECS, VIDEO_SOURCE_SCALES,
+    fixed_camera_specs, make_specs, render_clip,
 )
 
 _HADAMARD = np.array([[1, 1, 1, 1], [1, 1, -1, -1], [1, -1, -1, 1], [1, -1, 1, -1]], np.float64)
@@ -143,6 +144,44 @@ def test_compressed_sources_pass_through_jpeg_or_webp_and_leave_the_held_out_pro
         for original, seen in zip(source, frames):
             assert np.array_equal(seen, compress(original, spec.source_codec, spec.source_quality))
             assert not np.array_equal(seen, original)
+
+
+def test_video_coded_sources_are_coded_at_their_own_size_and_leave_the_held_out_protocol_alone() -> None:
+    sources = ["astronaut", "coffee"]
+    assert make_specs(sources, 16, seed=6) == make_specs(sources, 16, seed=6, video_source_share=0.0)
+    coded = make_specs(sources, 24, seed=6, video_source_share=1.0)
+    assert {spec.source_codec for spec in coded} == set(VIDEO_SOURCE_CODECS)
+    assert {spec.source_scale for spec in coded} == set(VIDEO_SOURCE_SCALES)
+    low, high = (1000 * bpp for bpp in VIDEO_SOURCE_BPP)
+    assert all(low <= spec.source_quality <= high for spec in coded)
+    for scale in VIDEO_SOURCE_SCALES:
+        spec = dataclasses.replace(next(s for s in coded if s.source_scale == scale), frames=4, grain=0.0)
+        frames = render_clip(spec)
+        assert len(frames) == 4 and all(frame.shape == (spec.height, spec.width, 3) for frame in frames)
+        if spec.source_codec == "vp8":  # x264 as a file-style sender is not always deterministic (README)
+            assert all(np.array_equal(a, b) for a, b in zip(frames, render_clip(spec)))
+        plain = render_clip(dataclasses.replace(spec, source_codec="", source_quality=0, source_scale=1.0))
+        for original, seen in zip(plain, frames):
+            # The coded source is the plain one with its finest detail lost: close, never equal.
+            error = float(np.sqrt(np.mean((original.astype(float) - seen.astype(float)) ** 2)))
+            assert 0.5 < error < 25.0
+
+
+def test_black_bars_are_digital_black_on_two_sides_and_leave_the_held_out_protocol_alone() -> None:
+    sources = ["astronaut", "coffee"]
+    assert make_specs(sources, 16, seed=6) == make_specs(sources, 16, seed=6, bars_share=0.0)
+    framed = make_specs(sources, 40, seed=6, bars_share=1.0)
+    assert {spec.bars for spec in framed} == set(BARS) and {spec.bars_across for spec in framed} == {False, True}
+    frozen = next(s for s in fixed_camera_specs(sources, 6, seed=6, bars_share=1.0) if s.frozen)
+    for spec in (*(next(s for s in framed if s.bars_across == across) for across in (False, True)), frozen):
+        spec = dataclasses.replace(spec, frames=3, source_codec="", source_quality=0)
+        plain = render_clip(dataclasses.replace(spec, bars=0.0))
+        side = int(round((spec.height if spec.bars_across else spec.width) * spec.bars))
+        for original, seen in zip(plain, render_clip(spec)):
+            view = seen.transpose(1, 0, 2) if spec.bars_across else seen
+            inside = original.transpose(1, 0, 2) if spec.bars_across else original
+            assert not view[:, :side].any() and not view[:, -side:].any()
+            assert np.array_equal(view[:, side:-side], inside[:, side:-side])
 
 
 def test_percentiles_match_numpy() -> None:

@@ -20,7 +20,10 @@ from .parallel import in_parallel
 from .quality_fit import FitConfig, evaluate
 from .quality_fit import fit as fit_quality
 from .quality_samples import all_sources, fixed_camera_specs, label_clip, make_specs, missing_sources
-from .recipe import COMPRESSED_SOURCE_SHARE, FILE_SHARE, FIXED_CLIPS, GRAIN_SHARE, GRAPHICS_SHARE, TEXTURE_SHARE
+from .recipe import (
+    BARS_SHARE, COMPRESSED_SOURCE_SHARE, FILE_SHARE, FIXED_CLIPS, GRAIN_SHARE, GRAPHICS_SHARE, TEXTURE_SHARE,
+    VIDEO_SOURCE_SHARE,
+)
 
 HELD_OUT = ("astronaut", "coffee", "rocket", "grass", "bikes.mp4")
 """Sources never trained on: every held-out score comes from these."""
@@ -62,26 +65,30 @@ def train_quality(clips: int, held_out_clips: int, seed: int, workers: int, out:
                   frames: int = 20, static_share: float = 0.0, file_share: float = FILE_SHARE,
                   networks: int = 3, fixed_clips: int = FIXED_CLIPS,
                   compressed_source_share: float = COMPRESSED_SOURCE_SHARE, graphics_share: float = GRAPHICS_SHARE,
-                  grain_share: float = GRAIN_SHARE) -> dict:
+                  grain_share: float = GRAIN_SHARE, video_source_share: float = VIDEO_SOURCE_SHARE,
+                  bars_share: float = BARS_SHARE) -> dict:
     """Build labelled frames (clips encoded with VP8 and H.264 at 80 kbps-5 Mbps, 320x240-1280x720),
     fit the quality model, score it on held-out sources, write model and record.
 
     ``clips`` clips with a moving camera (``static_share`` of their stills keep it fixed) and
     ``fixed_clips`` clips of stills seen by a fixed camera (``fixed_camera_specs``); ``file_share`` of
     them come from file-style senders, ``compressed_source_share`` see their source through JPEG or
-    WebP first, ``graphics_share`` show generated screens and animation and ``grain_share`` heavy
-    camera noise (see ``make_specs``). The held-out set has ``held_out_clips``
+    WebP first, ``graphics_share`` show generated screens and animation, ``grain_share`` heavy
+    camera noise, ``video_source_share`` a source coded by a video encoder and ``bars_share`` black
+    bars (see ``make_specs``). The held-out set has ``held_out_clips``
     moving-camera clips and half as many fixed-camera ones, half of each from file-style senders."""
     started = time.perf_counter()
     warn_missing_sources()
     train_sources, held_sources = split_sources()
     train_specs = make_specs(train_sources, clips, seed, frames, texture_share=TEXTURE_SHARE, static_share=static_share,
                              file_share=file_share, compressed_source_share=compressed_source_share,
-                             graphics_share=graphics_share, grain_share=grain_share)
+                             graphics_share=graphics_share, grain_share=grain_share,
+                             video_source_share=video_source_share, bars_share=bars_share)
     if fixed_clips:
         train_specs += fixed_camera_specs(train_sources, fixed_clips, seed + 10, frames, texture_share=TEXTURE_SHARE,
                                           file_share=file_share, compressed_source_share=compressed_source_share,
-                                          graphics_share=graphics_share, grain_share=grain_share)
+                                          graphics_share=graphics_share, grain_share=grain_share,
+                                          video_source_share=video_source_share, bars_share=bars_share)
     train = in_parallel(label_clip, train_specs, workers, "quality: training clips")
     held_specs = (make_specs(held_sources, held_out_clips, seed + 1, frames, file_share=0.5)
                   + fixed_camera_specs(held_sources, held_out_clips // 2, seed + 2, frames, file_share=0.5))
@@ -91,7 +98,8 @@ def train_quality(clips: int, held_out_clips: int, seed: int, workers: int, out:
     record = {"model": "quality", "seed": seed, "training_clips": clips, "fixed_camera_clips": fixed_clips,
               "frames_per_clip": frames, "static_share": static_share, "file_share": file_share,
               "compressed_source_share": compressed_source_share, "graphics_share": graphics_share,
-              "grain_share": grain_share,
+              "grain_share": grain_share, "video_source_share": video_source_share,
+              "bars_share": bars_share,
               "training_frames": len(train),
               "held_out_clips": len(held_specs), "held_out_frames": len(held), "training_sources": train_sources,
               "held_out_sources": held_sources, "versions": versions(), "fit": model.record, "held_out": scores,

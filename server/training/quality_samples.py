@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from ..imaging.compression import compress
@@ -36,6 +37,16 @@ SOURCE_CODECS = ("jpeg", "webp")
 """Still-image codecs a clip's source frames may pass through before the sender encodes them."""
 SOURCE_QUALITIES = (30, 90)
 """The range of their quality parameter."""
+VIDEO_SOURCE_CODECS = ("h264", "vp8")
+"""Video encoders a clip's source may have passed through before the sender (a camera's or a
+recording's: real footage reaches any tester already coded once, its noise and finest detail gone)."""
+VIDEO_SOURCE_BPP = (0.05, 0.5)
+"""The range (log-uniform) of such a source's bits per pixel per frame: a webcam's to a phone's."""
+VIDEO_SOURCE_SCALES = (0.5, 1.0, 1.5)
+"""Sizes of such a source relative to the clip's, which it is then resized to (larger sources at
+most 1280 pixels wide)."""
+BARS = (0.06, 0.1, 0.14)
+"""Shares of the picture each black bar may take (``ClipSpec.bars``)."""
 GRAINS = (3.0, 4.5, 6.0)
 """Standard deviations of heavy camera noise (``ClipSpec.grain``)."""
 
@@ -57,13 +68,23 @@ class ClipSpec:
     refinements of the keyframe."""
     source_codec: str = ""
     """``jpeg`` or ``webp``: every source frame was compressed so (a webcam's MJPEG stream, a
-    re-shared picture) before the sender's encoder got it; "" for none. Its artefacts are then part
-    of the original the loss is measured against: they are content, not the sender's loss."""
+    re-shared picture) before the sender's encoder got it; ``h264`` or ``vp8``: the whole clip was
+    coded so first, at ``source_scale`` times its size (a camera's or a recording's encoder); "" for
+    none. Its artefacts are then part of the original the loss is measured against: they are
+    content, not the sender's loss."""
     source_quality: int = 0
-    """The ``source_codec``'s quality parameter (1..100)."""
+    """The ``source_codec``'s quality parameter (1..100) for JPEG and WebP; for a video codec its
+    bits per pixel per frame, times 1000."""
     grain: float = 0.0
     """If above 0: the standard deviation of the camera noise instead of the clip's own (grain of a
     dim room or a cheap sensor, heavier than ``Motion.random`` draws)."""
+    bars: float = 0.0
+    """If above 0: black bars on two sides, each this share of the picture (a film's letterbox, a
+    phone's or a slide's pillarbox): digital black, flat to the last bit."""
+    bars_across: bool = False
+    """The bars run across the top and bottom (letterbox) instead of down the sides (pillarbox)."""
+    source_scale: float = 1.0
+    """A video-coded source's size relative to the clip's (``VIDEO_SOURCE_SCALES``)."""
 
     @property
     def camera(self) -> str:
@@ -101,15 +122,18 @@ def missing_sources() -> list[str]:
 def make_specs(sources: list[str], clips: int, seed: int, frames: int = 20, texture_share: float = 0.0,
                static_share: float = 0.0, file_share: float = 0.0, frozen_share: float = 0.0,
                compressed_source_share: float = 0.0, graphics_share: float = 0.0,
-               grain_share: float = 0.0) -> list[ClipSpec]:
+               grain_share: float = 0.0, video_source_share: float = 0.0,
+               bars_share: float = 0.0) -> list[ClipSpec]:
     """``clips`` random clip specifications over ``sources`` (bitrates log-uniform 80 kbps-5 Mbps);
     about ``texture_share`` of them show a generated texture instead (``footage.generated_texture``),
     about ``graphics_share`` generated flat graphics (``graphics.generated_graphics``: a screen share
     or an animation), ``static_share`` of the stills keep the camera fixed, ``frozen_share`` of the
     other stills show the same picture every frame, ``file_share`` are encoded by a file-style sender
     (``encoding``) instead of a real-time one, ``compressed_source_share`` see their source through
-    JPEG or WebP first (``ClipSpec.source_codec``), and ``grain_share`` of those neither frozen nor
-    graphics get heavy camera noise (``ClipSpec.grain``). With all shares 0 the random draws are
+    JPEG or WebP first (``ClipSpec.source_codec``), ``grain_share`` of those neither frozen nor
+    graphics get heavy camera noise (``ClipSpec.grain``), ``video_source_share`` see their source
+    through a video encoder first, at its own size (``VIDEO_SOURCE_CODECS``), and ``bars_share`` show
+    black bars (``ClipSpec.bars``). With all shares 0 the random draws are
     those of the held-out protocol, so evaluations stay comparable."""
     rng = np.random.default_rng(seed)
     specs = []
@@ -139,14 +163,23 @@ def make_specs(sources: list[str], clips: int, seed: int, frames: int = 20, text
         grain = 0.0
         if grain_share and not frozen and source != GRAPHICS and rng.random() < grain_share:
             grain = float(rng.choice(GRAINS))
+        source_scale = 1.0
+        if video_source_share and rng.random() < video_source_share:
+            source_codec = str(rng.choice(VIDEO_SOURCE_CODECS))
+            source_quality = int(round(1000 * float(np.exp(rng.uniform(*np.log(VIDEO_SOURCE_BPP))))))
+            source_scale = float(rng.choice(VIDEO_SOURCE_SCALES))
+        bars, bars_across = 0.0, False
+        if bars_share and rng.random() < bars_share:
+            bars, bars_across = float(rng.choice(BARS)), bool(rng.random() < 0.5)
         specs.append(ClipSpec(source, width, height, setup, frames, seed * 100_003 + index, static, frozen,
-                              source_codec, source_quality, grain))
+                              source_codec, source_quality, grain, bars, bars_across, source_scale))
     return specs
 
 
 def fixed_camera_specs(sources: list[str], clips: int, seed: int, frames: int = 20, texture_share: float = 0.0,
                        file_share: float = 0.0, compressed_source_share: float = 0.0,
-                       graphics_share: float = 0.0, grain_share: float = 0.0) -> list[ClipSpec]:
+                       graphics_share: float = 0.0, grain_share: float = 0.0,
+                       video_source_share: float = 0.0, bars_share: float = 0.0) -> list[ClipSpec]:
     """``clips`` clips of the stills among ``sources`` seen by a fixed camera: half as a webcam sees a
     still scene (``static``: the clip's camera noise, if it has any), half the same picture every
     frame (``frozen``). Their inter frames are mostly skips and refinements of earlier pictures,
@@ -158,7 +191,8 @@ def fixed_camera_specs(sources: list[str], clips: int, seed: int, frames: int = 
         raise ValueError("fixed-camera clips need at least one still among the sources")
     return make_specs(stills, clips, seed, frames, texture_share=texture_share, static_share=0.5,
                       file_share=file_share, frozen_share=1.0, compressed_source_share=compressed_source_share,
-                      graphics_share=graphics_share, grain_share=grain_share)
+                      graphics_share=graphics_share, grain_share=grain_share,
+                      video_source_share=video_source_share, bars_share=bars_share)
 
 
 def _file_sender(codec: str, bitrate: int, rng: np.random.Generator) -> EncoderSetup:
@@ -170,6 +204,8 @@ def _file_sender(codec: str, bitrate: int, rng: np.random.Generator) -> EncoderS
 
 def render_clip(spec: ClipSpec) -> list[np.ndarray]:
     """The pristine frames of a clip (deterministic in ``spec.seed``): what the sender's encoder gets."""
+    if spec.source_codec in VIDEO_SOURCE_CODECS:
+        return _video_coded_source(spec)
     frames = _render_source(spec)
     if not spec.source_codec:
         return frames
@@ -180,8 +216,42 @@ def render_clip(spec: ClipSpec) -> list[np.ndarray]:
     return compressed
 
 
+def _video_coded_source(spec: ClipSpec) -> list[np.ndarray]:
+    """The clip's frames rendered at the source's size, coded by a file-style encoder at the source's
+    bits per pixel, decoded and resized to the clip's size."""
+    scale = min(spec.source_scale, 1280 / spec.width)
+    width, height = (2 * int(round(side * scale / 2)) for side in (spec.width, spec.height))
+    frames = _render_source(dataclasses.replace(spec, width=width, height=height))
+    bitrate = int(spec.source_quality / 1000 * width * height * 30)
+    speed = "veryfast" if spec.source_codec == "h264" else "5"
+    coded = [frame.image for frame in encode_decode(frames, EncoderSetup(
+        spec.source_codec, bitrate, speed, cbr=False, denoise=False, realtime=False))]
+    if (width, height) == (spec.width, spec.height):
+        return coded
+    interpolation = cv2.INTER_AREA if width > spec.width else cv2.INTER_CUBIC
+    return [cv2.resize(frame, (spec.width, spec.height), interpolation=interpolation) for frame in coded]
+
+
 def _render_source(spec: ClipSpec) -> list[np.ndarray]:
-    """The clip's frames as its camera or source sees them."""
+    """The clip's frames as its camera or source gives them, black bars included."""
+    frames = _render_content(spec)
+    if not spec.bars:
+        return frames
+    height, width = frames[0].shape[:2]
+    across = spec.bars_across
+    side = int(round((height if across else width) * spec.bars))
+    for frame in {id(frame): frame for frame in frames}.values():  # a frozen camera's one picture once
+        if across:
+            frame[:side] = 0
+            frame[height - side:] = 0
+        else:
+            frame[:, :side] = 0
+            frame[:, width - side:] = 0
+    return frames
+
+
+def _render_content(spec: ClipSpec) -> list[np.ndarray]:
+    """The clip's picture as its camera or source sees it."""
     rng = np.random.default_rng(spec.seed)
     motion = Motion.random(rng)
     if spec.static or spec.frozen:
