@@ -48,7 +48,8 @@ frames, on which the shipped model ranks at 0.870): ``--grain-share 0.2`` ranked
 0.834 (first ten 0.850, tracker 0.853, training record's held-out 0.874 against the shipped
 0.883); the same with the grain drawn 1, 2 or 3 pixels wide (smoothly enlarged, as upscaled footage
 shows it) ranked the first ten at 0.824 (held-out 0.887). Both moved the screen share's median log
-error from +0.55 to +1.2, which alone costs more than the diver and the city at dusk gained."""
+error from +0.55 to +1.2, while the city at dusk, which they were for, ranked at 0.90 against
+0.80."""
 VIDEO_SOURCE_SHARE = 0.0
 """Share of training clips whose source went through a video encoder first (``ClipSpec.source_codec``
 "h264" or "vp8", at 0.05-0.5 bits per pixel and half to one and a half times the clip's size), as
@@ -63,5 +64,9 @@ sender, so x264's file-style non-determinism (README) reaches these clips' origi
 BARS_SHARE = 0.0
 """Share of training clips with black bars (``ClipSpec.bars``: letterbox or pillarbox), digital black:
 the screen share of ``scripts/probe_real_video.py`` has black pillarbox bars and a black terminal,
-whose exactly flat blocks (true loss about 0.0001) the shipped model puts at 0.01-0.17. Off: not
-measured yet."""
+whose exactly flat blocks (true loss about 0.0001) the shipped model puts at 0.01-0.17. Off:
+measured only with ``VIDEO_SOURCE_SHARE`` 0.2, where bars at 0.1 (training 30 min 46 s, the first
+7 minutes sharing the cores) brought the screen share's median log error back from +0.87 to +0.61
+and its ranking from 0.73 to 0.80, but the real-footage probe's first ten frames still ranked at
+0.850 (tracker 0.885, with each video's median log error removed 0.894, block level 0.768)
+against the shipped model's 0.870 (0.893, 0.877, 0.732): the city at dusk moved to -0.78."""
