@@ -80,15 +80,12 @@ def train_quality(clips: int, held_out_clips: int, seed: int, workers: int, out:
     started = time.perf_counter()
     warn_missing_sources()
     train_sources, held_sources = split_sources()
-    train_specs = make_specs(train_sources, clips, seed, frames, texture_share=TEXTURE_SHARE, static_share=static_share,
-                             file_share=file_share, compressed_source_share=compressed_source_share,
-                             graphics_share=graphics_share, grain_share=grain_share,
-                             video_source_share=video_source_share, bars_share=bars_share)
+    shares = dict(texture_share=TEXTURE_SHARE, file_share=file_share, compressed_source_share=compressed_source_share,
+                  graphics_share=graphics_share, grain_share=grain_share, video_source_share=video_source_share,
+                  bars_share=bars_share)  # the moving-camera and the fixed-camera clips alike
+    train_specs = make_specs(train_sources, clips, seed, frames, static_share=static_share, **shares)
     if fixed_clips:
-        train_specs += fixed_camera_specs(train_sources, fixed_clips, seed + 10, frames, texture_share=TEXTURE_SHARE,
-                                          file_share=file_share, compressed_source_share=compressed_source_share,
-                                          graphics_share=graphics_share, grain_share=grain_share,
-                                          video_source_share=video_source_share, bars_share=bars_share)
+        train_specs += fixed_camera_specs(train_sources, fixed_clips, seed + 10, frames, **shares)
     train = in_parallel(label_clip, train_specs, workers, "quality: training clips")
     held_specs = (make_specs(held_sources, held_out_clips, seed + 1, frames, file_share=0.5)
                   + fixed_camera_specs(held_sources, held_out_clips // 2, seed + 2, frames, file_share=0.5))

@@ -237,16 +237,11 @@ def _render_source(spec: ClipSpec) -> list[np.ndarray]:
     frames = _render_content(spec)
     if not spec.bars:
         return frames
-    height, width = frames[0].shape[:2]
-    across = spec.bars_across
-    side = int(round((height if across else width) * spec.bars))
-    for frame in {id(frame): frame for frame in frames}.values():  # a frozen camera's one picture once
-        if across:
-            frame[:side] = 0
-            frame[height - side:] = 0
-        else:
-            frame[:, :side] = 0
-            frame[:, width - side:] = 0
+    for frame in frames:  # a frozen camera's one picture is painted again, to the same result
+        columns = frame.transpose(1, 0, 2) if spec.bars_across else frame  # a letterbox's rows as columns
+        side = int(round(columns.shape[1] * spec.bars))
+        columns[:, :side] = 0
+        columns[:, columns.shape[1] - side:] = 0
     return frames
 
 
