@@ -90,15 +90,20 @@ class VideoClipScorer:
         return score_clip(frames, sender(kind, codec, bitrate), load_model(self.model_path), labels)
 
 
-def spearman_within_videos(estimate: np.ndarray, truth: np.ndarray, videos: np.ndarray) -> float:
-    """The pooled Spearman correlation once each video's estimates are shifted (in the log domain) by
-    their median log error against the truth: what ranking within each kind of footage would give
-    if the kinds were calibrated against each other."""
+def spearman_within_groups(estimate: np.ndarray, truth: np.ndarray, groups: np.ndarray) -> float:
+    """The pooled Spearman correlation once each group's estimates are shifted (in the log domain) by
+    their median log error against the truth: what ranking within each group (a video; a video at one
+    bitrate) would give if the groups were calibrated against each other."""
     shifted, log_truth = np.log(np.maximum(estimate, 1e-6)), np.log(np.maximum(truth, 1e-6))
-    for video in np.unique(videos):
-        member = videos == video
+    for group in np.unique(groups):
+        member = groups == group
         shifted[member] -= np.median(shifted[member] - log_truth[member])
     return float(spearmanr(shifted, truth).statistic)
+
+
+CALIBRATION_GROUPS = (("video",), ("video", "bitrate"), ("video", "bitrate", "size"))
+"""The groupings whose calibration the probe separates from ranking within them: between kinds of
+footage; also between one footage's bitrates (how its loss falls as bits rise); also between sizes."""
 
 
 def write_rows(rows: list[dict], path: Path) -> None:
@@ -145,9 +150,10 @@ def main() -> None:
           + "videos drawn again: {:.3f} to {:.3f}), ".format(*by_video)
           + f"tracker {summary['tracker']['spearman']:.3f}, bits per pixel alone {summary['bpp_spearman']:.3f}, "
           f"block level {summary['block_spearman_median']:.3f}")
-    within = spearman_within_videos(estimate, truth, videos)
-    print(f"  with each video's median log error removed: spearman {within:.3f} "
-          "(how much of the shortfall is calibration between kinds of footage)")
+    print("  with each group's median log error removed (the shortfall that is calibration between groups):")
+    for keys in CALIBRATION_GROUPS:
+        groups = np.array(["/".join(str(row[key]) for key in keys) for row in rows])
+        print(f"    per {' x '.join(keys):24s} spearman {spearman_within_groups(estimate, truth, groups):.3f}")
     for key in ("video", "codec", "sender", "size"):
         for value in sorted({row[key] for row in rows}):
             clip = DEBIAN_CLIPS.get(value) if key == "video" else None

@@ -94,9 +94,9 @@ def test_the_real_video_probe_separates_calibration_between_videos_from_ranking_
     videos = np.array(["a"] * 20 + ["b"] * 20)
     estimate = truth * np.where(videos == "a", 1.0, 8.0)  # each video ranked perfectly, b overestimated
     assert spearmanr(estimate, truth).statistic < 0.9
-    assert probe.spearman_within_videos(estimate, truth, videos) == pytest.approx(1.0)
+    assert probe.spearman_within_groups(estimate, truth, videos) == pytest.approx(1.0)
     noisy = estimate * np.random.default_rng(0).uniform(0.5, 2.0, 40)
-    assert probe.spearman_within_videos(noisy, truth, videos) < 0.99
+    assert probe.spearman_within_groups(noisy, truth, videos) < 0.99
 
 
 def _write_video(path: Path, frames: list[np.ndarray]) -> None:
