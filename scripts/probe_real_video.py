@@ -19,7 +19,9 @@ cropped to the aspect ratio and resized: no toning, noise or pan. ``--start`` co
 
 Prints the pooled Spearman correlation with its range when the clips, and when the videos, are drawn
 again (the videos' range says how much the figure depends on which kinds of footage were chosen),
-the tracker's, bits per pixel alone, and the figures per video, codec, sender and size.
+the tracker's, bits per pixel alone, the figure once each video (at each bitrate, and size)
+is calibrated against the others, how fast the true and the estimated loss fall as the bitrate
+rises, and the figures per video, codec, sender and size.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ from server.imaging.quality_model import DEFAULT_MODEL_PATH  # noqa: E402
 from server.training.encoding import EncoderSetup  # noqa: E402
 from server.training.footage import DEBIAN_CLIPS, DEBIAN_VIDEOS, read_clip, video_path  # noqa: E402
 from server.training.parallel import in_parallel  # noqa: E402
-from server.training.quality_evaluation import clip_bootstrap_interval, score_clip, summarise  # noqa: E402
+from server.training.quality_evaluation import (  # noqa: E402
+    bitrate_slopes, clip_bootstrap_interval, score_clip, summarise)
 
 SIZES = ((320, 240), (640, 480), (1280, 720))
 BITRATES = (80_000, 200_000, 500_000, 1_200_000, 3_000_000, 5_000_000)
@@ -154,6 +157,9 @@ def main() -> None:
     for keys in CALIBRATION_GROUPS:
         groups = np.array(["/".join(str(row[key]) for key in keys) for row in rows])
         print(f"    per {' x '.join(keys):24s} spearman {spearman_within_groups(estimate, truth, groups):.3f}")
+    truth_slope, estimate_slope = bitrate_slopes(rows)
+    print(f"  loss against bitrate (medians over each video, size, codec and sender): truth bitrate^{truth_slope:.2f}, "
+          f"estimate bitrate^{estimate_slope:.2f}")
     for key in ("video", "codec", "sender", "size"):
         for value in sorted({row[key] for row in rows}):
             clip = DEBIAN_CLIPS.get(value) if key == "video" else None

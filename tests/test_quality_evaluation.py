@@ -13,7 +13,7 @@ from scipy.stats import spearmanr
 from server.imaging.quality_model import DEFAULT_MODEL_PATH
 from server.training.commands import split_sources
 from server.training.footage import is_still
-from server.training.quality_evaluation import QualityScorer, clip_bootstrap_interval
+from server.training.quality_evaluation import QualityScorer, bitrate_slopes, clip_bootstrap_interval
 from tests.script_modules import load_script
 
 
@@ -128,3 +128,25 @@ def test_the_real_video_probe_takes_each_clip_from_its_footage(tmp_path: Path, m
     assert levels(start=20, frames=4) == [6, 7, 8, 9]  # a short clip gives its last frames
     with pytest.raises(ValueError, match="fewer than 8 frames"):
         levels(start=0, frames=8)
+
+
+def test_bitrate_slopes_measure_how_fast_loss_falls_as_bits_rise() -> None:
+    rows = []
+    for video, level in (("a", 1.0), ("b", 5.0)):
+        for bitrate in (100_000, 400_000, 1_600_000):
+            truth = level * 0.1 * (bitrate / 100_000) ** -0.5  # the loss halves as the bitrate quadruples
+            estimate = level * 0.1 * (bitrate / 100_000) ** -0.25  # the estimate falls half as fast
+            rows += [{"video": video, "size": "320x240", "codec": "vp8", "sender": "file", "bitrate": bitrate,
+                      "truth": truth * noise, "estimate": estimate} for noise in (0.9, 1.0, 1.1)]
+    assert bitrate_slopes(rows) == pytest.approx((-0.5, -0.25), abs=0.01)
+    with pytest.raises(ValueError, match="three bitrates"):
+        bitrate_slopes([row for row in rows if row["bitrate"] != 100_000])
+
+
+def test_the_bitrate_slope_probe_scores_one_still_at_every_bitrate() -> None:
+    probe = load_script("probe_bitrate_slopes")
+    rows = probe.score_series("astronaut", 320, 240, "vp8", 1.0, 3, DEFAULT_MODEL_PATH)
+    assert sorted({row["bitrate"] for row in rows}) == list(probe.BITRATES)
+    assert {(row["video"], row["noise"], row["sender"]) for row in rows} == {("astronaut", 1.0, "realtime")}
+    truth, estimate = bitrate_slopes(rows)
+    assert truth < -0.2 and estimate < 0.0  # more bits, less loss, and the estimate says so

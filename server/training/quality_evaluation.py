@@ -91,6 +91,26 @@ def clip_bootstrap_interval(estimate: np.ndarray, truth: np.ndarray, clips: list
     return round(float(low), 4), round(float(high), 4)
 
 
+def bitrate_slopes(rows: list[dict]) -> tuple[float, float]:
+    """How fast loss falls as bits rise: for each series of clips that differ only in bitrate (one
+    video, size, codec and sender), the least-squares slope of the clips' mean log true loss, and of
+    their mean log estimate, against log bitrate; the medians of both over the series."""
+    by_clip: dict[tuple, list[dict]] = {}
+    for row in rows:
+        by_clip.setdefault((row["video"], row["size"], row["codec"], row["sender"], row["bitrate"]), []).append(row)
+    series: dict[tuple, list[tuple[float, float, float]]] = {}
+    for (*key, bitrate), members in by_clip.items():
+        series.setdefault(tuple(key), []).append((
+            np.log(bitrate), np.mean([np.log(max(row["truth"], 1e-6)) for row in members]),
+            np.mean([np.log(max(row["estimate"], 1e-6)) for row in members])))
+    slopes = [(np.polyfit(points[:, 0], points[:, 1], 1)[0], np.polyfit(points[:, 0], points[:, 2], 1)[0])
+              for points in (np.array(clips) for clips in series.values() if len(clips) >= 3)]
+    if not slopes:
+        raise ValueError("no video, size, codec and sender was scored at three bitrates or more")
+    truth, estimate = np.median(np.array(slopes), axis=0)
+    return float(truth), float(estimate)
+
+
 def summarise(rows: list[dict]) -> dict:
     """Pooled (with ``clip_bootstrap_interval``), per-sender, per-camera, per-codec and per-resolution
     correlations of the frame's own estimate, the tracker's (``tracker`` keys), bits-per-pixel
