@@ -20,8 +20,9 @@ cropped to the aspect ratio and resized: no toning, noise or pan. ``--start`` co
 Prints the pooled Spearman correlation with its range when the clips, and when the videos, are drawn
 again (the videos' range says how much the figure depends on which kinds of footage were chosen),
 the tracker's, bits per pixel alone, the figure once each video (at each bitrate, and size)
-is calibrated against the others, how fast the true and the estimated loss fall as the bitrate
-rises, and the figures per video, codec, sender and size.
+is calibrated against the others, the spread of the videos' median log errors, how fast the true
+and the estimated loss fall as the bitrate rises, and the figures (with the median log error) per
+video, codec, sender and size.
 """
 
 from __future__ import annotations
@@ -117,12 +118,17 @@ def write_rows(rows: list[dict], path: Path) -> None:
     path.write_text(json.dumps(plain))
 
 
+def median_log_error(rows: list[dict]) -> float:
+    """The median of log(estimate / truth) over ``rows``: above 0, the loss is overestimated."""
+    return float(np.median([np.log(max(row["estimate"], 1e-6) / max(row["truth"], 1e-6)) for row in rows]))
+
+
 def _line(label: str, rows: list[dict]) -> str:
     truth = [row["truth"] for row in rows]
     figures = (spearmanr([row[key] for row in rows], truth).statistic for key in ("estimate", "tracked"))
     bpp = spearmanr([-row["bpp"] for row in rows], truth).statistic
-    return "  {:30s} {:5d} frames: spearman {:.3f}, tracker {:.3f}, bits per pixel alone {:.3f}".format(
-        label, len(rows), *figures, bpp)
+    return ("  {:30s} {:5d} frames: spearman {:.3f}, tracker {:.3f}, bits per pixel alone {:.3f}, "
+            "median log error {:+.2f}").format(label, len(rows), *figures, bpp, median_log_error(rows))
 
 
 def main() -> None:
@@ -157,6 +163,8 @@ def main() -> None:
     for keys in CALIBRATION_GROUPS:
         groups = np.array(["/".join(str(row[key]) for key in keys) for row in rows])
         print(f"    per {' x '.join(keys):24s} spearman {spearman_within_groups(estimate, truth, groups):.3f}")
+    biases = [median_log_error([row for row in rows if row["video"] == video]) for video in np.unique(videos)]
+    print(f"  spread of the videos' median log errors (standard deviation): {np.std(biases):.2f}")
     truth_slope, estimate_slope = bitrate_slopes(rows)
     print(f"  loss against bitrate (medians over each video, size, codec and sender): truth bitrate^{truth_slope:.2f}, "
           f"estimate bitrate^{estimate_slope:.2f}")

@@ -97,6 +97,8 @@ def test_the_real_video_probe_separates_calibration_between_videos_from_ranking_
     assert probe.spearman_within_groups(estimate, truth, videos) == pytest.approx(1.0)
     noisy = estimate * np.random.default_rng(0).uniform(0.5, 2.0, 40)
     assert probe.spearman_within_groups(noisy, truth, videos) < 0.99
+    rows = [{"estimate": e, "truth": t} for e, t, video in zip(estimate, truth, videos) if video == "b"]
+    assert probe.median_log_error(rows) == pytest.approx(np.log(8.0))
 
 
 def _write_video(path: Path, frames: list[np.ndarray]) -> None:
