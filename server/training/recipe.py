@@ -6,11 +6,14 @@ ranked ``scripts/probe_real_video.py``'s 23,760 frames at 0.871 / 0.837 / 0.758 
 clips of the training records: 0.883 / 0.890 / 0.896, the opposite order). With each video's median
 log error removed they rank at 0.888 / 0.887 / 0.889: the ranking within each kind of footage is
 the same from seed to seed, and the calibration between kinds is chance. The screen share's median
-log error was +0.81 / +1.13 / +2.19 and the city at dusk's -0.60 / -0.89 / -1.00; the frame head
-moves the screen share's estimates down by 1.01 (log) at seed 7 and up by 0.81 at seed 9. So a
-single-seed difference on that probe's pooled figure smaller than about 0.1 says nothing about a
-recipe: compare recipes over several seeds, or by the per-video figure and the spread of the
-per-video biases, which the probe prints. Every recipe below was measured at seed 7 only."""
+log error was +0.81 / +1.13 / +2.19 and the city at dusk's -0.60 / -0.89 / -1.00. The frame head
+is the part that varies (``quality_fit.FitConfig.head_weight``): over the first ten frames of each
+clip the blocks' mean alone ranked at 0.791 / 0.810 / 0.814 and the head alone at 0.872 / 0.850 /
+0.760, and the head moved the screen share's estimates from the blocks' mean by -1.01 / -0.21 /
++0.81 (log). So a difference of a few hundredths, even a tenth, between two single-seed runs on
+that probe's pooled figure may be the seeds': compare recipes over several seeds, or by the figure
+with each video's median log error removed and the spread of those errors, which the probe prints.
+The recipes below were each measured at one seed."""
 
 FILE_SHARE = 0.35
 """Share of training clips from file-style senders (B-frames, look-ahead, periodic keyframes). A model
