@@ -40,12 +40,11 @@ def score_series(still: str, width: int, height: int, codec: str, noise: float, 
     """One still's clip at every bitrate: ``score_clip``'s rows, labelled with the still and noise."""
     motion = dataclasses.replace(Motion.random(np.random.default_rng(5)), noise=noise)
     pictures = render_still_clip(load_still(still), width, height, frames, motion, np.random.default_rng(6))
-    rows = []
+    model, rows = load_model(str(model_path)), []
     for bitrate in BITRATES:
         labels = {"clip": f"{still} {width}x{height} {codec} {noise} {bitrate}", "video": still,
                   "size": f"{width}x{height}", "camera": "moving", "noise": noise}
-        rows += score_clip(pictures, EncoderSetup(codec, bitrate, REALTIME_SPEEDS[codec]), load_model(str(model_path)),
-                           labels)
+        rows += score_clip(pictures, EncoderSetup(codec, bitrate, REALTIME_SPEEDS[codec]), model, labels)
     return rows
 
 
