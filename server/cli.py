@@ -11,7 +11,8 @@ from pathlib import Path
 from .errors import BackdropError
 from .log import configure_logging
 from .training.recipe import (
-    BARS_SHARE, COMPRESSED_SOURCE_SHARE, FILE_SHARE, FIXED_CLIPS, GRAIN_SHARE, GRAPHICS_SHARE, VIDEO_SOURCE_SHARE,
+    BARS_SHARE, COMPRESSED_SOURCE_SHARE, FILE_SHARE, FIXED_CLIPS, GRAIN_SHARE, GRAPHICS_SHARE, QUALITY_SEED,
+    VIDEO_SOURCE_SHARE,
 )
 
 logger = logging.getLogger(__name__)
@@ -100,8 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     compression.add_argument("--held-out-images", type=int, default=40)
     compression.add_argument("--per-method", type=int, default=10, help="parameters measured per method and image")
     compression.add_argument("--out", type=Path, help="model file (default: the shipped one)")
-    for command in (quality, compression):
-        command.add_argument("--seed", type=int, default=7, help="everything is deterministic in it")
+    for command, seed in ((quality, QUALITY_SEED), (compression, 7)):
+        command.add_argument("--seed", type=int, default=seed, help="everything is deterministic in it")
         command.add_argument("--workers", type=int, default=2, help="processes building samples")
         command.set_defaults(handler=_train)
 

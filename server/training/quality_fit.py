@@ -73,11 +73,14 @@ at the same figures; VP8 ranks 0.75-0.84 against H.264's 0.90-0.91.
 Real footage never trained on is weaker still: ``scripts/probe_real_video.py`` over eleven videos
 ranked frames at 0.815 (0.897 once each video's median log error is removed) before generated
 screens and animation and heavy camera noise joined the training clips (``recipe.GRAPHICS_SHARE``,
-``recipe.GRAIN_SHARE``), and at 0.871 (0.888) since. Before, still, flat content (a screen share, a
-white table, an animated film's flat colours) was overestimated, its flat blocks most of all, and
-heavy grain (a diver among drifting particles) squeezed the estimate's range. Now the coin on a
-white table (0.315: nine frames in ten lose between 0.002 and 0.012) and the diver (0.643) rank worst;
-street, classroom, phone, hand-held and bird footage rank at 0.89-0.95.
+``recipe.GRAIN_SHARE``), at 0.871 (0.888) after, and at 0.876 (0.897) since sources coded by a video
+encoder first and black bars joined them too (``recipe.VIDEO_SOURCE_SHARE``, ``recipe.BARS_SHARE``;
+0.860 on average over three seeds, against 0.822 for the recipe before). Before graphics, still,
+flat content (a screen share, a white table, an animated film's flat colours) was overestimated, its
+flat blocks most of all, and heavy grain (a diver among drifting particles) squeezed the estimate's
+range. Now the coin on a white table (0.552: nine frames in ten lose between 0.002 and 0.012) and
+the diver (0.590) rank worst; street, classroom, phone, hand-held and bird footage rank at
+0.87-0.95.
 """
 
 from __future__ import annotations
@@ -116,15 +119,15 @@ class FitConfig:
     In experiments on held-out frames (``backdrop evaluate``'s set / a second draw / whole held-out
     stills at the libraries' default settings), the blocks' mean alone ranked frames at Spearman
     0.883 / 0.852 / 0.798, the head alone at 0.904 / 0.878 / 0.840, a 0.7 share at 0.910 / 0.884 / 0.844.
-    On unseen real footage (``scripts/probe_real_video.py --frames 10``, the shipped model's file with
-    its weight set to 0 and to 1) the blocks' mean alone ranked frames at 0.793, the head alone at
-    0.872; mixing those two runs' estimates in the log domain, shares 0.5 / 0.6 / 0.7 / 0.8 / 0.9 rank
-    at 0.870 / 0.875 / 0.878 / 0.877 / 0.876: 0.7 holds there too. The same recipe trained at seeds
-    7 (shipped) / 8 / 9, on the same frames: the blocks' mean alone 0.791 / 0.810 / 0.814, the head
-    alone 0.872 / 0.850 / 0.760, the 0.7 share 0.877 / 0.852 / 0.789 (each scored against its own
-    run's truths where the two runs agree, 96-97% of frames: x264's file-style encodes vary). The
-    head is what varies from seed to seed: on the screen share it moved the blocks' mean by -1.01 /
-    -0.21 / +0.81 (log)."""
+    On unseen real footage (``scripts/probe_real_video.py --frames 10``, the then shipped seed-7
+    model's file with its weight set to 0 and to 1) the blocks' mean alone ranked frames at 0.793, the
+    head alone at 0.872; mixing those two runs' estimates in the log domain, shares 0.5 / 0.6 / 0.7 /
+    0.8 / 0.9 rank at 0.870 / 0.875 / 0.878 / 0.877 / 0.876: 0.7 holds there too. The recipe of the time
+    (before ``recipe.VIDEO_SOURCE_SHARE``) trained at seeds 7 (then shipped) / 8 / 9, on the same
+    frames: the blocks' mean alone 0.791 / 0.810 / 0.814, the head alone 0.872 / 0.850 / 0.760, the 0.7
+    share 0.877 / 0.852 / 0.789 (each scored against its own run's truths where the two runs agree,
+    96-97% of frames: x264's file-style encodes vary). The head is what varies from seed to seed: on the
+    screen share it moved the blocks' mean by -1.01 / -0.21 / +0.81 (log)."""
 
 
 def _training_rows(samples: list[FrameSample], blocks_per_frame: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
