@@ -102,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     compression.add_argument("--per-method", type=int, default=10, help="parameters measured per method and image")
     compression.add_argument("--out", type=Path, help="model file (default: the shipped one)")
     for command, seed in ((quality, QUALITY_SEED), (compression, 7)):
-        command.add_argument("--seed", type=int, default=seed, help="everything is deterministic in it")
+        command.add_argument("--seed", type=int, default=seed,
+                             help="everything is deterministic in it, but for x264's file-style encodes (README)")
         command.add_argument("--workers", type=int, default=2, help="processes building samples")
         command.set_defaults(handler=_train)
 

@@ -93,3 +93,19 @@ def test_the_variant_cache_uses_the_model_and_keeps_the_search_as_reference(coff
                 assert abs(ssim_loss(coffee, variant.image) - level_target(level)) <= 0.0051, (method, level)
     assert searched.predicted == 0 and searched.searched == 12
     assert modelled.predicted + modelled.searched == 12 and modelled.predicted >= 8, modelled.predicted
+
+
+def test_train_quality_defaults_are_the_shipped_models_recipe() -> None:
+    """``backdrop train quality`` with no options trains the shipped model's recipe and seed, as its
+    training record states them: changing a default means retraining the shipped model."""
+    from server.cli import build_parser
+    from server.imaging.quality_model import DEFAULT_MODEL_PATH
+
+    record = json.loads(DEFAULT_MODEL_PATH.with_name("quality_model_training.json").read_text())
+    args = build_parser().parse_args(["train", "quality"])
+    assert (args.seed, args.clips, args.fixed_clips, args.frames, args.networks) == (
+        record["seed"], record["training_clips"], record["fixed_camera_clips"], record["frames_per_clip"],
+        record["fit"]["networks"])
+    for share in ("static_share", "file_share", "compressed_source_share", "graphics_share", "grain_share",
+                  "video_source_share", "bars_share"):
+        assert getattr(args, share) == record[share], share
