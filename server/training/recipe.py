@@ -95,7 +95,9 @@ overestimate fell (median log error of the dog, classroom, cockatoo and street +
 the city at dusk from -0.41 to -0.69. The source encoder is x264 (veryfast) or libvpx (cpu-used 5)
 as a file-style sender, so x264's file-style non-determinism (README) reaches these clips'
 originals too. Training with both takes 25 min 46 s alone on the 2-core VM (seed 9; 25 min 39 s
-without them)."""
+without them). Measured and not adopted: 0.35 (bars at 0.1, seed 8) ranked the probe's frames at
+0.862 against the shipped 0.876, 0.894 with each video calibrated against 0.897 (the screen share
++0.90, the coin +0.38), the training record's held-out frames at 0.877 against 0.906."""
 BARS_SHARE = 0.1
 """Share of training clips with black bars (``ClipSpec.bars``: letterbox or pillarbox), digital black:
 the screen share of ``scripts/probe_real_video.py`` has black pillarbox bars and a black terminal,
