@@ -94,14 +94,19 @@ class VideoClipScorer:
         return score_clip(frames, sender(kind, codec, bitrate), load_model(self.model_path), labels)
 
 
+def log_errors(estimate: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """log(estimate / truth) per frame, both floored at 1e-6: above 0, the loss is overestimated."""
+    return np.log(np.maximum(estimate, 1e-6)) - np.log(np.maximum(truth, 1e-6))
+
+
 def spearman_within_groups(estimate: np.ndarray, truth: np.ndarray, groups: np.ndarray) -> float:
     """The pooled Spearman correlation once each group's estimates are shifted (in the log domain) by
     their median log error against the truth: what ranking within each group (a video; a video at one
     bitrate) would give if the groups were calibrated against each other."""
-    shifted, log_truth = np.log(np.maximum(estimate, 1e-6)), np.log(np.maximum(truth, 1e-6))
+    shifted, errors = np.log(np.maximum(estimate, 1e-6)), log_errors(estimate, truth)
     for group in np.unique(groups):
         member = groups == group
-        shifted[member] -= np.median(shifted[member] - log_truth[member])
+        shifted[member] -= np.median(errors[member])
     return float(spearmanr(shifted, truth).statistic)
 
 
@@ -119,8 +124,9 @@ def write_rows(rows: list[dict], path: Path) -> None:
 
 
 def median_log_error(rows: list[dict]) -> float:
-    """The median of log(estimate / truth) over ``rows``: above 0, the loss is overestimated."""
-    return float(np.median([np.log(max(row["estimate"], 1e-6) / max(row["truth"], 1e-6)) for row in rows]))
+    """The median of ``log_errors`` over ``rows``: above 0, the loss is overestimated."""
+    return float(np.median(log_errors(np.array([row["estimate"] for row in rows]),
+                                      np.array([row["truth"] for row in rows]))))
 
 
 def _line(label: str, rows: list[dict]) -> str:
@@ -163,7 +169,8 @@ def main() -> None:
     for keys in CALIBRATION_GROUPS:
         groups = np.array(["/".join(str(row[key]) for key in keys) for row in rows])
         print(f"    per {' x '.join(keys):24s} spearman {spearman_within_groups(estimate, truth, groups):.3f}")
-    biases = [median_log_error([row for row in rows if row["video"] == video]) for video in np.unique(videos)]
+    errors = log_errors(estimate, truth)
+    biases = [np.median(errors[videos == video]) for video in np.unique(videos)]
     print(f"  spread of the videos' median log errors (standard deviation): {np.std(biases):.2f}")
     truth_slope, estimate_slope = bitrate_slopes(rows)
     print(f"  loss against bitrate (medians over each video, size, codec and sender): truth bitrate^{truth_slope:.2f}, "
