@@ -28,10 +28,10 @@ from server.imaging.quality_model import DEFAULT_MODEL_PATH  # noqa: E402
 from server.training.commands import split_sources  # noqa: E402
 from server.training.encoding import EncoderSetup  # noqa: E402
 from server.training.footage import Motion, is_still, load_still, render_still_clip  # noqa: E402
-from server.training.quality_evaluation import bitrate_slopes, score_clip  # noqa: E402
+from server.training.quality_evaluation import (  # noqa: E402
+    PROTOCOL_BITRATES as BITRATES, bitrate_slopes, score_clip)
 
 SIZES = ((320, 240), (640, 480))
-BITRATES = (80_000, 200_000, 500_000, 1_200_000, 3_000_000, 5_000_000)
 REALTIME_SPEEDS = {"vp8": "-6", "h264": "medium"}
 
 

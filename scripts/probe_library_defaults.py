@@ -28,11 +28,9 @@ from server.training.commands import split_sources  # noqa: E402
 from server.training.parallel import in_parallel  # noqa: E402
 from server.training.encoding import EncoderSetup  # noqa: E402
 from server.training.footage import is_still  # noqa: E402
-from server.training.quality_evaluation import QualityScorer, summarise  # noqa: E402
+from server.training.quality_evaluation import (  # noqa: E402
+    PROTOCOL_BITRATES as BITRATES, PROTOCOL_SIZES as SIZES, QualityScorer, summarise)
 from server.training.quality_samples import ClipSpec  # noqa: E402
-
-SIZES = ((320, 240), (640, 480), (1280, 720))
-BITRATES = (80_000, 200_000, 500_000, 1_200_000, 3_000_000, 5_000_000)
 
 
 def probe_specs(frames: int, seed: int) -> list[ClipSpec]:

@@ -45,10 +45,9 @@ from server.training.encoding import EncoderSetup  # noqa: E402
 from server.training.footage import DEBIAN_CLIPS, DEBIAN_VIDEOS, read_clip, video_path  # noqa: E402
 from server.training.parallel import in_parallel  # noqa: E402
 from server.training.quality_evaluation import (  # noqa: E402
-    bitrate_slopes, clip_bootstrap_interval, score_clip, summarise)
+    PROTOCOL_BITRATES as BITRATES, PROTOCOL_SIZES as SIZES, bitrate_slopes, clip_bootstrap_interval, score_clip,
+    summarise)
 
-SIZES = ((320, 240), (640, 480), (1280, 720))
-BITRATES = (80_000, 200_000, 500_000, 1_200_000, 3_000_000, 5_000_000)
 UNSEEN_VIDEOS = (*(name for name in DEBIAN_CLIPS if name not in DEBIAN_VIDEOS), "bikes.mp4")
 SENDERS = ("file", "realtime")
 

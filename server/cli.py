@@ -11,8 +11,8 @@ from pathlib import Path
 from .errors import BackdropError
 from .log import configure_logging
 from .training.recipe import (
-    BARS_SHARE, COMPRESSED_SOURCE_SHARE, FILE_SHARE, FIXED_CLIPS, GRAIN_SHARE, GRAPHICS_SHARE, QUALITY_SEED,
-    VIDEO_SOURCE_SHARE,
+    BARS_SHARE, COMPRESSED_SOURCE_SHARE, COMPRESSION_SEED, FILE_SHARE, FIXED_CLIPS, GRAIN_SHARE, GRAPHICS_SHARE,
+    QUALITY_SEED, VIDEO_SOURCE_SHARE,
 )
 
 logger = logging.getLogger(__name__)
@@ -97,11 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     quality.add_argument("--held-out-clips", type=int, default=150)
     quality.add_argument("--out", type=Path, help="model file (default: the shipped one)")
     compression = models.add_parser("compression", help="the compression-parameter estimation model")
-    compression.add_argument("--images", type=int, default=360, help="augmented training images")
+    compression.add_argument("--images", type=int, default=500, help="augmented training images")
     compression.add_argument("--held-out-images", type=int, default=40)
     compression.add_argument("--per-method", type=int, default=10, help="parameters measured per method and image")
     compression.add_argument("--out", type=Path, help="model file (default: the shipped one)")
-    for command, seed in ((quality, QUALITY_SEED), (compression, 7)):
+    for command, seed in ((quality, QUALITY_SEED), (compression, COMPRESSION_SEED)):
         command.add_argument("--seed", type=int, default=seed,
                              help="everything is deterministic in it, but for x264's file-style encodes (README)")
         command.add_argument("--workers", type=int, default=2, help="processes building samples")

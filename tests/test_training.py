@@ -109,3 +109,14 @@ def test_train_quality_defaults_are_the_shipped_models_recipe() -> None:
     for share in ("static_share", "file_share", "compressed_source_share", "graphics_share", "grain_share",
                   "video_source_share", "bars_share"):
         assert getattr(args, share) == record[share], share
+
+
+def test_train_compression_defaults_are_the_shipped_models_recipe() -> None:
+    """The same for ``backdrop train compression`` and the shipped compression model."""
+    from server.cli import build_parser
+    from server.imaging.compression_model import DEFAULT_MODEL_PATH
+
+    record = json.loads(DEFAULT_MODEL_PATH.with_name("compression_model_training.json").read_text())
+    args = build_parser().parse_args(["train", "compression"])
+    assert (args.seed, args.images, args.per_method, args.held_out_images) == (
+        record["seed"], record["training_images"], record["per_method"], record["held_out_images"])
