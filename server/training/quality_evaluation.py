@@ -15,12 +15,12 @@ from ..imaging.quality import QualityTracker, estimate_quality, load_model
 from ..imaging.quality_model import QualityModel
 from .encoding import EncoderSetup, encode_decode
 from .footage import load_still
+from .quality_samples import ClipSpec, render_clip
 
 PROTOCOL_BITRATES = (80_000, 200_000, 500_000, 1_200_000, 3_000_000, 5_000_000)
 """The issues' bitrate range, 80 kbps to 5 Mbps, in the steps the probes of ``scripts/`` encode at."""
 PROTOCOL_SIZES = ((320, 240), (640, 480), (1280, 720))
 """The issues' frame sizes, 320x240 to 1280x720, as the probes of ``scripts/`` resize to them."""
-from .quality_samples import ClipSpec, render_clip
 
 
 class QualityScorer:
