@@ -310,9 +310,9 @@ def render_still_clip(image: np.ndarray, width: int, height: int, frames: int, m
     compresses such a frame once).
 
     A view that shrinks the still is sampled bilinearly, not area-filtered as ``cv2.resize`` and real
-    footage would be (``warpAffine`` has no area filter: asked for ``INTER_AREA``, which this asked
-    for until it was found, it samples bilinearly), so fine detail, text and texture shrunk into
-    small frames alias. Measured and not adopted: shrinking the still by area once per clip and
+    footage would be (``warpAffine`` has no area filter: given ``INTER_AREA``, which this code passed
+    until the fallback was noticed, it samples bilinearly), so fine detail, text and texture shrunk
+    into small frames alias. Measured and not adopted: shrinking the still by area once per clip and
     warping only the few percent of zoom left, which renders those frames as ``cv2.resize`` does
     (a still shrunk to 320x240 then differs from the bilinear frame by 2.6 grey levels on average).
     Trained so at seeds 7, 8 and 9 (``backdrop train quality``, 28 min 41 s at seed 8 against 25 min
