@@ -41,7 +41,7 @@ def test_labels_are_the_ssim_losses_of_the_frame_and_of_its_blocks(width: int, h
 def test_fitting_on_two_processes_gives_the_networks_one_process_gives() -> None:
     samples = [sample for seed in range(6) for sample in
                label_clip(_clip(320, 240, ("vp8", "h264")[seed % 2], seed, frames=24))]
-    config = FitConfig(seed=4, networks=2, max_iter=3, head_networks=2)
+    config = FitConfig(seed=4, networks=2, max_iter=3, head_networks=2, head_trees=20)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scikit-learn: too few iterations to converge, batch clipped
         alone, together = fit(samples, config, workers=1), fit(samples, config, workers=2)
@@ -56,3 +56,6 @@ def test_fitting_on_two_processes_gives_the_networks_one_process_gives() -> None
             np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(alone.mean, together.mean)
     np.testing.assert_array_equal(alone.frame_head.mean, together.frame_head.mean)
+    assert alone.frame_head.trees is not None and together.frame_head.trees is not None
+    np.testing.assert_array_equal(alone.frame_head.trees.value, together.frame_head.trees.value)
+    np.testing.assert_array_equal(alone.frame_head.trees.threshold, together.frame_head.trees.threshold)

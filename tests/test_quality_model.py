@@ -96,6 +96,8 @@ def test_the_frame_head_round_trips_and_files_without_one_still_load() -> None:
     np.testing.assert_allclose(again.estimate(blocks, frame), model.estimate(blocks, frame), rtol=1e-6)
     earlier = {**plain.to_json(), "format": "backdrop-quality-mlp/3"}
     assert QualityModel.from_json(earlier).frame_head is None
+    networks_only = QualityModel.from_json({**model.to_json(), "format": "backdrop-quality-mlp/4"})
+    assert networks_only.frame_head is not None and networks_only.frame_head.trees is None
     document = model.to_json()
     document["frame_head"]["features"] = document["frame_head"]["features"][:-1]
     with pytest.raises(ValueError, match="frame head was trained on other features"):

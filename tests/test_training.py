@@ -15,6 +15,7 @@ from server.imaging.background_variants import VariantCache, level_target
 from server.imaging.compression_model import CompressionModel, load_compression_model
 from server.imaging.metrics import ssim_loss
 from server.imaging.quality_model import QualityModel
+from server.training.quality_fit import FitConfig
 
 pytestmark = pytest.mark.slow
 
@@ -48,13 +49,16 @@ def test_train_quality_writes_a_loadable_model_and_its_record(tmp_path: Path) ->
     out = tmp_path / "quality.json"
     done = backdrop("train", "quality", "--clips", "6", "--frames", "12", "--held-out-clips", "4", "--seed", "2",
                     "--networks", "2", "--file-share", "0.5", "--static-share", "0.3", "--fixed-clips", "4",
-                    "--out", str(out))
+                    "--head-trees", "50", "--out", str(out))
     assert done.returncode == 0, done.stderr
     model = QualityModel.load(out)
     assert len(model.networks) == 2
     assert model.frame_head is not None and len(model.frame_head.networks) == 3
+    assert model.frame_head.trees is not None and model.frame_head.tree_share == FitConfig().tree_share
+    assert model.frame_head.trees.roots.size == 50
     record = json.loads((tmp_path / "quality_training.json").read_text())
     assert record["training_clips"] == 6 and record["training_frames"] > 0 and record["seed"] == 2
+    assert record["head_trees"] == 50 and record["fit"]["frame_head"]["trees"] == 50
     assert record["frames_per_clip"] == 12 and record["file_share"] == 0.5 and record["fit"]["networks"] == 2
     assert record["static_share"] == 0.3 and record["fixed_camera_clips"] == 4
     assert record["held_out_clips"] == 4 + 2  # moving-camera clips and half as many fixed-camera ones
@@ -109,6 +113,7 @@ def test_train_quality_defaults_are_the_shipped_models_recipe() -> None:
     for share in ("static_share", "file_share", "compressed_source_share", "graphics_share", "grain_share",
                   "video_source_share", "bars_share"):
         assert getattr(args, share) == record[share], share
+    assert args.head_trees == FitConfig().head_trees == record["fit"]["frame_head"].get("trees", 0)
 
 
 def test_train_compression_defaults_are_the_shipped_models_recipe() -> None:

@@ -9,7 +9,8 @@ unseen content more reliably than any one of them. ``QualityModel.predict`` maps
 predicted local loss (1 - SSIM) of each block, clipped to [0, 1].
 
 A second, frame-level ensemble (``FrameHead``) predicts the frame's loss from a summary of its
-blocks (``features.frame_summary``), trained on the frames' true loss itself. ``QualityModel.estimate``
+blocks (``features.frame_summary``), trained on the frames' true loss itself: networks and, since
+format /5, gradient-boosted trees (``tree_ensemble``) averaged with them. ``QualityModel.estimate``
 blends its estimate with the mean of the block predictions and rescales the block matrix to that
 mean: the blocks say where the loss is, the head how large it is over the frame.
 """
@@ -26,13 +27,14 @@ import numpy as np
 
 from .features import BLOCK_FEATURES, FRAME_FEATURES, SUMMARY_FEATURES, frame_summary
 from .mlp import Network, float32_lists
+from .tree_ensemble import TreeEnsemble
 
 DEFAULT_MODEL_PATH = Path(__file__).with_name("models") / "quality_model.json"
-FORMAT = "backdrop-quality-mlp/4"
+FORMAT = "backdrop-quality-mlp/5"
 SINGLE_NETWORK_FORMAT = "backdrop-quality-mlp/2"
-EARLIER_FORMATS = ("backdrop-quality-mlp/3", SINGLE_NETWORK_FORMAT)
-"""Formats still read: /3 is an ensemble without a frame head, /2 one network with its layers at
-the top level."""
+EARLIER_FORMATS = ("backdrop-quality-mlp/4", "backdrop-quality-mlp/3", SINGLE_NETWORK_FORMAT)
+"""Formats still read: /4 has a frame head of networks only, /3 is an ensemble without a frame
+head, /2 one network with its layers at the top level."""
 LOG_OFFSET = 0.01
 FRAME_LOG_OFFSET = 0.001
 """The frame head predicts log(frame loss + this): frame losses of good encodes are ~0.002-0.01."""
@@ -59,32 +61,48 @@ def _ensemble_log(networks: tuple[Network, ...], standardised: np.ndarray) -> np
 @dataclass(frozen=True)
 class FrameHead:
     """The frame-level ensemble: ``frame_summary`` -> log(frame loss + ``log_offset``), blended with
-    the block predictions' mean with ``weight`` (1: the head alone)."""
+    the block predictions' mean with ``weight`` (1: the head alone). With ``trees``, the head's log
+    estimate is theirs with ``tree_share`` and the networks' with the rest."""
 
     mean: np.ndarray
     scale: np.ndarray
     networks: tuple[Network, ...]
     weight: float
     log_offset: float = FRAME_LOG_OFFSET
+    trees: TreeEnsemble | None = None
+    """Gradient-boosted trees on the raw (unstandardised) summary; None in files before format /5."""
+    tree_share: float = 0.0
 
     def __post_init__(self) -> None:
         _check_ensemble("frame head", self.mean, self.scale, self.networks, len(SUMMARY_FEATURES))
         if not 0.0 <= self.weight <= 1.0:
             raise ValueError(f"frame head weight must be in [0, 1], got {self.weight}")
+        if not 0.0 <= self.tree_share <= 1.0:
+            raise ValueError(f"frame head tree share must be in [0, 1], got {self.tree_share}")
+        if self.tree_share > 0.0 and self.trees is None:
+            raise ValueError("a frame head with a tree share needs its trees")
+        if self.trees is not None and self.trees.inputs != len(SUMMARY_FEATURES):
+            raise ValueError(f"frame head trees take {self.trees.inputs} inputs, expected {len(SUMMARY_FEATURES)}")
 
     def frame_loss(self, summary: np.ndarray, blocks_mean: float) -> float:
         """The frame's loss: the head's estimate from ``summary`` blended (in the log domain) with
         ``blocks_mean``, the mean of the block predictions."""
         standardised = ((summary - self.mean) * self.scale).astype(np.float32)[None, :]
         head = float(_ensemble_log(self.networks, standardised)[0])
+        if self.trees is not None and self.tree_share > 0.0:
+            trees = float(self.trees.predict(np.asarray(summary, np.float64)[None, :])[0])
+            head = (1.0 - self.tree_share) * head + self.tree_share * trees
         own = math.log(blocks_mean + self.log_offset)
         return max(math.exp(self.weight * head + (1.0 - self.weight) * own) - self.log_offset, 0.0)
 
     def to_json(self) -> dict:
         """The JSON form ``from_json`` reads."""
-        return {"features": list(SUMMARY_FEATURES), "mean": float32_lists(self.mean),
-                "scale": float32_lists(self.scale), "networks": [network.to_json() for network in self.networks],
-                "weight": self.weight, "log_offset": self.log_offset}
+        document = {"features": list(SUMMARY_FEATURES), "mean": float32_lists(self.mean),
+                    "scale": float32_lists(self.scale), "networks": [network.to_json() for network in self.networks],
+                    "weight": self.weight, "log_offset": self.log_offset}
+        if self.trees is not None:
+            document.update(trees=self.trees.to_json(), tree_share=self.tree_share)
+        return document
 
     @staticmethod
     def from_json(document: dict) -> "FrameHead":
@@ -94,7 +112,9 @@ class FrameHead:
                              "backdrop train quality")
         return FrameHead(mean=np.asarray(document["mean"], np.float32), scale=np.asarray(document["scale"], np.float32),
                          networks=tuple(Network.from_json(part) for part in document.get("networks") or []),
-                         weight=float(document["weight"]), log_offset=float(document["log_offset"]))
+                         weight=float(document["weight"]), log_offset=float(document["log_offset"]),
+                         trees=TreeEnsemble.from_json(document["trees"]) if document.get("trees") else None,
+                         tree_share=float(document.get("tree_share", 0.0)))
 
 
 @dataclass(frozen=True)

@@ -108,3 +108,16 @@ whose exactly flat blocks (true loss about 0.0001) the model before put at 0.01-
 share's median log error back from +0.87 to +0.61 and its ranking from 0.73 to 0.80 on the first
 ten frames; over seeds 7 / 8 / 9 the pair put the screen share at +0.87 / +0.23 / +0.62 on the whole
 probe, where the recipe without them put it at +0.81 / +1.13 / +2.19."""
+HEAD_TREES = 0
+"""Gradient-boosted trees in the frame head beside its networks (``--head-trees``; 0: networks only,
+as the shipped model). Measured and not made the default yet (``quality_fit``'s docstring has the
+details). Paired, the trees help: ``backdrop train quality --head-trees 1000`` at seed 8 (37 min 39 s
+with other jobs beside it; its fit 393 s against 339 s) scored, with its trees against the same
+file's networks alone (``tree_share`` set to 0), the real-footage probe's frames at 0.882 against
+0.858, ``backdrop evaluate --images 5`` at 0.890 against 0.886 and
+``scripts/probe_library_defaults.py`` at 0.696 against 0.676 (tracker 0.925 against 0.910). But that
+run's networks are a weaker draw than the shipped model's (0.876, 0.899 and 0.715 on the same three),
+so it would not have been better than the model it replaced on two of them; and the walk of 1000
+trees costs 0.09-0.18 ms a frame, which took ``estimate_quality`` from 1.87-1.91 ms to 1.96-2.09 ms
+at 640x480 on one core (``quality_evaluation.timing_ms``, alternating runs), over issue 5's 2 ms.
+A faster walk (fewer, or complete, trees) and a better draw would make it the default."""

@@ -1,0 +1,72 @@
+"""The frame head's gradient-boosted trees: scikit-learn's fitted trees walk the same in numpy,
+survive the model file, and a malformed ensemble is refused with a clear error."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.ensemble import HistGradientBoostingRegressor
+
+from server.imaging.features import SUMMARY_FEATURES
+from server.imaging.tree_ensemble import TreeEnsemble
+from server.training.quality_fit import trees_of
+
+
+def _fitted(inputs: int = 6, trees: int = 40) -> tuple[HistGradientBoostingRegressor, np.ndarray]:
+    rng = np.random.default_rng(0)
+    rows = rng.normal(0, 1, (600, inputs))
+    target = np.sin(rows[:, 0]) + rows[:, 1] * rows[:, 2] - 0.5 * (rows[:, 3] > 0.3)
+    regressor = HistGradientBoostingRegressor(max_iter=trees, max_depth=4, max_leaf_nodes=9, learning_rate=0.2,
+                                              early_stopping=False, random_state=0).fit(rows, target)
+    return regressor, rng.normal(0, 1.2, (200, inputs))
+
+
+def test_the_numpy_walk_predicts_what_scikit_learn_predicts_and_survives_json() -> None:
+    regressor, rows = _fitted()
+    trees = trees_of(regressor)
+    assert trees.roots.size == 40 and trees.depth <= 4
+    # leaf values are kept as float32, so agreement is to float32 precision
+    np.testing.assert_allclose(trees.predict(rows), regressor.predict(rows), rtol=0, atol=1e-5)
+    again = TreeEnsemble.from_json(json.loads(json.dumps(trees.to_json())))
+    np.testing.assert_array_equal(again.predict(rows), trees.predict(rows))
+    np.testing.assert_array_equal(trees.predict(rows[:1]), trees.predict(rows)[:1])
+
+
+def test_a_malformed_ensemble_is_refused() -> None:
+    document = trees_of(_fitted(trees=3)[0]).to_json()
+    outside = {**document, "left": [len(document["left"])] + document["left"][1:]}
+    with pytest.raises(ValueError, match="points outside"):
+        TreeEnsemble.from_json(outside)
+    leaf = document["feature"].index(-1)
+    wandering = {**document, "left": [*document["left"][:leaf], 0, *document["left"][leaf + 1:]]}
+    with pytest.raises(ValueError, match="leaves must point to themselves"):
+        TreeEnsemble.from_json(wandering)
+    with pytest.raises(ValueError, match="deeper than"):
+        TreeEnsemble.from_json({**document, "depth": 1})
+    with pytest.raises(ValueError, match="malformed tree ensemble"):
+        TreeEnsemble.from_json({key: value for key, value in document.items() if key != "threshold"})
+    with pytest.raises(ValueError, match="rows of 6 features"):
+        TreeEnsemble.from_json(document).predict(np.zeros((2, 5)))
+
+
+def test_a_frame_head_mixes_its_trees_and_networks_by_the_tree_share() -> None:
+    from server.imaging.mlp import Network
+    from server.imaging.quality_model import FrameHead
+
+    inputs = len(SUMMARY_FEATURES)
+    constant = Network((np.zeros((inputs, 4), np.float32), np.zeros((4, 1), np.float32)),
+                       (np.zeros(4, np.float32), np.array([-4.0], np.float32)))
+    stump = TreeEnsemble(feature=np.array([-1]), threshold=np.zeros(1), left=np.array([0]), right=np.array([0]),
+                         value=np.array([0.5]), roots=np.array([0]), depth=0, baseline=-2.5, inputs=inputs)
+    summary = np.zeros(inputs, np.float32)
+    for share in (0.0, 0.5, 1.0):
+        head = FrameHead(mean=np.zeros(inputs, np.float32), scale=np.ones(inputs, np.float32), networks=(constant,),
+                         weight=1.0, trees=stump, tree_share=share)
+        assert head.frame_loss(summary, 0.01) == pytest.approx(np.exp((1 - share) * -4.0 + share * -2.0) - 0.001)
+        again = FrameHead.from_json(json.loads(json.dumps(head.to_json())))
+        assert again.frame_loss(summary, 0.01) == head.frame_loss(summary, 0.01)
+    with pytest.raises(ValueError, match="needs its trees"):
+        FrameHead(mean=np.zeros(inputs, np.float32), scale=np.ones(inputs, np.float32), networks=(constant,),
+                  weight=1.0, tree_share=0.5)
