@@ -45,6 +45,8 @@ def test_a_malformed_ensemble_is_refused() -> None:
         TreeEnsemble.from_json(wandering)
     with pytest.raises(ValueError, match="deeper than"):
         TreeEnsemble.from_json({**document, "depth": 1})
+    with pytest.raises(ValueError, match="one-dimensional"):
+        TreeEnsemble.from_json({**document, "feature": 3})
     with pytest.raises(ValueError, match="malformed tree ensemble"):
         TreeEnsemble.from_json({key: value for key, value in document.items() if key != "threshold"})
     with pytest.raises(ValueError, match="rows of 6 features"):

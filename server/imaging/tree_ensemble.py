@@ -36,6 +36,8 @@ class TreeEnsemble:
     """How many features a row has."""
 
     def __post_init__(self) -> None:
+        if self.feature.ndim != 1:
+            raise ValueError("a tree ensemble's node arrays must be one-dimensional")
         count = self.feature.shape[0]
         if not count or any(array.shape != (count,) for array in (self.threshold, self.left, self.right, self.value)):
             raise ValueError("a tree ensemble needs equally long, non-empty node arrays")
