@@ -212,7 +212,7 @@ def fit(samples: list[FrameSample], config: FitConfig, workers: int = 1) -> Qual
               "frame_head": {"networks": config.head_networks, "hidden": list(config.head_hidden),
                              "weight": config.head_weight, "epochs": list(head_epochs),
                              "trees": config.head_trees, "tree_depth": config.tree_depth,
-                             "tree_leaves": config.tree_leaves, "tree_share": config.tree_share if trees else 0.0},
+                             "tree_leaves": config.tree_leaves, "tree_share": head.tree_share},
               "fit_seconds": round(time.perf_counter() - started, 1), "python": platform.python_version()}
     return QualityModel(mean=mean.astype(np.float32), scale=scale.astype(np.float32), networks=tuple(networks),
                         record=record, log_offset=LOG_OFFSET, frame_head=head)
@@ -246,11 +246,16 @@ def _block_jobs(samples: list[FrameSample], config: FitConfig) -> tuple[list[_Me
     return jobs, mean, scale, rows_used
 
 
+def _head_data(samples: list[FrameSample]) -> tuple[np.ndarray, np.ndarray]:
+    """The frame head's training data: the frames' raw summaries and the log of their true loss."""
+    x = np.stack([sample.summary for sample in samples]).astype(np.float64)
+    return x, np.log(np.array([sample.frame_loss for sample in samples]) + FRAME_LOG_OFFSET)
+
+
 def _head_jobs(samples: list[FrameSample], config: FitConfig) -> tuple[list[_MemberJob], np.ndarray, np.ndarray]:
     """The frame head's jobs: ``config.head_networks`` MLPs from ``frame_summary`` to the log of the
     frame's true loss (seeds ``config.seed + k``), with the summaries' standardisation."""
-    x = np.stack([sample.summary for sample in samples]).astype(np.float64)
-    y = np.log(np.array([sample.frame_loss for sample in samples]) + FRAME_LOG_OFFSET)
+    x, y = _head_data(samples)
     mean = x.mean(axis=0)
     scale = 1.0 / np.maximum(x.std(axis=0), 1e-6)
     standardised = (x - mean) * scale
@@ -268,8 +273,7 @@ def _fit_tree_head(samples: list[FrameSample], config: FitConfig) -> TreeEnsembl
     frame's true loss, as a numpy ``TreeEnsemble``."""
     from sklearn.ensemble import HistGradientBoostingRegressor  # training-only dependency
 
-    x = np.stack([sample.summary for sample in samples]).astype(np.float64)
-    y = np.log(np.array([sample.frame_loss for sample in samples]) + FRAME_LOG_OFFSET)
+    x, y = _head_data(samples)
     print("quality: fitting the frame head's trees", file=sys.stderr, flush=True)
     regressor = HistGradientBoostingRegressor(
         learning_rate=0.05, max_iter=config.head_trees, max_depth=config.tree_depth,
