@@ -12,7 +12,7 @@ from .errors import BackdropError
 from .log import configure_logging
 from .training.recipe import (
     BARS_SHARE, COMPRESSED_SOURCE_SHARE, COMPRESSION_SEED, FILE_SHARE, FIXED_CLIPS, GRAIN_SHARE, GRAPHICS_SHARE,
-    HEAD_TREES, QUALITY_SEED, VIDEO_SOURCE_SHARE,
+    HEAD_TREES, QUALITY_SEED, TREE_LEARNING_RATE, VIDEO_SOURCE_SHARE,
 )
 
 logger = logging.getLogger(__name__)
@@ -96,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     quality.add_argument("--networks", type=int, default=3, help="ensemble size (each network from its own seed)")
     quality.add_argument("--head-trees", type=int, default=HEAD_TREES,
                          help="gradient-boosted trees in the frame head, averaged with its networks (0: none)")
+    quality.add_argument("--tree-learning-rate", type=float, default=TREE_LEARNING_RATE,
+                         help="the frame head trees' learning rate (each tree's step; fewer trees need more)")
     quality.add_argument("--held-out-clips", type=int, default=150)
     quality.add_argument("--out", type=Path, help="model file (default: the shipped one)")
     compression = models.add_parser("compression", help="the compression-parameter estimation model")
@@ -142,7 +144,8 @@ def _train(args: argparse.Namespace) -> int:
                                         compressed_source_share=args.compressed_source_share,
                                         graphics_share=args.graphics_share, grain_share=args.grain_share,
                                         video_source_share=args.video_source_share,
-                                        bars_share=args.bars_share, head_trees=args.head_trees)
+                                        bars_share=args.bars_share, head_trees=args.head_trees,
+                                        tree_learning_rate=args.tree_learning_rate)
     else:
         out = args.out or commands.COMPRESSION_MODEL_PATH
         record = commands.train_compression(args.images, args.held_out_images, args.per_method, args.seed,

@@ -49,7 +49,7 @@ def test_train_quality_writes_a_loadable_model_and_its_record(tmp_path: Path) ->
     out = tmp_path / "quality.json"
     done = backdrop("train", "quality", "--clips", "6", "--frames", "12", "--held-out-clips", "4", "--seed", "2",
                     "--networks", "2", "--file-share", "0.5", "--static-share", "0.3", "--fixed-clips", "4",
-                    "--head-trees", "50", "--out", str(out))
+                    "--head-trees", "50", "--tree-learning-rate", "0.3", "--out", str(out))
     assert done.returncode == 0, done.stderr
     model = QualityModel.load(out)
     assert len(model.networks) == 2
@@ -59,6 +59,7 @@ def test_train_quality_writes_a_loadable_model_and_its_record(tmp_path: Path) ->
     record = json.loads((tmp_path / "quality_training.json").read_text())
     assert record["training_clips"] == 6 and record["training_frames"] > 0 and record["seed"] == 2
     assert record["head_trees"] == 50 and record["fit"]["frame_head"]["trees"] == 50
+    assert record["tree_learning_rate"] == record["fit"]["frame_head"]["tree_learning_rate"] == 0.3
     assert record["frames_per_clip"] == 12 and record["file_share"] == 0.5 and record["fit"]["networks"] == 2
     assert record["static_share"] == 0.3 and record["fixed_camera_clips"] == 4
     assert record["held_out_clips"] == 4 + 2  # moving-camera clips and half as many fixed-camera ones

@@ -4,6 +4,7 @@ survive the model file, and a malformed ensemble is refused with a clear error."
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 
 from server.imaging.features import SUMMARY_FEATURES
 from server.imaging.tree_ensemble import TreeEnsemble
-from server.training.quality_fit import trees_of
+from server.training.quality_fit import FitConfig, _fit_tree_head, trees_of
 
 
 def _fitted(inputs: int = 6, trees: int = 40) -> tuple[HistGradientBoostingRegressor, np.ndarray]:
@@ -72,3 +73,16 @@ def test_a_frame_head_mixes_its_trees_and_networks_by_the_tree_share() -> None:
     with pytest.raises(ValueError, match="needs its trees"):
         FrameHead(mean=np.zeros(inputs, np.float32), scale=np.ones(inputs, np.float32), networks=(constant,),
                   weight=1.0, tree_share=0.5)
+
+
+def test_the_tree_learning_rate_scales_each_trees_step() -> None:
+    """``FitConfig.tree_learning_rate`` reaches the fit: the first tree splits the same way at any
+    rate, and its leaves step by the rate."""
+    rng = np.random.default_rng(3)
+    samples = [SimpleNamespace(summary=rng.normal(0, 1, len(SUMMARY_FEATURES)).astype(np.float32),
+                               frame_loss=float(rng.uniform(0.001, 0.2))) for _ in range(400)]
+    slow, fast = (_fit_tree_head(samples, FitConfig(head_trees=3, tree_learning_rate=rate))  # type: ignore[arg-type]
+                  for rate in (0.05, 0.2))
+    first = slice(int(slow.roots[0]), int(slow.roots[1]))
+    np.testing.assert_array_equal(slow.feature[first], fast.feature[first])
+    np.testing.assert_allclose(fast.value[first], 4 * slow.value[first], rtol=1e-5, atol=1e-9)

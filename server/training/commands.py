@@ -22,7 +22,7 @@ from .quality_fit import fit as fit_quality
 from .quality_samples import all_sources, fixed_camera_specs, label_clip, make_specs, missing_sources
 from .recipe import (
     BARS_SHARE, COMPRESSED_SOURCE_SHARE, FILE_SHARE, FIXED_CLIPS, GRAIN_SHARE, GRAPHICS_SHARE, HEAD_TREES, TEXTURE_SHARE,
-    VIDEO_SOURCE_SHARE,
+    TREE_LEARNING_RATE, VIDEO_SOURCE_SHARE,
 )
 
 HELD_OUT = ("astronaut", "coffee", "rocket", "grass", "bikes.mp4")
@@ -66,7 +66,8 @@ def train_quality(clips: int, held_out_clips: int, seed: int, workers: int, out:
                   networks: int = 3, fixed_clips: int = FIXED_CLIPS,
                   compressed_source_share: float = COMPRESSED_SOURCE_SHARE, graphics_share: float = GRAPHICS_SHARE,
                   grain_share: float = GRAIN_SHARE, video_source_share: float = VIDEO_SOURCE_SHARE,
-                  bars_share: float = BARS_SHARE, head_trees: int = HEAD_TREES) -> dict:
+                  bars_share: float = BARS_SHARE, head_trees: int = HEAD_TREES,
+                  tree_learning_rate: float = TREE_LEARNING_RATE) -> dict:
     """Build labelled frames (clips encoded with VP8 and H.264 at 80 kbps-5 Mbps, 320x240-1280x720),
     fit the quality model, score it on held-out sources, write model and record.
 
@@ -90,13 +91,14 @@ def train_quality(clips: int, held_out_clips: int, seed: int, workers: int, out:
     held_specs = (make_specs(held_sources, held_out_clips, seed + 1, frames, file_share=0.5)
                   + fixed_camera_specs(held_sources, held_out_clips // 2, seed + 2, frames, file_share=0.5))
     held = in_parallel(label_clip, held_specs, workers, "quality: held-out clips")
-    model = fit_quality(train, FitConfig(seed=seed, networks=networks, head_trees=head_trees), workers=workers)
+    model = fit_quality(train, FitConfig(seed=seed, networks=networks, head_trees=head_trees,
+                                         tree_learning_rate=tree_learning_rate), workers=workers)
     scores = evaluate(model, held)
     record = {"model": "quality", "seed": seed, "training_clips": clips, "fixed_camera_clips": fixed_clips,
               "frames_per_clip": frames, "static_share": static_share, "file_share": file_share,
               "compressed_source_share": compressed_source_share, "graphics_share": graphics_share,
               "grain_share": grain_share, "video_source_share": video_source_share,
-              "bars_share": bars_share, "head_trees": head_trees,
+              "bars_share": bars_share, "head_trees": head_trees, "tree_learning_rate": tree_learning_rate,
               "training_frames": len(train),
               "held_out_clips": len(held_specs), "held_out_frames": len(held), "training_sources": train_sources,
               "held_out_sources": held_sources, "versions": versions(), "fit": model.record, "held_out": scores,
