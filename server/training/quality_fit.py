@@ -80,9 +80,9 @@ head; it reproduces the probe's 0.876 for the shipped model):
   the better it carries from the synthetic clips to real footage;
 - a full ``backdrop train quality --head-trees 1000`` (learning rate 0.05, seed 8), against its own
   networks alone: real footage 0.882 against 0.858 (on the same encodes, where the shipped model
-  scores 0.876), ``backdrop evaluate`` 0.890 against 0.886, the library-defaults probe 0.696 against 0.676; the
-  training record's held-out frames 0.896 (the shipped model's record: 0.906). ``recipe.HEAD_TREES``
-  says why it is not the default yet;
+  scores 0.876), ``backdrop evaluate`` 0.890 against 0.886, the library-defaults probe 0.696
+  against 0.676; the training record's held-out frames 0.896 (the shipped model's record: 0.906).
+  ``recipe.HEAD_TREES`` says why it is not the default yet;
 - two more full runs, ``--head-trees 300`` at learning rate 0.15 (``recipe.TREE_LEARNING_RATE``),
   seeds 8 / 9: real footage 0.881 / 0.888 against their networks alone 0.864 / 0.870 (the shipped
   model 0.876 on the same encodes); on each run's cached frames the ridge as a third member again
