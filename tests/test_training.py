@@ -68,6 +68,21 @@ def test_train_quality_writes_a_loadable_model_and_its_record(tmp_path: Path) ->
     assert model.record["held_out"] == record["held_out"]
 
 
+@pytest.mark.parametrize("option, value, message", [
+    ("--head-trees", "-1", "head trees must be 0 or more"),
+    ("--tree-learning-rate", "0", "learning rate must be above 0"),
+    ("--networks", "0", "networks must be at least 1"),
+])
+def test_train_quality_refuses_bad_fit_settings_before_building_samples(tmp_path: Path, option: str, value: str,
+                                                                         message: str) -> None:
+    """A bad fit setting is a clear error at once, not after the samples (most of the run) are built."""
+    out = tmp_path / "quality.json"
+    done = backdrop("train", "quality", "--clips", "6", "--frames", "12", "--held-out-clips", "4", "--fixed-clips",
+                    "4", option, value, "--out", str(out))
+    assert done.returncode == 2 and message in done.stderr
+    assert "quality: training clips" not in done.stderr and not out.exists()
+
+
 def test_evaluate_prints_every_figure_and_writes_plots(tmp_path: Path) -> None:
     done = backdrop("evaluate", "--clips", "4", "--images", "3", "--report", str(tmp_path))
     assert done.returncode == 0, done.stderr

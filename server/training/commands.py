@@ -79,6 +79,8 @@ def train_quality(clips: int, held_out_clips: int, seed: int, workers: int, out:
     bars (see ``make_specs``). The held-out set has ``held_out_clips``
     moving-camera clips and half as many fixed-camera ones, half of each from file-style senders."""
     started = time.perf_counter()
+    # Checked before the samples are built (most of the run), not after.
+    config = FitConfig(seed=seed, networks=networks, head_trees=head_trees, tree_learning_rate=tree_learning_rate)
     warn_missing_sources()
     train_sources, held_sources = split_sources()
     shares = dict(texture_share=TEXTURE_SHARE, file_share=file_share, compressed_source_share=compressed_source_share,
@@ -91,8 +93,7 @@ def train_quality(clips: int, held_out_clips: int, seed: int, workers: int, out:
     held_specs = (make_specs(held_sources, held_out_clips, seed + 1, frames, file_share=0.5)
                   + fixed_camera_specs(held_sources, held_out_clips // 2, seed + 2, frames, file_share=0.5))
     held = in_parallel(label_clip, held_specs, workers, "quality: held-out clips")
-    model = fit_quality(train, FitConfig(seed=seed, networks=networks, head_trees=head_trees,
-                                         tree_learning_rate=tree_learning_rate), workers=workers)
+    model = fit_quality(train, config, workers=workers)
     scores = evaluate(model, held)
     record = {"model": "quality", "seed": seed, "training_clips": clips, "fixed_camera_clips": fixed_clips,
               "frames_per_clip": frames, "static_share": static_share, "file_share": file_share,

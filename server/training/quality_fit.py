@@ -185,6 +185,14 @@ class FitConfig:
     tree_share: float = 0.5
     """The trees' share of the head's log estimate (the networks have the rest)."""
 
+    def __post_init__(self) -> None:
+        if self.networks < 1:
+            raise ValueError(f"networks must be at least 1, got {self.networks}")
+        if self.head_trees < 0:
+            raise ValueError(f"head trees must be 0 or more, got {self.head_trees}")
+        if not self.tree_learning_rate > 0.0:
+            raise ValueError(f"the trees' learning rate must be above 0, got {self.tree_learning_rate}")
+
 
 def _training_rows(samples: list[FrameSample], blocks_per_frame: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Up to ``blocks_per_frame`` random blocks of each frame: feature rows and true block losses."""
@@ -202,8 +210,6 @@ def fit(samples: list[FrameSample], config: FitConfig, workers: int = 1) -> Qual
     """Train the ensemble of block-loss MLPs, each on its own subsample of each frame's blocks, and
     the frame head on the frames' summaries and true losses: the networks are independent, so
     ``workers`` processes fit them side by side (the result does not depend on ``workers``)."""
-    if config.networks < 1:
-        raise ValueError(f"networks must be at least 1, got {config.networks}")
     started = time.perf_counter()
     block_jobs, mean, scale, rows_used = _block_jobs(samples, config)
     head_jobs, head_mean, head_scale = _head_jobs(samples, config)
