@@ -212,11 +212,12 @@ def fit(samples: list[FrameSample], config: FitConfig, workers: int = 1) -> Qual
     ``workers`` processes fit them side by side (the result does not depend on ``workers``)."""
     started = time.perf_counter()
     block_jobs, mean, scale, rows_used = _block_jobs(samples, config)
-    head_jobs, head_mean, head_scale = _head_jobs(samples, config)
+    summaries, log_losses = _head_data(samples)
+    head_jobs, head_mean, head_scale = _head_jobs(summaries, log_losses, config)
     fitted = _fit_members(block_jobs + head_jobs, workers)
     networks, epochs = zip(*fitted[: len(block_jobs)])
     head_networks, head_epochs = zip(*fitted[len(block_jobs):])
-    trees = _fit_tree_head(samples, config) if config.head_trees else None
+    trees = _fit_tree_head(summaries, log_losses, config) if config.head_trees else None
     head = FrameHead(mean=head_mean.astype(np.float32), scale=head_scale.astype(np.float32),
                      networks=tuple(head_networks), weight=config.head_weight, log_offset=FRAME_LOG_OFFSET,
                      trees=trees, tree_share=config.tree_share if trees is not None else 0.0)
@@ -267,34 +268,34 @@ def _head_data(samples: list[FrameSample]) -> tuple[np.ndarray, np.ndarray]:
     return x, np.log(np.array([sample.frame_loss for sample in samples]) + FRAME_LOG_OFFSET)
 
 
-def _head_jobs(samples: list[FrameSample], config: FitConfig) -> tuple[list[_MemberJob], np.ndarray, np.ndarray]:
-    """The frame head's jobs: ``config.head_networks`` MLPs from ``frame_summary`` to the log of the
-    frame's true loss (seeds ``config.seed + k``), with the summaries' standardisation."""
-    x, y = _head_data(samples)
-    mean = x.mean(axis=0)
-    scale = 1.0 / np.maximum(x.std(axis=0), 1e-6)
-    standardised = (x - mean) * scale
-    jobs = [_MemberJob(standardised, y, dict(hidden_layer_sizes=config.head_hidden, activation="relu",
-                                             alpha=config.alpha, batch_size=256, learning_rate_init=1e-3,
-                                             max_iter=400, early_stopping=True, n_iter_no_change=15,
-                                             random_state=config.seed + member))
+def _head_jobs(summaries: np.ndarray, log_losses: np.ndarray,
+               config: FitConfig) -> tuple[list[_MemberJob], np.ndarray, np.ndarray]:
+    """The frame head's jobs (``_head_data``'s arrays): ``config.head_networks`` MLPs from the frames'
+    summaries to the log of their true loss (seeds ``config.seed + k``), with the summaries'
+    standardisation."""
+    mean = summaries.mean(axis=0)
+    scale = 1.0 / np.maximum(summaries.std(axis=0), 1e-6)
+    standardised = (summaries - mean) * scale
+    jobs = [_MemberJob(standardised, log_losses, dict(hidden_layer_sizes=config.head_hidden, activation="relu",
+                                                      alpha=config.alpha, batch_size=256,
+                                                      learning_rate_init=1e-3, max_iter=400, early_stopping=True,
+                                                      n_iter_no_change=15, random_state=config.seed + member))
             for member in range(config.head_networks)]
     return jobs, mean, scale
 
 
-def _fit_tree_head(samples: list[FrameSample], config: FitConfig) -> TreeEnsemble:
+def _fit_tree_head(summaries: np.ndarray, log_losses: np.ndarray, config: FitConfig) -> TreeEnsemble:
     """Gradient-boosted trees (scikit-learn's ``HistGradientBoostingRegressor``, no early stopping
-    and no subsampling, so the seed does not enter) from the raw ``frame_summary`` to the log of the
-    frame's true loss, as a numpy ``TreeEnsemble``."""
+    and no subsampling, so the seed does not enter) from the frames' raw summaries to the log of
+    their true loss (``_head_data``'s arrays), as a numpy ``TreeEnsemble``."""
     from sklearn.ensemble import HistGradientBoostingRegressor  # training-only dependency
 
-    x, y = _head_data(samples)
     print("quality: fitting the frame head's trees", file=sys.stderr, flush=True)
     regressor = HistGradientBoostingRegressor(
         learning_rate=config.tree_learning_rate, max_iter=config.head_trees, max_depth=config.tree_depth,
         max_leaf_nodes=config.tree_leaves, min_samples_leaf=40, l2_regularization=1.0, early_stopping=False,
         random_state=config.seed)
-    regressor.fit(x, y)
+    regressor.fit(summaries, log_losses)
     return trees_of(regressor)
 
 
