@@ -10,8 +10,11 @@ import pytest
 
 from server.imaging.compression import compress
 from server.imaging.features import (
-    BLOCK_FEATURES, FRAME_FEATURES, block_features, frame_features, frame_luma_u8, percentiles,
+    BLOCK_FEATURES, FRAME_FEATURES, block_columns, block_features, frame_features, frame_luma_u8, frame_summary,
+    percentiles,
 )
+from server.imaging.quality import load_model
+from server.training.encoding import EncoderSetup, encode_decode
 from server.training.footage import Motion, generated_texture, render_still_clip
 from server.training.quality_samples import (
     BARS, GRAINS, SOURCE_CODECS, SOURCE_QUALITIES, VIDEO_SOURCE_BPP, VIDEO_SOURCE_CODECS, VIDEO_SOURCE_SCALES,
@@ -68,6 +71,24 @@ def test_frame_features_have_their_declared_length(astronaut: np.ndarray) -> Non
     assert blocks.shape == (astronaut.shape[0] // 16, astronaut.shape[1] // 16, len(BLOCK_FEATURES))
     frame = frame_features(blocks, 4000, False, "vp8", astronaut.shape[1], astronaut.shape[0])
     assert frame.shape == (len(FRAME_FEATURES),) and np.isfinite(frame).all()
+
+
+@pytest.mark.parametrize("codec, bitrate, size", [("vp8", 80_000, (320, 240)), ("h264", 1_500_000, (640, 480)),
+                                                 ("vp8", 5_000_000, (208, 144))])
+def test_shared_block_columns_give_the_same_frame_inputs_as_computing_them_apart(
+        astronaut: np.ndarray, codec: str, bitrate: int, size: tuple[int, int]) -> None:
+    # estimate_quality sorts the block features once for the frame features and the frame head's
+    # summary; what the model was trained on (each computed on its own) must not move by one bit.
+    model = load_model()
+    picture = cv2.resize(astronaut, size, interpolation=cv2.INTER_AREA)
+    for received in encode_decode([picture] * 3, EncoderSetup(codec, bitrate, "")):
+        blocks = block_features(frame_luma_u8(received.image))
+        columns = block_columns(blocks)
+        alone = frame_features(blocks, received.size, received.keyframe, codec, *size)
+        shared = frame_features(blocks, received.size, received.keyframe, codec, *size, columns)
+        np.testing.assert_array_equal(shared, alone)
+        np.testing.assert_array_equal(frame_summary(blocks, shared, columns), frame_summary(blocks, alone))
+        np.testing.assert_array_equal(model.estimate(blocks, shared, columns), model.estimate(blocks, alone))
 
 
 def test_generated_textures_are_deterministic_dense_and_varied() -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .features import BLOCK, CODECS, block_features, frame_features, frame_luma_u8
+from .features import BLOCK, CODECS, block_columns, block_features, frame_features, frame_luma_u8
 from .quality_model import DEFAULT_MODEL_PATH, QualityModel
 from .validation import require_bgr_image, require_choice
 from .yuv import gray_from_i420, require_i420
@@ -112,8 +112,9 @@ def _estimate(luma: np.ndarray, width: int, height: int, encoded_size: int, keyf
               statistic: str, model: QualityModel | None) -> QualityEstimate:
     model = model or load_model()
     blocks = block_features(luma)
-    frame = frame_features(blocks, int(encoded_size), bool(keyframe), codec, width, height)
-    matrix = model.estimate(blocks, frame)
+    columns = block_columns(blocks)  # read by the frame features and the frame head's summary
+    frame = frame_features(blocks, int(encoded_size), bool(keyframe), codec, width, height, columns)
+    matrix = model.estimate(blocks, frame, columns)
     return QualityEstimate(value=reduce_matrix(matrix, statistic), matrix=matrix, statistic=statistic,
                            bpp=8.0 * encoded_size / (width * height), keyframe=bool(keyframe), codec=codec)
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .features import BLOCK_FEATURES, FRAME_FEATURES, SUMMARY_FEATURES, frame_summary
+from .features import BLOCK_FEATURES, FRAME_FEATURES, SUMMARY_FEATURES, BlockColumns, frame_summary
 from .mlp import Network, float32_lists
 from .tree_ensemble import TreeEnsemble
 
@@ -171,11 +171,12 @@ class QualityModel:
         total *= 1.0 / len(self.networks)
         return np.clip(np.exp(total) - self.log_offset, 0.0, 1.0)
 
-    def estimate(self, blocks: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    def estimate(self, blocks: np.ndarray, frame: np.ndarray, columns: BlockColumns | None = None) -> np.ndarray:
         """The predicted loss matrix (rows, cols) of a frame from its block features (rows, cols, n)
-        and frame features."""
+        and frame features; ``columns`` (``features.block_columns(blocks)``), if given, spare the
+        frame head's summary from computing them again."""
         matrix = self.predict_blocks(blocks, frame)
-        return matrix if self.frame_head is None else self.rescale(matrix, frame_summary(blocks, frame))
+        return matrix if self.frame_head is None else self.rescale(matrix, frame_summary(blocks, frame, columns))
 
     def rescale(self, matrix: np.ndarray, summary: np.ndarray) -> np.ndarray:
         """Block predictions ``matrix`` rescaled so that their mean is the frame head's loss for the

@@ -14,7 +14,9 @@ import cv2
 import numpy as np
 
 from ..imaging.compression import compress
-from ..imaging.features import BLOCK, block_features, feature_matrix, frame_features, frame_luma_u8, frame_summary
+from ..imaging.features import (
+    BLOCK, block_columns, block_features, feature_matrix, frame_features, frame_luma_u8, frame_summary,
+)
 from ..imaging.metrics import block_means, mean_loss, ssim_loss, ssim_map
 from .encoding import EncoderSetup, encode_decode
 from .footage import (
@@ -289,10 +291,12 @@ def label_clip(spec: ClipSpec, every: int = 4) -> list[FrameSample]:
         y_true = frame_luma_u8(original)
         y_seen = frame_luma_u8(received.image)
         blocks = block_features(y_seen)
-        frame = frame_features(blocks, received.size, received.keyframe, spec.setup.codec, spec.width, spec.height)
+        columns = block_columns(blocks)
+        frame = frame_features(blocks, received.size, received.keyframe, spec.setup.codec, spec.width, spec.height,
+                               columns)
         block_loss, frame_loss = _losses(original, received.image, y_true, y_seen)
         samples.append(FrameSample(
-            features=feature_matrix(blocks, frame), summary=frame_summary(blocks, frame),
+            features=feature_matrix(blocks, frame), summary=frame_summary(blocks, frame, columns),
             block_loss=block_loss, frame_loss=frame_loss,
             spec=spec, index=index, keyframe=received.keyframe, size=received.size,
         ))
