@@ -1,11 +1,12 @@
 """How ``backdrop evaluate`` states the uncertainty of its pooled figure (whole clips are drawn again), and
-the probes of ``scripts/probe_library_defaults.py`` and ``scripts/probe_real_video.py``."""
+the probes of ``scripts/probe_library_defaults.py``, ``scripts/probe_real_video.py`` and ``scripts/probe_unseen_photos.py``."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from scipy.stats import spearmanr
@@ -152,3 +153,20 @@ def test_the_bitrate_slope_probe_scores_one_still_at_every_bitrate() -> None:
     assert {(row["video"], row["noise"], row["sender"]) for row in rows} == {("astronaut", 1.0, "realtime")}
     truth, estimate = bitrate_slopes(rows)
     assert truth < -0.2 and estimate < 0.0  # more bits, less loss, and the estimate says so
+
+
+def test_the_photograph_probe_scores_each_picture_encoded_alone_as_a_keyframe(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, astronaut: np.ndarray) -> None:
+    probe = load_script("probe_unseen_photos")
+    monkeypatch.setenv("BACKDROP_FOOTAGE_DIR", str(tmp_path))
+    name = probe.PHOTOS[0]
+    if probe.photo_path(name) is None:  # not installed system-wide: unpack a stand-in where the fetch would
+        target = tmp_path / "usr/share" / name
+        target.parent.mkdir(parents=True)
+        assert cv2.imwrite(str(target), astronaut)
+    assert probe.photo_path(name) is not None and probe.photo_path("no/such/picture.png") is None
+    rows = probe.PhotoScorer(str(DEFAULT_MODEL_PATH))((name, (320, 240), "h264", 200_000, "realtime"))
+    assert len(rows) == 1 and rows[0]["keyframe"] and rows[0]["photo"] == name and rows[0]["sender"] == "realtime"
+    assert 0.0 < rows[0]["truth"] < 1.0 and 0.0 < rows[0]["estimate"] < 1.0 and rows[0]["bpp"] > 0
+    with pytest.raises(ValueError, match="cannot read the photograph"):
+        probe.PhotoScorer(str(DEFAULT_MODEL_PATH))(("no/such/picture.png", (320, 240), "vp8", 200_000, "file"))
