@@ -1,5 +1,6 @@
 """How ``backdrop evaluate`` states the uncertainty of its pooled figure (whole clips are drawn again), and
-the probes of ``scripts/probe_library_defaults.py``, ``scripts/probe_real_video.py`` and ``scripts/probe_unseen_photos.py``."""
+the probes of ``scripts/probe_library_defaults.py``, ``scripts/probe_real_video.py`` and
+``scripts/probe_unseen_photos.py``."""
 
 from __future__ import annotations
 

@@ -60,6 +60,7 @@ def test_train_quality_writes_a_loadable_model_and_its_record(tmp_path: Path) ->
     assert record["training_clips"] == 6 and record["training_frames"] > 0 and record["seed"] == 2
     assert record["head_trees"] == 50 and record["fit"]["frame_head"]["trees"] == 50
     assert record["tree_learning_rate"] == record["fit"]["frame_head"]["tree_learning_rate"] == 0.3
+    assert record["fit"]["frame_head"]["keyframe_trees"] == (model.frame_head.keyframe_trees is not None)
     assert record["frames_per_clip"] == 12 and record["file_share"] == 0.5 and record["fit"]["networks"] == 2
     assert record["static_share"] == 0.3 and record["fixed_camera_clips"] == 4
     assert record["held_out_clips"] == 4 + 2  # moving-camera clips and half as many fixed-camera ones
@@ -129,7 +130,13 @@ def test_train_quality_defaults_are_the_shipped_models_recipe() -> None:
     for share in ("static_share", "file_share", "compressed_source_share", "graphics_share", "grain_share",
                   "video_source_share", "bars_share"):
         assert getattr(args, share) == record[share], share
-    assert args.head_trees == FitConfig().head_trees == record["fit"]["frame_head"].get("trees", 0)
+    head = record["fit"]["frame_head"]
+    assert args.head_trees == FitConfig().head_trees == head.get("trees", 0)
+    if args.head_trees:
+        assert args.tree_learning_rate == FitConfig().tree_learning_rate == head["tree_learning_rate"]
+        assert FitConfig().keyframe_trees == head["keyframe_trees"]
+        assert (FitConfig().tree_depth, FitConfig().tree_leaves, FitConfig().tree_share) == (
+            head["tree_depth"], head["tree_leaves"], head["tree_share"])
 
 
 def test_train_compression_defaults_are_the_shipped_models_recipe() -> None:

@@ -11,7 +11,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 
 from server.imaging.features import SUMMARY_FEATURES
 from server.imaging.tree_ensemble import TreeEnsemble
-from server.training.quality_fit import FitConfig, _fit_tree_head, trees_of
+from server.training.quality_fit import FitConfig, _fit_tree_head, _fit_tree_heads, trees_of
 
 
 def _fitted(inputs: int = 6, trees: int = 40) -> tuple[HistGradientBoostingRegressor, np.ndarray]:
@@ -85,3 +85,52 @@ def test_the_tree_learning_rate_scales_each_trees_step() -> None:
     first = slice(int(slow.roots[0]), int(slow.roots[1]))
     np.testing.assert_array_equal(slow.feature[first], fast.feature[first])
     np.testing.assert_allclose(fast.value[first], 4 * slow.value[first], rtol=1e-5, atol=1e-9)
+
+
+def _stump(value: float) -> TreeEnsemble:
+    """One leaf: every row scores ``value``."""
+    return TreeEnsemble(feature=np.array([-1]), threshold=np.zeros(1), left=np.array([0]), right=np.array([0]),
+                        value=np.array([value]), roots=np.array([0]), depth=0, baseline=0.0,
+                        inputs=len(SUMMARY_FEATURES))
+
+
+def test_keyframes_walk_their_own_trees_and_inter_frames_the_others() -> None:
+    from server.imaging.mlp import Network
+    from server.imaging.quality_model import FrameHead
+
+    inputs = len(SUMMARY_FEATURES)
+    constant = Network((np.zeros((inputs, 4), np.float32), np.zeros((4, 1), np.float32)),
+                       (np.zeros(4, np.float32), np.array([-4.0], np.float32)))
+    head = FrameHead(mean=np.zeros(inputs, np.float32), scale=np.ones(inputs, np.float32), networks=(constant,),
+                     weight=1.0, trees=_stump(-3.0), tree_share=1.0, keyframe_trees=_stump(-5.0))
+    inter, key = np.zeros(inputs, np.float32), np.zeros(inputs, np.float32)
+    key[SUMMARY_FEATURES.index("keyframe")] = 1.0
+    assert head.frame_loss(inter, 0.01) == pytest.approx(np.exp(-3.0) - 0.001)
+    assert head.frame_loss(key, 0.01) == pytest.approx(np.exp(-5.0) - 0.001)
+    again = FrameHead.from_json(json.loads(json.dumps(head.to_json())))
+    assert (again.frame_loss(inter, 0.01), again.frame_loss(key, 0.01)) == (head.frame_loss(inter, 0.01),
+                                                                            head.frame_loss(key, 0.01))
+    with pytest.raises(ValueError, match="keyframe trees needs trees for the other frames"):
+        FrameHead(mean=np.zeros(inputs, np.float32), scale=np.ones(inputs, np.float32), networks=(constant,),
+                  weight=1.0, keyframe_trees=_stump(-5.0))
+
+
+def test_the_head_trees_are_fitted_apart_on_keyframes_and_inter_frames_when_both_are_enough() -> None:
+    rng = np.random.default_rng(4)
+    summaries = rng.normal(0, 1, (600, len(SUMMARY_FEATURES)))
+    column = SUMMARY_FEATURES.index("keyframe")
+    summaries[:, column] = np.arange(600) < 150
+    # keyframes lose little whatever their first feature says; inter frames follow it
+    log_losses = np.where(summaries[:, column] > 0.5, -6.0, summaries[:, 0] - 3.0)
+    config = FitConfig(head_trees=30, tree_learning_rate=0.3)
+    inter, key = _fit_tree_heads(summaries, log_losses, config)
+    assert key is not None
+    probe = np.zeros((2, len(SUMMARY_FEATURES)))
+    probe[:, 0] = (-1.5, 1.5)
+    assert key.predict(probe) == pytest.approx([-6.0, -6.0], abs=0.05)
+    assert inter.predict(probe)[1] - inter.predict(probe)[0] > 2.0
+    one, none = _fit_tree_heads(summaries, log_losses, FitConfig(head_trees=30, keyframe_trees=False))
+    assert none is None and one.predict(probe)[1] > one.predict(probe)[0]
+    few = summaries.copy()
+    few[:, column] = np.arange(600) < 50  # under two leaves' worth of keyframes: one set for all frames
+    assert _fit_tree_heads(few, log_losses, config)[1] is None

@@ -10,9 +10,11 @@ predicted local loss (1 - SSIM) of each block, clipped to [0, 1].
 
 A second, frame-level ensemble (``FrameHead``) predicts the frame's loss from a summary of its
 blocks (``features.frame_summary``), trained on the frames' true loss itself: networks and, since
-format /5, gradient-boosted trees (``tree_ensemble``) averaged with them. ``QualityModel.estimate``
-blends its estimate with the mean of the block predictions and rescales the block matrix to that
-mean: the blocks say where the loss is, the head how large it is over the frame.
+format /5, gradient-boosted trees (``tree_ensemble``) averaged with them; since format /6, keyframes
+may walk trees of their own (an intra frame's size and pixels relate to its loss otherwise than an
+inter frame's do). ``QualityModel.estimate`` blends its estimate with the mean of the block
+predictions and rescales the block matrix to that mean: the blocks say where the loss is, the head
+how large it is over the frame.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ from .mlp import Network, float32_lists
 from .tree_ensemble import TreeEnsemble
 
 DEFAULT_MODEL_PATH = Path(__file__).with_name("models") / "quality_model.json"
-FORMAT = "backdrop-quality-mlp/5"
+FORMAT = "backdrop-quality-mlp/6"
 SINGLE_NETWORK_FORMAT = "backdrop-quality-mlp/2"
-EARLIER_FORMATS = ("backdrop-quality-mlp/4", "backdrop-quality-mlp/3", SINGLE_NETWORK_FORMAT)
-"""Formats still read: /4 has a frame head of networks only, /3 is an ensemble without a frame
-head, /2 one network with its layers at the top level."""
+EARLIER_FORMATS = (
+    "backdrop-quality-mlp/5", "backdrop-quality-mlp/4", "backdrop-quality-mlp/3", SINGLE_NETWORK_FORMAT)
+"""Formats still read: /5 has one set of trees for every frame, /4 a frame head of networks only, /3
+is an ensemble without a frame head, /2 one network with its layers at the top level."""
+_KEYFRAME = SUMMARY_FEATURES.index("keyframe")
 LOG_OFFSET = 0.01
 FRAME_LOG_OFFSET = 0.001
 """The frame head predicts log(frame loss + this): frame losses of good encodes are ~0.002-0.01."""
@@ -62,7 +66,8 @@ def _ensemble_log(networks: tuple[Network, ...], standardised: np.ndarray) -> np
 class FrameHead:
     """The frame-level ensemble: ``frame_summary`` -> log(frame loss + ``log_offset``), blended with
     the block predictions' mean with ``weight`` (1: the head alone). With ``trees``, the head's log
-    estimate is theirs with ``tree_share`` and the networks' with the rest."""
+    estimate is theirs with ``tree_share`` and the networks' with the rest; with ``keyframe_trees``
+    as well, a keyframe's trees are those and ``trees`` score inter frames only."""
 
     mean: np.ndarray
     scale: np.ndarray
@@ -72,6 +77,9 @@ class FrameHead:
     trees: TreeEnsemble | None = None
     """Gradient-boosted trees on the raw (unstandardised) summary; None in files before format /5."""
     tree_share: float = 0.0
+    keyframe_trees: TreeEnsemble | None = None
+    """Trees for keyframes (summary feature ``keyframe`` set); None in files before format /6 and
+    when ``trees`` score every frame."""
 
     def __post_init__(self) -> None:
         _check_ensemble("frame head", self.mean, self.scale, self.networks, len(SUMMARY_FEATURES))
@@ -81,8 +89,11 @@ class FrameHead:
             raise ValueError(f"frame head tree share must be in [0, 1], got {self.tree_share}")
         if self.tree_share > 0.0 and self.trees is None:
             raise ValueError("a frame head with a tree share needs its trees")
-        if self.trees is not None and self.trees.inputs != len(SUMMARY_FEATURES):
-            raise ValueError(f"frame head trees take {self.trees.inputs} inputs, expected {len(SUMMARY_FEATURES)}")
+        for trees in (self.trees, self.keyframe_trees):
+            if trees is not None and trees.inputs != len(SUMMARY_FEATURES):
+                raise ValueError(f"frame head trees take {trees.inputs} inputs, expected {len(SUMMARY_FEATURES)}")
+        if self.keyframe_trees is not None and self.trees is None:
+            raise ValueError("a frame head with keyframe trees needs trees for the other frames")
 
     def frame_loss(self, summary: np.ndarray, blocks_mean: float) -> float:
         """The frame's loss: the head's estimate from ``summary`` blended (in the log domain) with
@@ -90,7 +101,10 @@ class FrameHead:
         standardised = ((summary - self.mean) * self.scale).astype(np.float32)[None, :]
         head = float(_ensemble_log(self.networks, standardised)[0])
         if self.trees is not None and self.tree_share > 0.0:
-            trees = float(self.trees.predict(np.asarray(summary, np.float64)[None, :])[0])
+            ensemble = self.trees
+            if self.keyframe_trees is not None and summary[_KEYFRAME] > 0.5:
+                ensemble = self.keyframe_trees
+            trees = float(ensemble.predict(np.asarray(summary, np.float64)[None, :])[0])
             head = (1.0 - self.tree_share) * head + self.tree_share * trees
         own = math.log(blocks_mean + self.log_offset)
         return max(math.exp(self.weight * head + (1.0 - self.weight) * own) - self.log_offset, 0.0)
@@ -102,6 +116,8 @@ class FrameHead:
                     "weight": self.weight, "log_offset": self.log_offset}
         if self.trees is not None:
             document.update(trees=self.trees.to_json(), tree_share=self.tree_share)
+        if self.keyframe_trees is not None:
+            document["keyframe_trees"] = self.keyframe_trees.to_json()
         return document
 
     @staticmethod
@@ -114,7 +130,9 @@ class FrameHead:
                          networks=tuple(Network.from_json(part) for part in document.get("networks") or []),
                          weight=float(document["weight"]), log_offset=float(document["log_offset"]),
                          trees=TreeEnsemble.from_json(document["trees"]) if document.get("trees") else None,
-                         tree_share=float(document.get("tree_share", 0.0)))
+                         tree_share=float(document.get("tree_share", 0.0)),
+                         keyframe_trees=(TreeEnsemble.from_json(document["keyframe_trees"])
+                                         if document.get("keyframe_trees") else None))
 
 
 @dataclass(frozen=True)
