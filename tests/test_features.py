@@ -15,7 +15,7 @@ from server.imaging.features import (
 )
 from server.imaging.quality import load_model
 from server.training.encoding import EncoderSetup, encode_decode
-from server.training.footage import Motion, generated_texture, render_still_clip
+from server.training.footage import Motion, gaussian_noise, generated_texture, render_still_clip
 from server.training.quality_samples import (
     BARS, GRAINS, SOURCE_CODECS, SOURCE_QUALITIES, VIDEO_SOURCE_BPP, VIDEO_SOURCE_CODECS, VIDEO_SOURCE_SCALES,
     fixed_camera_specs, make_specs, render_clip,
@@ -89,6 +89,17 @@ def test_shared_block_columns_give_the_same_frame_inputs_as_computing_them_apart
         np.testing.assert_array_equal(shared, alone)
         np.testing.assert_array_equal(frame_summary(blocks, shared, columns), frame_summary(blocks, alone))
         np.testing.assert_array_equal(model.estimate(blocks, shared, columns), model.estimate(blocks, alone))
+
+
+def test_camera_noise_is_deterministic_in_the_clips_generator_and_as_wide_in_every_channel() -> None:
+    first = gaussian_noise((240, 320, 3), 2.0, np.random.default_rng(5))
+    np.testing.assert_array_equal(first, gaussian_noise((240, 320, 3), 2.0, np.random.default_rng(5)))
+    assert not np.array_equal(first, gaussian_noise((240, 320, 3), 2.0, np.random.default_rng(6)))
+    assert first.dtype == np.float32 and abs(float(first.mean())) < 0.05
+    np.testing.assert_allclose(first.reshape(-1, 3).std(axis=0), 2.0, rtol=0.03)
+    # neighbouring pixels and channels are independent
+    assert abs(np.corrcoef(first[:, :-1, 0].ravel(), first[:, 1:, 0].ravel())[0, 1]) < 0.02
+    assert abs(np.corrcoef(first[:, :, 0].ravel(), first[:, :, 1].ravel())[0, 1]) < 0.02
 
 
 def test_generated_textures_are_deterministic_dense_and_varied() -> None:
