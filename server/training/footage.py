@@ -385,7 +385,8 @@ def _finish(frame: np.ndarray, motion: Motion, rng: np.random.Generator) -> np.n
 def gaussian_noise(shape: tuple[int, ...], sigma: float, rng: np.random.Generator) -> np.ndarray:
     """float32 Gaussian noise of spread ``sigma``, drawn by OpenCV's generator seeded from ``rng`` (one
     draw of it): deterministic in ``rng``, and 6 ms for a 1280x720 colour frame where numpy's
-    ``rng.normal`` took 47 ms, most of rendering a noisy clip."""
+    ``rng.normal`` took 47 ms, most of rendering a noisy clip. It reseeds OpenCV's generator of the
+    calling thread (``cv2.setRNGSeed``), which nothing else in training draws from."""
     noise = np.empty((shape[0], int(np.prod(shape[1:]))), np.float32)  # one channel: randn's sigma covers it all
     cv2.setRNGSeed(int(rng.integers(0, 2**31 - 1)))
     cv2.randn(noise, 0.0, float(sigma))
