@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import sys
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from scipy.stats import spearmanr  # noqa: E402
 from probe_real_video import fit_to, sender  # noqa: E402
 from server.imaging.quality import load_model  # noqa: E402
 from server.imaging.quality_model import DEFAULT_MODEL_PATH  # noqa: E402
-from server.training.footage import footage_dir  # noqa: E402
+from server.training.footage import debian_file  # noqa: E402
 from server.training.parallel import in_parallel  # noqa: E402
 from server.training.quality_evaluation import (  # noqa: E402
     PROTOCOL_BITRATES as BITRATES, PROTOCOL_SIZES as SIZES, clip_bootstrap_interval, score_clip)
@@ -60,11 +59,7 @@ under ``footage.footage_dir()`` by ``scripts/fetch_footage.sh``)."""
 
 def photo_path(name: str) -> str | None:
     """Where the photograph ``name`` (one of ``PHOTOS``) is on this machine, or None."""
-    for root in ("/usr/share", os.path.join(footage_dir(), "usr/share")):
-        path = os.path.join(root, name)
-        if os.path.isfile(path):
-            return path
-    return None
+    return debian_file(f"/usr/share/{name}")
 
 
 class PhotoScorer:

@@ -38,7 +38,8 @@ EARLIER_FORMATS = (
     "backdrop-quality-mlp/5", "backdrop-quality-mlp/4", "backdrop-quality-mlp/3", SINGLE_NETWORK_FORMAT)
 """Formats still read: /5 has one set of trees for every frame, /4 a frame head of networks only, /3
 is an ensemble without a frame head, /2 one network with its layers at the top level."""
-_KEYFRAME = SUMMARY_FEATURES.index("keyframe")
+SUMMARY_KEYFRAME = SUMMARY_FEATURES.index("keyframe")
+"""The summary's keyframe flag: which of a head's trees a frame walks."""
 LOG_OFFSET = 0.01
 FRAME_LOG_OFFSET = 0.001
 """The frame head predicts log(frame loss + this): frame losses of good encodes are ~0.002-0.01."""
@@ -102,7 +103,7 @@ class FrameHead:
         head = float(_ensemble_log(self.networks, standardised)[0])
         if self.trees is not None and self.tree_share > 0.0:
             ensemble = self.trees
-            if self.keyframe_trees is not None and summary[_KEYFRAME] > 0.5:
+            if self.keyframe_trees is not None and summary[SUMMARY_KEYFRAME] > 0.5:
                 ensemble = self.keyframe_trees
             trees = float(ensemble.predict(np.asarray(summary, np.float64)[None, :])[0])
             head = (1.0 - self.tree_share) * head + self.tree_share * trees

