@@ -11,7 +11,7 @@ import pytest
 from server.imaging.compression import compress
 from server.imaging.features import (
     BLOCK_FEATURES, FRAME_FEATURES, block_columns, block_features, frame_features, frame_luma_u8, frame_summary,
-    percentiles,
+    _position_sums, percentiles,
 )
 from server.imaging.quality import load_model
 from server.training.encoding import EncoderSetup, encode_decode
@@ -89,6 +89,31 @@ def test_shared_block_columns_give_the_same_frame_inputs_as_computing_them_apart
         np.testing.assert_array_equal(shared, alone)
         np.testing.assert_array_equal(frame_summary(blocks, shared, columns), frame_summary(blocks, alone))
         np.testing.assert_array_equal(model.estimate(blocks, shared, columns), model.estimate(blocks, alone))
+
+
+@pytest.mark.parametrize("codec, bitrate, size", [("vp8", 100_000, (640, 480)), ("h264", 2_000_000, (208, 144))])
+def test_step_and_context_features_are_the_position_means_and_box_filters_they_stand_for(
+        astronaut: np.ndarray, codec: str, bitrate: int, size: tuple[int, int]) -> None:
+    # block_features sums the step positions once and filters the context features as channels of
+    # one array; the model was trained on means over the positions picked out and on one box filter
+    # per feature, and must see the same floats.
+    picture = cv2.resize(astronaut, size, interpolation=cv2.INTER_AREA)
+    received = encode_decode([picture] * 2, EncoderSetup(codec, bitrate, ""))[-1]
+    y = frame_luma_u8(received.image)
+    rows, cols = y.shape[0] // 16, y.shape[1] // 16
+    blocks = block_features(y)
+    both, _, _ = _position_sums(y, rows, cols)
+    edge4 = both[:, :, [3, 7, 11]].mean(axis=2) * (1.0 / 32)
+    inner = both[:, :, [p for p in range(15) if p % 4 != 3]].mean(axis=2) * (1.0 / 32)
+    edge16 = both[:, :, 15] * (1.0 / 32)
+    edge16[:, -1], edge16[-1, :] = edge4[:, -1], edge4[-1, :]
+    column = {name: blocks[:, :, index] for index, name in enumerate(BLOCK_FEATURES)}
+    np.testing.assert_array_equal(column["log_grad_inner"], np.log(inner + 0.5).astype(np.float32))
+    np.testing.assert_array_equal(column["log_grad_edge4"], np.log(edge4 + 0.5).astype(np.float32))
+    np.testing.assert_array_equal(column["blockiness16"], np.log((edge16 + 0.5) / (inner + 0.5)).astype(np.float32))
+    for name in ("log_var", "blockiness4", "zero_step_share", "sharpness"):
+        alone = cv2.blur(np.ascontiguousarray(column[name]), (3, 3), borderType=cv2.BORDER_REPLICATE)
+        np.testing.assert_array_equal(column[f"near_{name}"], alone)
 
 
 def test_camera_noise_is_deterministic_in_the_clips_generator_and_as_wide_in_every_channel() -> None:
