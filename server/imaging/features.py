@@ -14,9 +14,9 @@ with them (300, keyframes apart, beside the shipped head's networks at share 0.5
 of seed 8's training frames, against the same trees without, on the same frames:
 
 - Cr and Cb zero-step shares of the frame halved by area averaging: the training record's held-out
-  frames 0.910 against 0.907, ``scripts/probe_real_video.py``'s 23,760 frames 0.894 against 0.889;
-  0.15 ms more at 640x480 (the halving 0.07, conversion and counts 0.08);
-- the same on every fourth pixel of every fourth line: 0.910 / 0.890, 0.05 ms;
+  frames 0.9101 against 0.9071, ``scripts/probe_real_video.py``'s 23,760 frames 0.8935 against
+  0.8886; 0.15 ms more at 640x480 (the halving 0.07, conversion and counts 0.08);
+- the same on every fourth pixel of every fourth line: 0.9100 / 0.8904, 0.05 ms;
 - twelve statistics of the two planes (variance, zero and small steps, noise, 4x4 edges, flat 4x4
   blocks; another build): 0.914 / 0.892 against 0.907 / 0.887, over 1 ms.
 
