@@ -58,8 +58,11 @@ SUMMARY_FEATURES: tuple[str, ...] = FRAME_FEATURES + tuple(
     for name in BLOCK_FEATURES)
 """The frame-level model's inputs (``frame_summary``)."""
 _EPS = 0.5
-_EDGE4 = [3, 7, 11]
-_INNER = [0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14]
+_EDGE4 = slice(3, BLOCK - 1, 4)
+"""Step positions in a block that cross a 4x4 transform edge (3, 7, 11); BLOCK - 1 crosses the
+macroblock edge, the other twelve lie inside transform blocks."""
+_EDGE4_COUNT = 3
+_INNER_COUNT = BLOCK - 1 - _EDGE4_COUNT
 
 
 def frame_luma_u8(frame_bgr: np.ndarray) -> np.ndarray:
@@ -92,11 +95,11 @@ def block_features(y: np.ndarray) -> np.ndarray:
     small_share = small_counts * (1.0 / (2 * BLOCK * 15))
     # The sums are whole numbers below 2^24, exact in float32 in any order: the means below are the
     # same floats as means over the positions picked out.
-    total = both.sum(axis=2)
-    edge4_sum = both[:, :, 3:12:4].sum(axis=2)  # positions 3, 7, 11 (_EDGE4)
-    edge4 = (edge4_sum / np.float32(len(_EDGE4))) * (1.0 / (2 * BLOCK))
-    edge16 = both[:, :, 15] * (1.0 / (2 * BLOCK))
-    inner = ((total - edge4_sum - both[:, :, 15]) / np.float32(len(_INNER))) * (1.0 / (2 * BLOCK))
+    edge4_sum = both[:, :, _EDGE4].sum(axis=2)
+    edge16_sum = both[:, :, BLOCK - 1]
+    edge4 = (edge4_sum / np.float32(_EDGE4_COUNT)) * (1.0 / (2 * BLOCK))
+    edge16 = edge16_sum * (1.0 / (2 * BLOCK))
+    inner = ((both.sum(axis=2) - edge4_sum - edge16_sum) / np.float32(_INNER_COUNT)) * (1.0 / (2 * BLOCK))
     edge16[:, -1] = edge4[:, -1]
     edge16[-1, :] = edge4[-1, :]
 
@@ -119,7 +122,7 @@ def block_features(y: np.ndarray) -> np.ndarray:
     base = BLOCK_FEATURES[: features.shape[2]]
     # One box filter over the four context features as channels (the same sums as one at a time).
     context = cv2.blur(features[:, :, [base.index(name) for name in _CONTEXT]], (3, 3), borderType=cv2.BORDER_REPLICATE)
-    return np.concatenate([features, context.reshape(rows, cols, len(_CONTEXT))], axis=2)
+    return np.concatenate([features, context], axis=2)
 
 
 @dataclass(frozen=True)
