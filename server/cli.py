@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "(a camera's or a recording's)")
     quality.add_argument("--bars-share", type=float, default=BARS_SHARE,
                          help="share of clips with black bars (letterbox or pillarbox)")
-    quality.add_argument("--networks", type=int, default=3, help="ensemble size (each network from its own seed)")
+    quality.add_argument("--networks", type=int, default=1, help="ensemble size (each network from its own seed)")
     quality.add_argument("--head-trees", type=int, default=HEAD_TREES,
                          help="gradient-boosted trees in the frame head, averaged with its networks (0: none)")
     quality.add_argument("--tree-learning-rate", type=float, default=TREE_LEARNING_RATE,

@@ -10,8 +10,8 @@ import pytest
 
 from server.imaging.compression import compress
 from server.imaging.features import (
-    BLOCK_FEATURES, FRAME_FEATURES, block_columns, block_features, frame_features, frame_luma_u8, frame_summary,
-    _position_sums, percentiles,
+    BLOCK_FEATURES, CHROMA_BANDS, CHROMA_FEATURES, FRAME_FEATURES, block_columns, block_features, chroma_features,
+    chroma_features_i420, frame_features, frame_luma_u8, frame_summary, _position_sums, percentiles,
 )
 from server.imaging.quality import load_model
 from server.training.encoding import EncoderSetup, encode_decode
@@ -87,8 +87,11 @@ def test_shared_block_columns_give_the_same_frame_inputs_as_computing_them_apart
         alone = frame_features(blocks, received.size, received.keyframe, codec, *size)
         shared = frame_features(blocks, received.size, received.keyframe, codec, *size, columns)
         np.testing.assert_array_equal(shared, alone)
-        np.testing.assert_array_equal(frame_summary(blocks, shared, columns), frame_summary(blocks, alone))
-        np.testing.assert_array_equal(model.estimate(blocks, shared, columns), model.estimate(blocks, alone))
+        chroma = chroma_features(received.image)
+        np.testing.assert_array_equal(frame_summary(blocks, shared, chroma, columns),
+                                      frame_summary(blocks, alone, chroma))
+        np.testing.assert_array_equal(model.estimate(blocks, shared, chroma, columns),
+                                      model.estimate(blocks, alone, chroma))
 
 
 @pytest.mark.parametrize("codec, bitrate, size", [("vp8", 100_000, (640, 480)), ("h264", 2_000_000, (208, 144))])
@@ -294,3 +297,87 @@ def test_grain_clips_carry_heavy_camera_noise_and_leave_the_held_out_protocol_al
     assert 0.85 * spec.grain < spread < 1.15 * spec.grain
     frozen = [s for s in fixed_camera_specs(sources, 40, seed=6, grain_share=1.0) if s.frozen]
     assert frozen and not any(s.grain for s in frozen)
+
+
+def _direct_chroma(frame_bgr: np.ndarray) -> np.ndarray:
+    """CHROMA_FEATURES computed band by band with plain numpy: each band of two macroblock rows read
+    is converted to I420 on its own, and no step or 3x3 window leaves its band."""
+    rows, cols = frame_bgr.shape[0] // 16, frame_bgr.shape[1] // 16
+    if rows >= 2:
+        pairs = rows // 2
+        every = -(-pairs // CHROMA_BANDS)
+        bands = [frame_bgr[32 * p: 32 * p + 32, : cols * 16] for p in range(0, pairs, every)]
+    else:
+        bands = [frame_bgr[:16, : cols * 16]]
+    planes = {"u": [], "v": []}
+    for band in bands:
+        i420 = cv2.cvtColor(np.ascontiguousarray(band), cv2.COLOR_BGR2YUV_I420)
+        h, w = band.shape[0] // 2, band.shape[1] // 2
+        chroma = i420[band.shape[0]:].reshape(2 * h, w)
+        planes["u"].append(chroma[:h].astype(np.int64))
+        planes["v"].append(chroma[h:].astype(np.int64))
+    out = []
+    for name in ("u", "v"):
+        log_var8, flat4, h_steps, v_steps, h_pos, v_pos, noise = [], [], [], [], [], [], []
+        for plane in planes[name]:
+            h, w = plane.shape
+            for size, sink in ((8, log_var8), (4, flat4)):
+                tiles = plane.reshape(h // size, size, w // size, size).transpose(0, 2, 1, 3).reshape(-1, size * size)
+                variance = tiles.var(axis=1)
+                sink.extend(np.log1p(variance) if size == 8 else (variance < 1.0))
+            across = np.abs(np.diff(plane, axis=1))
+            down = np.abs(np.diff(plane, axis=0))
+            h_steps.append(across.ravel()); v_steps.append(down.ravel())
+            h_pos.append(np.broadcast_to(np.arange(w - 1) % 4 == 3, across.shape).ravel())
+            v_pos.append(np.broadcast_to((np.arange(h - 1) % 4 == 3)[:, None], down.shape).ravel())
+            padded = np.pad(plane, 1, mode="edge")
+            second_x = padded[:, :-2] - 2 * padded[:, 1:-1] + padded[:, 2:]
+            response = second_x[:-2] - 2 * second_x[1:-1] + second_x[2:]
+            noise.append(np.clip(np.rint(np.abs(response) * 0.25), 0, 255)[1:-1].ravel())
+        across, down = np.concatenate(h_steps), np.concatenate(v_steps)
+        at_h, at_v = np.concatenate(h_pos), np.concatenate(v_pos)
+        zero = ((across == 0).mean() + (down == 0).mean()) / 2
+        small = ((across <= 1).mean() + (down <= 1).mean()) / 2
+        edge = (across[at_h].mean() + down[at_v].mean()) / 2
+        inner = (across[~at_h].mean() + down[~at_v].mean()) / 2
+        out += [np.mean(log_var8), zero, small, np.log(np.concatenate(noise).mean() + 0.5),
+                np.log((edge + 0.5) / (inner + 0.5)), np.mean(flat4)]
+    return np.array(out)
+
+
+@pytest.mark.parametrize("codec, bitrate, size", [
+    ("vp8", 80_000, (640, 480)), ("h264", 300_000, (320, 240)), ("vp8", 2_000_000, (1280, 720)),
+    ("h264", 1_000_000, (208, 144)), ("vp8", 200_000, (64, 16))])
+def test_chroma_features_are_the_band_statistics_they_stand_for(
+        astronaut: np.ndarray, codec: str, bitrate: int, size: tuple[int, int]) -> None:
+    picture = cv2.resize(astronaut, size, interpolation=cv2.INTER_AREA)
+    received = encode_decode([picture] * 2, EncoderSetup(codec, bitrate, ""))[-1]
+    features = chroma_features(received.image)
+    assert features.shape == (len(CHROMA_FEATURES),) and features.dtype == np.float32
+    expected = _direct_chroma(received.image)
+    flat4 = [CHROMA_FEATURES.index("u_flat4_share"), CHROMA_FEATURES.index("v_flat4_share")]
+    others = [i for i in range(len(CHROMA_FEATURES)) if i not in flat4]
+    np.testing.assert_allclose(features[others], expected[others], rtol=1e-4, atol=1e-5)
+    # a 4x4 variance right at the threshold may fall either side in float32: a few blocks' worth
+    np.testing.assert_allclose(features[flat4], expected[flat4], atol=0.01)
+
+
+def test_the_i420_path_reads_the_same_bands_of_the_decoder_planes(astronaut: np.ndarray) -> None:
+    picture = cv2.resize(astronaut, (640, 480), interpolation=cv2.INTER_AREA)
+    # OpenCV's I420 of a BGR frame gives exactly the BGR path's figures
+    i420 = cv2.cvtColor(picture, cv2.COLOR_BGR2YUV_I420)
+    np.testing.assert_array_equal(chroma_features_i420(i420, 640, 480), chroma_features(picture))
+    with pytest.raises(ValueError, match="I420"):
+        chroma_features_i420(i420[:-1], 640, 480)
+    with pytest.raises(ValueError, match="at least 16x16"):
+        chroma_features(picture[:8])
+
+
+def test_chroma_features_follow_the_quantiser(astronaut: np.ndarray) -> None:
+    picture = cv2.resize(astronaut, (320, 240), interpolation=cv2.INTER_AREA)
+    coarse, fine = (chroma_features(encode_decode([picture] * 2, EncoderSetup("h264", rate, ""))[-1].image)
+                    for rate in (60_000, 3_000_000))
+    for plane in ("u", "v"):
+        zero = CHROMA_FEATURES.index(f"{plane}_zero_step_share")
+        noise = CHROMA_FEATURES.index(f"{plane}_log_noise")
+        assert coarse[zero] > fine[zero] and coarse[noise] < fine[noise], (plane, coarse, fine)

@@ -8,7 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from server.imaging.features import BLOCK_FEATURES, FRAME_FEATURES, SUMMARY_FEATURES, feature_matrix, frame_summary
+from server.imaging.features import (
+    BLOCK_FEATURES, CHROMA_FEATURES, FRAME_FEATURES, LUMA_SUMMARY_FEATURES, SUMMARY_FEATURES, feature_matrix,
+    frame_summary)
 from server.imaging.mlp import Network, float32_lists
 from server.imaging.quality_model import SINGLE_NETWORK_FORMAT, FrameHead, QualityModel
 
@@ -59,9 +61,8 @@ def test_bad_model_files_are_rejected(change, message: str) -> None:
         QualityModel.from_json(document)
 
 
-def _head(weight: float, output: float) -> FrameHead:
+def _head(weight: float, output: float, inputs: int = len(SUMMARY_FEATURES)) -> FrameHead:
     """A head whose networks ignore their inputs and output ``output`` (a log loss)."""
-    inputs = len(SUMMARY_FEATURES)
     constant = Network((np.zeros((inputs, 4), np.float32), np.zeros((4, 1), np.float32)),
                        (np.zeros(4, np.float32), np.array([output], np.float32)))
     return FrameHead(mean=np.zeros(inputs, np.float32), scale=np.ones(inputs, np.float32), networks=(constant,),
@@ -72,13 +73,14 @@ def test_the_frame_head_sets_the_matrix_mean_and_keeps_its_shape() -> None:
     rng = np.random.default_rng(3)
     blocks = rng.normal(0, 1, (6, 8, len(BLOCK_FEATURES))).astype(np.float32)
     frame = rng.normal(0, 1, len(FRAME_FEATURES)).astype(np.float32)
+    chroma = rng.normal(0, 1, len(CHROMA_FEATURES)).astype(np.float32)
     plain = _model((_network(rng), _network(rng)))
-    own = plain.estimate(blocks, frame)
+    own = plain.estimate(blocks, frame, chroma)
     head_loss = 0.05
     for weight in (0.0, 0.7, 1.0):
         model = QualityModel(mean=plain.mean, scale=plain.scale, networks=plain.networks,
                              frame_head=_head(weight, np.log(head_loss + 0.001)))
-        matrix = model.estimate(blocks, frame)
+        matrix = model.estimate(blocks, frame, chroma)
         expected = np.exp(weight * np.log(head_loss + 0.001) + (1 - weight) * np.log(own.mean() + 0.001)) - 0.001
         assert matrix.shape == own.shape
         assert matrix.mean() == pytest.approx(expected, rel=1e-4)
@@ -93,7 +95,8 @@ def test_the_frame_head_round_trips_and_files_without_one_still_load() -> None:
     assert again.frame_head is not None and again.frame_head.weight == 0.7
     blocks = rng.normal(0, 1, (4, 5, len(BLOCK_FEATURES))).astype(np.float32)
     frame = rng.normal(0, 1, len(FRAME_FEATURES)).astype(np.float32)
-    np.testing.assert_allclose(again.estimate(blocks, frame), model.estimate(blocks, frame), rtol=1e-6)
+    chroma = rng.normal(0, 1, len(CHROMA_FEATURES)).astype(np.float32)
+    np.testing.assert_allclose(again.estimate(blocks, frame, chroma), model.estimate(blocks, frame, chroma), rtol=1e-6)
     earlier = {**plain.to_json(), "format": "backdrop-quality-mlp/3"}
     assert QualityModel.from_json(earlier).frame_head is None
     networks_only = QualityModel.from_json({**model.to_json(), "format": "backdrop-quality-mlp/4"})
@@ -110,9 +113,38 @@ def test_the_frame_summary_is_the_frame_features_then_block_statistics() -> None
     frame = rng.normal(0, 1, len(FRAME_FEATURES)).astype(np.float32)
     flat = blocks.reshape(-1, blocks.shape[2])
     expected = np.concatenate([frame, flat.mean(0), flat.std(0), np.percentile(flat, [10, 25, 50, 75, 90], axis=0).ravel()])
-    summary = frame_summary(blocks, frame)
+    chroma = rng.normal(0, 1, len(CHROMA_FEATURES)).astype(np.float32)
+    summary = frame_summary(blocks, frame, chroma)
     assert summary.shape == (len(SUMMARY_FEATURES),)
-    np.testing.assert_allclose(summary, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(summary[: len(LUMA_SUMMARY_FEATURES)], expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(summary[len(LUMA_SUMMARY_FEATURES):], chroma)
+    with pytest.raises(ValueError, match="chroma features must be 12 values"):
+        frame_summary(blocks, frame, chroma[:-1])
+
+
+def test_a_head_of_an_earlier_format_reads_the_luma_part_of_the_summary() -> None:
+    rng = np.random.default_rng(7)
+    inputs = len(LUMA_SUMMARY_FEATURES)
+    weights = rng.normal(0, 0.1, (inputs, 4)).astype(np.float32)
+    network = Network((weights, rng.normal(0, 0.3, (4, 1)).astype(np.float32)),
+                      (np.zeros(4, np.float32), np.array([-4.0], np.float32)))
+    luma_head = FrameHead(mean=np.zeros(inputs, np.float32), scale=np.ones(inputs, np.float32), networks=(network,),
+                          weight=1.0)
+    plain = _model((_network(rng),))
+    document = QualityModel(mean=plain.mean, scale=plain.scale, networks=plain.networks, frame_head=luma_head).to_json()
+    document["format"] = "backdrop-quality-mlp/6"
+    assert document["frame_head"]["features"] == list(LUMA_SUMMARY_FEATURES)
+    head = QualityModel.from_json(document).frame_head
+    assert head is not None and head.inputs == inputs
+    summary = rng.normal(0, 1, len(SUMMARY_FEATURES)).astype(np.float32)
+    other_chroma = summary.copy()
+    other_chroma[inputs:] += 5.0
+    expected = float(np.exp(network.forward(summary[None, :inputs])[0]) - head.log_offset)
+    assert head.frame_loss(summary, 0.01) == pytest.approx(expected, rel=1e-5)
+    assert head.frame_loss(other_chroma, 0.01) == head.frame_loss(summary, 0.01)
+    with pytest.raises(ValueError, match="a frame head reads"):
+        FrameHead(mean=np.zeros(inputs + 1, np.float32), scale=np.ones(inputs + 1, np.float32), networks=(network,),
+                  weight=1.0)
 
 
 def test_model_files_spell_weights_as_the_shortest_decimals_that_read_back_exactly() -> None:

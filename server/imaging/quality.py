@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .features import BLOCK, CODECS, block_columns, block_features, frame_features, frame_luma_u8
+from .features import (
+    BLOCK, CODECS, block_columns, block_features, chroma_features, chroma_features_i420, frame_features, frame_luma_u8)
 from .quality_model import DEFAULT_MODEL_PATH, QualityModel
 from .validation import require_bgr_image, require_choice
 from .yuv import gray_from_i420, require_i420
@@ -71,7 +72,7 @@ def estimate_quality(frame_bgr: np.ndarray, encoded_size: int, keyframe: bool, c
     """Estimate the quality of one decoded frame from its pixels and its encoded size."""
     luma = _luma_bgr(frame_bgr, encoded_size, codec, statistic)
     height, width = frame_bgr.shape[:2]
-    return _estimate(luma, width, height, encoded_size, keyframe, codec, statistic, model)
+    return _estimate(luma, chroma_features(frame_bgr), width, height, encoded_size, keyframe, codec, statistic, model)
 
 
 def _luma_bgr(frame_bgr: np.ndarray, encoded_size: int, codec: str, statistic: str) -> np.ndarray:
@@ -96,7 +97,8 @@ def estimate_quality_i420(i420: np.ndarray, width: int, height: int, encoded_siz
                           model: QualityModel | None = None) -> QualityEstimate:
     """``estimate_quality`` for a decoded I420 frame (the server's path: no conversion to BGR)."""
     luma = _luma_i420(i420, width, height, encoded_size, codec, statistic)
-    return _estimate(luma, width, height, encoded_size, keyframe, codec, statistic, model)
+    return _estimate(luma, chroma_features_i420(i420, width, height), width, height, encoded_size, keyframe, codec,
+                     statistic, model)
 
 
 def _check_arguments(encoded_size: object, codec: object, statistic: object, width: int, height: int) -> None:
@@ -108,13 +110,13 @@ def _check_arguments(encoded_size: object, codec: object, statistic: object, wid
         raise ValueError(f"frame must be at least {BLOCK}x{BLOCK}, got {width}x{height}")
 
 
-def _estimate(luma: np.ndarray, width: int, height: int, encoded_size: int, keyframe: bool, codec: str,
-              statistic: str, model: QualityModel | None) -> QualityEstimate:
+def _estimate(luma: np.ndarray, chroma: np.ndarray, width: int, height: int, encoded_size: int, keyframe: bool,
+              codec: str, statistic: str, model: QualityModel | None) -> QualityEstimate:
     model = model or load_model()
     blocks = block_features(luma)
     columns = block_columns(blocks)  # read by the frame features and the frame head's summary
     frame = frame_features(blocks, int(encoded_size), bool(keyframe), codec, width, height, columns)
-    matrix = model.estimate(blocks, frame, columns)
+    matrix = model.estimate(blocks, frame, chroma, columns)
     return QualityEstimate(value=reduce_matrix(matrix, statistic), matrix=matrix, statistic=statistic,
                            bpp=8.0 * encoded_size / (width * height), keyframe=bool(keyframe), codec=codec)
 
@@ -168,13 +170,13 @@ class QualityTracker:
         """Score the next frame of the stream and return the tracked estimate."""
         luma = _luma_bgr(frame_bgr, encoded_size, self.codec, self.statistic)
         height, width = frame_bgr.shape[:2]
-        return self._follow(luma, width, height, encoded_size, keyframe)
+        return self._follow(luma, chroma_features(frame_bgr), width, height, encoded_size, keyframe)
 
     def update_i420(self, i420: np.ndarray, width: int, height: int, encoded_size: int,
                     keyframe: bool) -> QualityEstimate:
         """``update`` for a decoded I420 frame."""
         luma = _luma_i420(i420, width, height, encoded_size, self.codec, self.statistic)
-        return self._follow(luma, width, height, encoded_size, keyframe)
+        return self._follow(luma, chroma_features_i420(i420, width, height), width, height, encoded_size, keyframe)
 
     def repeat(self, encoded_size: int, keyframe: bool) -> QualityEstimate | None:
         """Account the next frame's size without scoring its pixels, and return the latest estimate
@@ -186,9 +188,9 @@ class QualityTracker:
             self._inter_size += self._alpha_rate * (size - self._inter_size)
         return self.latest
 
-    def _follow(self, luma: np.ndarray, width: int, height: int, encoded_size: int,
+    def _follow(self, luma: np.ndarray, chroma: np.ndarray, width: int, height: int, encoded_size: int,
                 keyframe: bool) -> QualityEstimate:
-        raw = _estimate(luma, width, height, encoded_size, keyframe, self.codec, self.statistic, self._model)
+        raw = _estimate(luma, chroma, width, height, encoded_size, keyframe, self.codec, self.statistic, self._model)
         self.frame_estimate = raw
         size = int(encoded_size)
         if not keyframe and size > 0:

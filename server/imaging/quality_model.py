@@ -12,9 +12,10 @@ A second, frame-level ensemble (``FrameHead``) predicts the frame's loss from a 
 blocks (``features.frame_summary``), trained on the frames' true loss itself: networks and, since
 format /5, gradient-boosted trees (``tree_ensemble``) averaged with them; since format /6, keyframes
 may walk trees of their own (an intra frame's size and pixels relate to its loss otherwise than an
-inter frame's do). ``QualityModel.estimate`` blends its estimate with the mean of the block
-predictions and rescales the block matrix to that mean: the blocks say where the loss is, the head
-how large it is over the frame.
+inter frame's do); since format /7, the summary ends with the frame's chroma features, which heads
+of earlier formats do not read. ``QualityModel.estimate`` blends its estimate with the mean of the
+block predictions and rescales the block matrix to that mean: the blocks say where the loss is, the
+head how large it is over the frame.
 """
 
 from __future__ import annotations
@@ -27,17 +28,23 @@ from pathlib import Path
 
 import numpy as np
 
-from .features import BLOCK_FEATURES, FRAME_FEATURES, SUMMARY_FEATURES, BlockColumns, frame_summary
+from .features import (
+    BLOCK_FEATURES, FRAME_FEATURES, LUMA_SUMMARY_FEATURES, SUMMARY_FEATURES, BlockColumns, frame_summary)
 from .mlp import Network, float32_lists
 from .tree_ensemble import TreeEnsemble
 
 DEFAULT_MODEL_PATH = Path(__file__).with_name("models") / "quality_model.json"
-FORMAT = "backdrop-quality-mlp/6"
+FORMAT = "backdrop-quality-mlp/7"
 SINGLE_NETWORK_FORMAT = "backdrop-quality-mlp/2"
 EARLIER_FORMATS = (
-    "backdrop-quality-mlp/5", "backdrop-quality-mlp/4", "backdrop-quality-mlp/3", SINGLE_NETWORK_FORMAT)
-"""Formats still read: /5 has one set of trees for every frame, /4 a frame head of networks only, /3
-is an ensemble without a frame head, /2 one network with its layers at the top level."""
+    "backdrop-quality-mlp/6", "backdrop-quality-mlp/5", "backdrop-quality-mlp/4", "backdrop-quality-mlp/3",
+    SINGLE_NETWORK_FORMAT)
+"""Formats still read: /6 has a frame head without the chroma features (``LUMA_SUMMARY_FEATURES``), /5
+one set of trees for every frame as well, /4 a frame head of networks only, /3 is an ensemble without
+a frame head, /2 one network with its layers at the top level."""
+HEAD_INPUTS = (len(SUMMARY_FEATURES), len(LUMA_SUMMARY_FEATURES))
+"""The summaries a frame head may read: the whole (format /7) or its luma part (earlier formats), a
+prefix of the whole."""
 SUMMARY_KEYFRAME = SUMMARY_FEATURES.index("keyframe")
 """The summary's keyframe flag: which of a head's trees a frame walks."""
 LOG_OFFSET = 0.01
@@ -68,7 +75,8 @@ class FrameHead:
     """The frame-level ensemble: ``frame_summary`` -> log(frame loss + ``log_offset``), blended with
     the block predictions' mean with ``weight`` (1: the head alone). With ``trees``, the head's log
     estimate is theirs with ``tree_share`` and the networks' with the rest; with ``keyframe_trees``
-    as well, a keyframe's trees are those and ``trees`` score inter frames only."""
+    as well, a keyframe's trees are those and ``trees`` score inter frames only. A head reads the
+    first ``inputs`` summary features (``HEAD_INPUTS``)."""
 
     mean: np.ndarray
     scale: np.ndarray
@@ -83,7 +91,10 @@ class FrameHead:
     when ``trees`` score every frame."""
 
     def __post_init__(self) -> None:
-        _check_ensemble("frame head", self.mean, self.scale, self.networks, len(SUMMARY_FEATURES))
+        if self.mean.shape[:1] not in [(inputs,) for inputs in HEAD_INPUTS]:
+            raise ValueError(f"a frame head reads {' or '.join(map(str, HEAD_INPUTS))} summary features, "
+                             f"file has {self.mean.shape}")
+        _check_ensemble("frame head", self.mean, self.scale, self.networks, self.inputs)
         if not 0.0 <= self.weight <= 1.0:
             raise ValueError(f"frame head weight must be in [0, 1], got {self.weight}")
         if not 0.0 <= self.tree_share <= 1.0:
@@ -91,14 +102,21 @@ class FrameHead:
         if self.tree_share > 0.0 and self.trees is None:
             raise ValueError("a frame head with a tree share needs its trees")
         for trees in (self.trees, self.keyframe_trees):
-            if trees is not None and trees.inputs != len(SUMMARY_FEATURES):
-                raise ValueError(f"frame head trees take {trees.inputs} inputs, expected {len(SUMMARY_FEATURES)}")
+            if trees is not None and trees.inputs != self.inputs:
+                raise ValueError(f"frame head trees take {trees.inputs} inputs, expected {self.inputs}")
         if self.keyframe_trees is not None and self.trees is None:
             raise ValueError("a frame head with keyframe trees needs trees for the other frames")
 
+    @property
+    def inputs(self) -> int:
+        """How many of the summary's features (from the first) the head reads."""
+        return int(self.mean.shape[0])
+
     def frame_loss(self, summary: np.ndarray, blocks_mean: float) -> float:
-        """The frame's loss: the head's estimate from ``summary`` blended (in the log domain) with
-        ``blocks_mean``, the mean of the block predictions."""
+        """The frame's loss: the head's estimate from ``summary`` (``SUMMARY_FEATURES``; a head of an
+        earlier format reads its first ``inputs``) blended (in the log domain) with ``blocks_mean``,
+        the mean of the block predictions."""
+        summary = summary[: self.inputs]
         standardised = ((summary - self.mean) * self.scale).astype(np.float32)[None, :]
         head = float(_ensemble_log(self.networks, standardised)[0])
         if self.trees is not None and self.tree_share > 0.0:
@@ -112,7 +130,7 @@ class FrameHead:
 
     def to_json(self) -> dict:
         """The JSON form ``from_json`` reads."""
-        document = {"features": list(SUMMARY_FEATURES), "mean": float32_lists(self.mean),
+        document = {"features": list(SUMMARY_FEATURES[: self.inputs]), "mean": float32_lists(self.mean),
                     "scale": float32_lists(self.scale), "networks": [network.to_json() for network in self.networks],
                     "weight": self.weight, "log_offset": self.log_offset}
         if self.trees is not None:
@@ -124,7 +142,7 @@ class FrameHead:
     @staticmethod
     def from_json(document: dict) -> "FrameHead":
         """The head in ``to_json``'s form, checking its feature names."""
-        if document.get("features") != list(SUMMARY_FEATURES):
+        if document.get("features") not in (list(SUMMARY_FEATURES), list(LUMA_SUMMARY_FEATURES)):
             raise ValueError("quality model's frame head was trained on other features; retrain with "
                              "backdrop train quality")
         return FrameHead(mean=np.asarray(document["mean"], np.float32), scale=np.asarray(document["scale"], np.float32),
@@ -190,12 +208,16 @@ class QualityModel:
         total *= 1.0 / len(self.networks)
         return np.clip(np.exp(total) - self.log_offset, 0.0, 1.0)
 
-    def estimate(self, blocks: np.ndarray, frame: np.ndarray, columns: BlockColumns | None = None) -> np.ndarray:
-        """The predicted loss matrix (rows, cols) of a frame from its block features (rows, cols, n)
-        and frame features; ``columns`` (``features.block_columns(blocks)``), if given, spare the
-        frame head's summary from computing them again."""
+    def estimate(self, blocks: np.ndarray, frame: np.ndarray, chroma: np.ndarray,
+                 columns: BlockColumns | None = None) -> np.ndarray:
+        """The predicted loss matrix (rows, cols) of a frame from its block features (rows, cols, n),
+        frame features and chroma features (``features.chroma_features``); ``columns``
+        (``features.block_columns(blocks)``), if given, spare the frame head's summary from computing
+        them again."""
         matrix = self.predict_blocks(blocks, frame)
-        return matrix if self.frame_head is None else self.rescale(matrix, frame_summary(blocks, frame, columns))
+        if self.frame_head is None:
+            return matrix
+        return self.rescale(matrix, frame_summary(blocks, frame, chroma, columns))
 
     def rescale(self, matrix: np.ndarray, summary: np.ndarray) -> np.ndarray:
         """Block predictions ``matrix`` rescaled so that their mean is the frame head's loss for the

@@ -63,7 +63,7 @@ def _write(model_document: dict, out: Path, record: dict) -> Path:
 
 def train_quality(clips: int, held_out_clips: int, seed: int, workers: int, out: Path = QUALITY_MODEL_PATH,
                   frames: int = 20, static_share: float = 0.0, file_share: float = FILE_SHARE,
-                  networks: int = 3, fixed_clips: int = FIXED_CLIPS,
+                  networks: int = 1, fixed_clips: int = FIXED_CLIPS,
                   compressed_source_share: float = COMPRESSED_SOURCE_SHARE, graphics_share: float = GRAPHICS_SHARE,
                   grain_share: float = GRAIN_SHARE, video_source_share: float = VIDEO_SOURCE_SHARE,
                   bars_share: float = BARS_SHARE, head_trees: int = HEAD_TREES,

@@ -8,6 +8,7 @@ import time
 
 import cv2
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..imaging.features import BLOCK, frame_luma_u8
 from ..imaging.metrics import block_loss_map, ssim_loss
@@ -136,14 +137,17 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def timing_ms(model_path: str, repeats: int = 200) -> float:
-    """Median milliseconds of ``estimate_quality`` on a 640x480 VP8 frame, one thread."""
+    """Median milliseconds of ``estimate_quality`` on a 640x480 VP8 frame, one thread: OpenCV's and
+    the BLAS library's (numpy's matrix products) both limited to one, as in the server's workers
+    (``pipeline.pool``) and ``scripts/bench_imaging.py``."""
     cv2.setNumThreads(1)
     model = load_model(model_path)
     image = cv2.resize(load_still("astronaut"), (640, 480))
     frame = encode_decode([image] * 3, EncoderSetup("vp8", 500_000, "-6"))[-1]
     times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        estimate_quality(frame.image, frame.size, frame.keyframe, "vp8", model=model)
-        times.append(time.perf_counter() - started)
+    with threadpool_limits(limits=1):
+        for _ in range(repeats):
+            started = time.perf_counter()
+            estimate_quality(frame.image, frame.size, frame.keyframe, "vp8", model=model)
+            times.append(time.perf_counter() - started)
     return float(np.median(times) * 1000)

@@ -15,7 +15,8 @@ import numpy as np
 
 from ..imaging.compression import compress
 from ..imaging.features import (
-    BLOCK, block_columns, block_features, feature_matrix, frame_features, frame_luma_u8, frame_summary,
+    BLOCK, block_columns, block_features, chroma_features, feature_matrix, frame_features, frame_luma_u8,
+    frame_summary,
 )
 from ..imaging.metrics import block_means, mean_loss, ssim_loss, ssim_map
 from .encoding import EncoderSetup, encode_decode
@@ -296,7 +297,8 @@ def label_clip(spec: ClipSpec, every: int = 4) -> list[FrameSample]:
                                columns)
         block_loss, frame_loss = _losses(original, received.image, y_true, y_seen)
         samples.append(FrameSample(
-            features=feature_matrix(blocks, frame), summary=frame_summary(blocks, frame, columns),
+            features=feature_matrix(blocks, frame),
+            summary=frame_summary(blocks, frame, chroma_features(received.image), columns),
             block_loss=block_loss, frame_loss=frame_loss,
             spec=spec, index=index, keyframe=received.keyframe, size=received.size,
         ))

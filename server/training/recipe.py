@@ -18,9 +18,9 @@ Part of that spread is not the seed: x264's file-style encodes are not determini
 second run of these defaults at seed 7 ranked the probe's frames at 0.853 (0.895 with each video
 calibrated) where the first ranked them at 0.831.
 
-The shipped model's networks are ``QUALITY_SEED`` 8's, the best of these three seeds on that probe
-(0.897 with each video calibrated, the tightest spread): its 0.876 is an optimistic figure for the
-recipe, whose mean is 0.860. The frame head's trees joined them later (``HEAD_TREES``: 0.889 with
+The model shipped until format /7 had ``QUALITY_SEED`` 8's networks, the best of these three seeds on
+that probe (0.897 with each video calibrated, the tightest spread): its 0.876 is an optimistic figure
+for the recipe, whose mean is 0.860. The frame head's trees joined them later (``HEAD_TREES``: 0.889 with
 them); the figures above and in the shares below are of recipes without trees. The frame head is the
 part that varies (``quality_fit.FitConfig.head_weight``): in the recipe before, over the first ten
 frames the blocks' mean alone ranked at 0.791 / 0.810 / 0.814 and the head alone at 0.872 / 0.850 /
@@ -28,7 +28,14 @@ frames the blocks' mean alone ranked at 0.791 / 0.810 / 0.814 and the head alone
 +0.81 (log). So a difference of a few hundredths, even a tenth, between two single-seed runs on that
 probe's pooled figure may be the seeds': compare recipes over several seeds, or by the figure with
 each video's median log error removed and the spread of those errors, which the probe prints. The
-recipes below were each measured at one seed unless they say otherwise."""
+recipes below were each measured at one seed unless they say otherwise.
+
+Since the chroma features joined the frame head (``features.chroma_features``, format /7; one block
+network, ``quality_fit.FitConfig.networks``), the shipped model is one run of these defaults, as
+``backdrop train quality`` writes it (20 min 18 s): real footage 0.899 (tracker 0.901, 320x240
+0.843), and a second run at ``--seed 9`` 0.895 (tracker 0.904, 320x240 0.839), against 0.889 for
+the composite shipped before and 0.886 / 0.888 for fresh runs of its recipe (first ten frames of
+each clip, ``HEAD_TREES``). The training record's held-out frames: 0.909 (seed 9's own: 0.906)."""
 
 QUALITY_SEED = 8
 """``backdrop train quality``'s default seed: the shipped model's (see the module docstring)."""
@@ -112,8 +119,8 @@ probe, where the recipe without them put it at +0.81 / +1.13 / +2.19."""
 HEAD_TREES = 300
 """Gradient-boosted trees in the frame head beside its networks (``--head-trees``; 0: networks only),
 fitted apart on keyframes and on inter frames (``quality_fit.FitConfig.keyframe_trees``). The
-shipped model has them: its networks are those of the seed-8 run shipped before them,
-and its trees (300 at ``TREE_LEARNING_RATE``, each kind of frame its own) were fitted by
+model shipped before the chroma features (format /6) had them: its networks were those of the seed-8
+run shipped before them, and its trees (300 at ``TREE_LEARNING_RATE``, each kind of frame its own) were fitted by
 ``quality_fit._fit_tree_heads`` on a second build of seed 8's training frames (the training
 record's ``frame_head_trees`` says so). Against that model without them, on the same frames:
 
