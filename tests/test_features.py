@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from server.imaging.compression import compress
+from server.imaging.chroma import CHROMA_BANDS, chroma_features, chroma_features_i420
 from server.imaging.features import (
-    BLOCK_FEATURES, CHROMA_BANDS, CHROMA_FEATURES, FRAME_FEATURES, block_columns, block_features, chroma_features,
-    chroma_features_i420, frame_features, frame_luma_u8, frame_summary, _position_sums, percentiles,
+    BLOCK_FEATURES, CHROMA_FEATURES, FRAME_FEATURES, block_columns, block_features, frame_features, frame_luma_u8,
+    frame_summary, _position_sums, percentiles,
 )
 from server.imaging.quality import load_model
 from server.training.encoding import EncoderSetup, encode_decode

@@ -10,7 +10,8 @@ import pytest
 
 from server.imaging.background_variants import LEVEL_STEP
 from server.imaging.default_background import studio_background
-from server.imaging.features import CHROMA_FEATURES, chroma_features, chroma_features_i420
+from server.imaging.chroma import chroma_features, chroma_features_i420
+from server.imaging.features import CHROMA_FEATURES
 from server.imaging.quality import estimate_quality, estimate_quality_i420
 from server.imaging.yuv import blend_i420, bgr_to_i420, gray_from_i420, require_i420, small_bgr_from_i420
 from server.pipeline.frame_processor import ProcessorSettings, StreamProcessor

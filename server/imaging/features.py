@@ -8,24 +8,12 @@ energy of the 4x4 Walsh-Hadamard transform and how steeply it falls off. Frame-l
 carry the bitrate signal: bits per pixel, keyframe flag, codec and resolution. ``frame_summary``
 adds how the block features spread over the frame, for the frame-level model.
 
-The colour planes (``chroma_features``, read by the frame-level model only): a codec quantises
-chroma with a step tied to luma's (H.264 derives it from the luma QP, VP8 from the same index), and
-chroma is smooth in most pictures, so how flat, blocky and noise-free the decoded U and V planes are
-follows the quantiser where luma's detail leaves it ambiguous (small frames, high bitrates). Their
-statistics are read on a sample of the frame: up to ``CHROMA_BANDS`` bands of two macroblock rows,
-spread evenly down it (at 640x480, 4 of 15: 0.22 ms, where the whole planes took 0.6 ms).
-
-Measured before adoption (session 26, on cached frames of seed 8's training recipe and of
-``scripts/probe_real_video.py``'s 23,760 frames; the frame head's networks and trees refitted with
-and without twelve chroma statistics of the whole planes, two trios of network seeds): real footage
-0.879 / 0.882 without, 0.900 / 0.897 with; the training record's held-out frames 0.902 / 0.902
-without, 0.912 / 0.913 with; real footage at 320x240 0.788 / 0.799 without, 0.825 / 0.821 with.
-Two zero-step shares alone had given less (0.894 against 0.889, with the shipped networks).
+The frame-level model also reads the decoded colour planes' statistics (``CHROMA_FEATURES``,
+computed by ``chroma``).
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 
@@ -33,7 +21,6 @@ import cv2
 import numpy as np
 
 from .validation import require_bgr_image, require_choice
-from .yuv import planes as i420_planes, require_i420
 
 BLOCK = 16
 CODECS: tuple[str, ...] = ("vp8", "h264")
@@ -55,18 +42,17 @@ SUMMARY_PERCENTILES: tuple[int, ...] = (10, 25, 50, 75, 90)
 CHROMA_FEATURES: tuple[str, ...] = tuple(
     f"{plane}_{name}" for plane in ("u", "v") for name in (
         "log_var8", "zero_step_share", "small_step_share", "log_noise", "blockiness4", "flat4_share"))
-"""Per chroma plane (``chroma_features``): mean log variance of 8x8 blocks, shares of zero and of at
-most one grey level steps between neighbours, the noise operator's mean magnitude (log), steps across
-4x4 transform edges against those inside (log ratio), and the share of flat 4x4 blocks."""
+"""Per chroma plane (``chroma.chroma_features``): mean log variance of 8x8 blocks, shares of zero and
+of at most one grey level steps between neighbours, the noise operator's mean magnitude (log), steps
+across 4x4 transform edges against those inside (log ratio), and the share of flat 4x4 blocks."""
 LUMA_SUMMARY_FEATURES: tuple[str, ...] = FRAME_FEATURES + tuple(
     f"{statistic}_{name}" for statistic in ("mean", "std", *(f"p{q}" for q in SUMMARY_PERCENTILES))
     for name in BLOCK_FEATURES)
 """The frame-level model's inputs before format /7's chroma features (what older heads read)."""
 SUMMARY_FEATURES: tuple[str, ...] = LUMA_SUMMARY_FEATURES + CHROMA_FEATURES
 """The frame-level model's inputs (``frame_summary``)."""
-CHROMA_BANDS = 4
-"""Chroma statistics read at most this many bands of two macroblock rows, spread down the frame."""
-_EPS = 0.5
+LOG_EPS = 0.5
+"""Added before the log of a mean step or magnitude (in grey levels), so that flat areas stay finite."""
 _EDGE4 = slice(3, BLOCK - 1, 4)
 """Step positions in a block that cross a 4x4 transform edge (3, 7, 11); BLOCK - 1 crosses the
 macroblock edge, the other twelve lie inside transform blocks."""
@@ -82,115 +68,6 @@ def frame_luma_u8(frame_bgr: np.ndarray) -> np.ndarray:
         raise ValueError(f"frame must be at least {BLOCK}x{BLOCK}, got {width}x{height}")
     rows, cols = height // BLOCK, width // BLOCK
     return cv2.cvtColor(frame_bgr[: rows * BLOCK, : cols * BLOCK], cv2.COLOR_BGR2GRAY)
-
-
-def chroma_features(frame_bgr: np.ndarray) -> np.ndarray:
-    """``CHROMA_FEATURES`` of a BGR frame: its U and V planes (as OpenCV's I420 conversion gives them)
-    on ``chroma_bands``' sample of whole 16x16 blocks, float32 (len(CHROMA_FEATURES),)."""
-    require_bgr_image(frame_bgr, "frame")
-    rows, cols = frame_bgr.shape[0] // BLOCK, frame_bgr.shape[1] // BLOCK
-    if rows < 1 or cols < 1:
-        raise ValueError(f"frame must be at least {BLOCK}x{BLOCK}, got {frame_bgr.shape[1]}x{frame_bgr.shape[0]}")
-    width = cols * BLOCK
-    bands, band = chroma_bands(rows)
-    covered = (rows // 2 * 2 if rows >= 2 else 1) * BLOCK  # frame rows in whole bands
-    sample = frame_bgr[:covered, :width].reshape(-1, band * 2, width, 3)[bands].reshape(-1, width, 3)
-    height = sample.shape[0]
-    u_over_v = cv2.cvtColor(sample, cv2.COLOR_BGR2YUV_I420)[height:].reshape(height, width // 2)
-    return _chroma_statistics(u_over_v, band)
-
-
-def chroma_features_i420(i420: np.ndarray, width: int, height: int) -> np.ndarray:
-    """``chroma_features`` of a decoded I420 frame, from its own U and V planes (the same bands)."""
-    require_i420(i420, width, height)
-    rows, cols = height // BLOCK, width // BLOCK
-    if rows < 1 or cols < 1:
-        raise ValueError(f"frame must be at least {BLOCK}x{BLOCK}, got {width}x{height}")
-    bands, band = chroma_bands(rows)
-    half_width = cols * BLOCK // 2
-    _, u, v = i420_planes(i420, width, height)
-    covered = (rows // 2 * 2 if rows >= 2 else 1) * BLOCK // 2
-    pick = [plane[:covered, :half_width].reshape(-1, band, half_width)[bands].reshape(-1, half_width)
-            for plane in (u, v)]
-    return _chroma_statistics(np.concatenate(pick), band)
-
-
-def chroma_bands(rows: int) -> tuple[slice, int]:
-    """Which bands of a frame of ``rows`` macroblock rows the chroma statistics read: a slice over the
-    frame's bands of two macroblock rows (all of them if there are at most ``CHROMA_BANDS``, else every
-    k-th, at most ``CHROMA_BANDS`` in all), and a band's height in chroma rows (16). A frame of one
-    macroblock row is one band of 8 chroma rows."""
-    if rows < 2:
-        return slice(0, 1), BLOCK // 2
-    pairs = rows // 2
-    return slice(0, pairs, -(-pairs // CHROMA_BANDS)), BLOCK
-
-
-_STEP_SHIFT = 13
-_STEP_CODE = np.array([(step == 0) + (step <= 1) * (1 << _STEP_SHIFT) for step in range(256)], np.float32)
-"""Per absolute step: 1 if zero, plus 2^13 if at most 1, so that one sum counts both (exactly, in
-float64, along chroma rows shorter than 2^13: frames narrower than 16384 pixels)."""
-
-
-@functools.lru_cache(maxsize=32)
-def _chroma_weights(height: int, width: int, band: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Weights turning sums over a (2 * height, width) sample (U over V, bands of ``band`` rows) into
-    per-plane means: vertical steps per row (6 = plane x (4x4 edge, inside, all), rows: steps that
-    stay inside a band), horizontal steps per column (3 kinds, columns of one plane), and the noise
-    operator's magnitude per row (2 planes; rows whose 3x3 window stays inside a band)."""
-    step_rows = np.arange(2 * height - 1)
-    inside = step_rows % band != band - 1
-    vertical = np.zeros((6, step_rows.size))
-    for plane in range(2):
-        mine = inside & (step_rows // height == plane)
-        for kind, rows in enumerate((mine & (step_rows % 4 == 3), mine & (step_rows % 4 != 3), mine)):
-            vertical[3 * plane + kind, rows] = 1.0 / (rows.sum() * width)
-    step_cols = np.arange(width - 1)
-    horizontal = np.stack([step_cols % 4 == 3, step_cols % 4 != 3, np.ones(step_cols.size, bool)]).astype(np.float64)
-    horizontal /= horizontal.sum(axis=1, keepdims=True) * height
-    lines = np.arange(2 * height)
-    noise = np.zeros((2, lines.size))
-    for plane in range(2):
-        rows = (lines // height == plane) & (lines % band != 0) & (lines % band != band - 1)
-        noise[plane, rows] = 1.0 / (rows.sum() * width)
-    return vertical, horizontal, noise
-
-
-def _chroma_statistics(u_over_v: np.ndarray, band: int) -> np.ndarray:
-    """``CHROMA_FEATURES`` of the U plane's sample stacked over the V plane's (uint8 (2h, w); bands of
-    ``band`` rows, whose edges no step or 3x3 window crosses)."""
-    height, width = u_over_v.shape[0] // 2, u_over_v.shape[1]
-    vertical_weights, horizontal_weights, noise_weights = _chroma_weights(height, width, band)
-    values = u_over_v.astype(np.float32)
-    mean4 = cv2.resize(values, (width // 4, height // 2), interpolation=cv2.INTER_AREA)
-    square4 = cv2.resize(cv2.multiply(values, values), (width // 4, height // 2), interpolation=cv2.INTER_AREA)
-    mean8 = cv2.resize(mean4, (width // 8, height // 4), interpolation=cv2.INTER_AREA)
-    square8 = cv2.resize(square4, (width // 8, height // 4), interpolation=cv2.INTER_AREA)
-    log_var8 = np.log1p(np.maximum(square8 - mean8 * mean8, 0.0)).reshape(2, -1).mean(axis=1)
-    flat4 = (square4 - mean4 * mean4 < 1.0).reshape(2, -1).mean(axis=1)
-
-    across = cv2.absdiff(u_over_v[:, 1:], u_over_v[:, :-1])
-    across_code = cv2.LUT(across, _STEP_CODE)
-    low = (1 << _STEP_SHIFT) - 1
-    per_column = []  # per plane: (steps, zero steps, small steps) summed down each column
-    for plane in (slice(0, height), slice(height, 2 * height)):
-        code = cv2.reduce(across_code[plane], 0, cv2.REDUCE_SUM, dtype=cv2.CV_64F).ravel().astype(np.int64)
-        total = cv2.reduce(across[plane], 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
-        per_column.append(horizontal_weights @ np.stack([total, code & low, code >> _STEP_SHIFT], axis=1))
-    horizontal = np.stack(per_column)  # (plane, kind, quantity)
-    down = cv2.absdiff(u_over_v[1:], u_over_v[:-1])
-    code = cv2.reduce(cv2.LUT(down, _STEP_CODE), 1, cv2.REDUCE_SUM, dtype=cv2.CV_64F).ravel().astype(np.int64)
-    total = cv2.reduce(down, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
-    vertical = (vertical_weights @ np.stack([total, code & low, code >> _STEP_SHIFT], axis=1)).reshape(2, 3, 3)
-
-    response = cv2.sepFilter2D(u_over_v, cv2.CV_16S, _NOISE_KERNEL_1D, _NOISE_KERNEL_1D,
-                               borderType=cv2.BORDER_REPLICATE)
-    magnitude = cv2.reduce(cv2.convertScaleAbs(response, alpha=0.25), 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
-    log_noise = np.log(noise_weights @ magnitude + _EPS)
-    both = (horizontal + vertical) / 2  # (plane, kind: 4x4 edge / inside / all, quantity: step / zero / small)
-    blockiness4 = np.log((both[:, 0, 0] + _EPS) / (both[:, 1, 0] + _EPS))
-    return np.stack([log_var8, both[:, 2, 1], both[:, 2, 2], log_noise, blockiness4, flat4],
-                    axis=1).reshape(-1).astype(np.float32)
 
 
 def block_features(y: np.ndarray) -> np.ndarray:
@@ -221,14 +98,14 @@ def block_features(y: np.ndarray) -> np.ndarray:
     edge16[:, -1] = edge4[:, -1]
     edge16[-1, :] = edge4[-1, :]
 
-    log_inner = np.log(inner + _EPS)
+    log_inner = np.log(inner + LOG_EPS)
     features = np.stack([
         np.log1p(var16),
         log_inner,
-        np.log(edge4 + _EPS),
-        np.log(edge16 + _EPS),
-        np.log((edge4 + _EPS) / (inner + _EPS)),
-        np.log((edge16 + _EPS) / (inner + _EPS)),
+        np.log(edge4 + LOG_EPS),
+        np.log(edge16 + LOG_EPS),
+        np.log((edge4 + LOG_EPS) / (inner + LOG_EPS)),
+        np.log((edge16 + LOG_EPS) / (inner + LOG_EPS)),
         flat_share,
         log_inner - 0.5 * np.log1p(var16),
         np.log(mean16 + 8.0),
@@ -277,9 +154,9 @@ def _hadamard_4x4(y: np.ndarray, rows: int, cols: int) -> _Spectrum:
             cv2.accumulate(np.abs(value), low if index in (1, 4, 5) else high)
     dc = coefficients[0]
     pooled = cv2.resize(cv2.transpose(cv2.merge([high, low])), (cols, rows), interpolation=cv2.INTER_AREA)
-    log_high = np.log(pooled[:, :, 0] * (1.0 / (4 * 12)) + _EPS)
+    log_high = np.log(pooled[:, :, 0] * (1.0 / (4 * 12)) + LOG_EPS)
     return _Spectrum(mean4=cv2.transpose(dc) * (1.0 / 16), square_mean4=cv2.transpose(energy) * (1.0 / 256),
-                     log_high=log_high, high_to_low=log_high - np.log(pooled[:, :, 1] * (1.0 / (4 * 3)) + _EPS))
+                     log_high=log_high, high_to_low=log_high - np.log(pooled[:, :, 1] * (1.0 / (4 * 3)) + LOG_EPS))
 
 
 def _butterfly_4(lines: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -292,16 +169,16 @@ def _butterfly_4(lines: np.ndarray) -> tuple[np.ndarray, ...]:
     return cv2.add(s03, s12), cv2.add(d03, d12), cv2.subtract(s03, s12), cv2.subtract(d03, d12)
 
 
-_NOISE_KERNEL_1D = np.array([1, -2, 1], np.float32)  # Immerkaer's 3x3 operator is its outer product
+NOISE_KERNEL_1D = np.array([1, -2, 1], np.float32)  # Immerkaer's 3x3 operator is its outer product
 
 
 def _log_noise(y: np.ndarray, rows: int, cols: int) -> np.ndarray:
     """Per block, log of the mean magnitude of Immerkaer's noise operator (a second difference that
     cancels edges and ramps): camera noise and grain survive it, smoothing by the codec removes it."""
-    response = cv2.sepFilter2D(y, cv2.CV_16S, _NOISE_KERNEL_1D, _NOISE_KERNEL_1D, borderType=cv2.BORDER_REPLICATE)
+    response = cv2.sepFilter2D(y, cv2.CV_16S, NOISE_KERNEL_1D, NOISE_KERNEL_1D, borderType=cv2.BORDER_REPLICATE)
     magnitude = cv2.convertScaleAbs(response, alpha=0.25)  # /4 keeps typical responses inside uint8
     pooled = cv2.resize(magnitude, (cols, rows), interpolation=cv2.INTER_AREA)
-    return np.log(pooled.astype(np.float32) + _EPS)
+    return np.log(pooled.astype(np.float32) + LOG_EPS)
 
 
 def _position_sums(y: np.ndarray, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -434,7 +311,7 @@ def frame_summary(blocks: np.ndarray, frame: np.ndarray, chroma: np.ndarray,
     """The frame-level model's inputs (``SUMMARY_FEATURES``): the frame features, then each block
     feature's mean, standard deviation and percentiles (``SUMMARY_PERCENTILES``, numpy's linear
     interpolation) over the frame's blocks (how the picture's detail and artefacts are spread), then
-    the frame's ``chroma_features``. ``columns``, if given, are ``block_columns(blocks)``."""
+    the frame's ``chroma.chroma_features``. ``columns``, if given, are ``block_columns(blocks)``."""
     chroma = np.asarray(chroma, np.float32)
     if chroma.shape != (len(CHROMA_FEATURES),):
         raise ValueError(f"chroma features must be {len(CHROMA_FEATURES)} values, got shape {chroma.shape}")

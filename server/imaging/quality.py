@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .features import (
-    BLOCK, CODECS, block_columns, block_features, chroma_features, chroma_features_i420, frame_features, frame_luma_u8)
+from .chroma import chroma_features, chroma_features_i420
+from .features import BLOCK, CODECS, block_columns, block_features, frame_features, frame_luma_u8
 from .quality_model import DEFAULT_MODEL_PATH, QualityModel
 from .validation import require_bgr_image, require_choice
 from .yuv import gray_from_i420, require_i420

@@ -211,7 +211,7 @@ class QualityModel:
     def estimate(self, blocks: np.ndarray, frame: np.ndarray, chroma: np.ndarray,
                  columns: BlockColumns | None = None) -> np.ndarray:
         """The predicted loss matrix (rows, cols) of a frame from its block features (rows, cols, n),
-        frame features and chroma features (``features.chroma_features``); ``columns``
+        frame features and chroma features (``chroma.chroma_features``); ``columns``
         (``features.block_columns(blocks)``), if given, spare the frame head's summary from computing
         them again."""
         matrix = self.predict_blocks(blocks, frame)

@@ -41,7 +41,7 @@ mixed 0.7 : 0.3 with the blocks' mean as shipped):
   - The same summary of the block features of the decoded chroma planes (U and V at half size: 140
     more inputs): 0.869-0.838 / 0.818-0.779 / 0.859-0.832 / 0.731-0.715 against the luma-only
     heads' figures above. Worse on moving cameras on every draw. (Twelve frame-level statistics of
-    the chroma planes, on whole-size data, were adopted later: ``features.chroma_features``.)
+    the chroma planes, on whole-size data, were adopted later: ``chroma.chroma_features``.)
 - The shipped recipe with the camera noise drawn by ``cv2.randn`` (seeded from the clip's generator)
   and the networks fitted in float32 (scikit-learn keeps its inputs' precision; a block network fits
   about 30% faster): labelling a sample of 100 training clips took 48 s instead of 56 s, and the

@@ -14,9 +14,9 @@ import cv2
 import numpy as np
 
 from ..imaging.compression import compress
+from ..imaging.chroma import chroma_features
 from ..imaging.features import (
-    BLOCK, block_columns, block_features, chroma_features, feature_matrix, frame_features, frame_luma_u8,
-    frame_summary,
+    BLOCK, block_columns, block_features, feature_matrix, frame_features, frame_luma_u8, frame_summary,
 )
 from ..imaging.metrics import block_means, mean_loss, ssim_loss, ssim_map
 from .encoding import EncoderSetup, encode_decode

@@ -30,7 +30,7 @@ probe's pooled figure may be the seeds': compare recipes over several seeds, or 
 each video's median log error removed and the spread of those errors, which the probe prints. The
 recipes below were each measured at one seed unless they say otherwise.
 
-Since the chroma features joined the frame head (``features.chroma_features``, format /7; one block
+Since the chroma features joined the frame head (``chroma.chroma_features``, format /7; one block
 network, ``quality_fit.FitConfig.networks``), the shipped model is one run of these defaults, as
 ``backdrop train quality`` writes it (20 min 18 s): real footage 0.899 (tracker 0.901, 320x240
 0.843), and a second run at ``--seed 9`` 0.895 (tracker 0.904, 320x240 0.839), against 0.889 for
