@@ -12,7 +12,7 @@ from .errors import BackdropError
 from .log import configure_logging
 from .training.recipe import (
     BARS_SHARE, COMPRESSED_SOURCE_SHARE, COMPRESSION_SEED, FILE_SHARE, FIXED_CLIPS, GRAIN_SHARE, GRAPHICS_SHARE,
-    HEAD_TREES, QUALITY_SEED, TREE_LEARNING_RATE, VIDEO_SOURCE_SHARE,
+    BLOCK_NETWORKS, HEAD_TREES, QUALITY_SEED, TREE_LEARNING_RATE, VIDEO_SOURCE_SHARE,
 )
 
 logger = logging.getLogger(__name__)
@@ -93,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "(a camera's or a recording's)")
     quality.add_argument("--bars-share", type=float, default=BARS_SHARE,
                          help="share of clips with black bars (letterbox or pillarbox)")
-    quality.add_argument("--networks", type=int, default=1, help="ensemble size (each network from its own seed)")
+    quality.add_argument("--networks", type=int, default=BLOCK_NETWORKS,
+                         help="block networks in the ensemble (each from its own seed)")
     quality.add_argument("--head-trees", type=int, default=HEAD_TREES,
                          help="gradient-boosted trees in the frame head, averaged with its networks (0: none)")
     quality.add_argument("--tree-learning-rate", type=float, default=TREE_LEARNING_RATE,

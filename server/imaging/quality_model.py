@@ -91,7 +91,7 @@ class FrameHead:
     when ``trees`` score every frame."""
 
     def __post_init__(self) -> None:
-        if self.mean.shape[:1] not in [(inputs,) for inputs in HEAD_INPUTS]:
+        if self.mean.ndim != 1 or self.mean.shape[0] not in HEAD_INPUTS:
             raise ValueError(f"a frame head reads {' or '.join(map(str, HEAD_INPUTS))} summary features, "
                              f"file has {self.mean.shape}")
         _check_ensemble("frame head", self.mean, self.scale, self.networks, self.inputs)

@@ -21,8 +21,8 @@ from .quality_fit import FitConfig, evaluate
 from .quality_fit import fit as fit_quality
 from .quality_samples import all_sources, fixed_camera_specs, label_clip, make_specs, missing_sources
 from .recipe import (
-    BARS_SHARE, COMPRESSED_SOURCE_SHARE, FILE_SHARE, FIXED_CLIPS, GRAIN_SHARE, GRAPHICS_SHARE, HEAD_TREES, TEXTURE_SHARE,
-    TREE_LEARNING_RATE, VIDEO_SOURCE_SHARE,
+    BARS_SHARE, BLOCK_NETWORKS, COMPRESSED_SOURCE_SHARE, FILE_SHARE, FIXED_CLIPS, GRAIN_SHARE, GRAPHICS_SHARE,
+    HEAD_TREES, TEXTURE_SHARE, TREE_LEARNING_RATE, VIDEO_SOURCE_SHARE,
 )
 
 HELD_OUT = ("astronaut", "coffee", "rocket", "grass", "bikes.mp4")
@@ -63,7 +63,7 @@ def _write(model_document: dict, out: Path, record: dict) -> Path:
 
 def train_quality(clips: int, held_out_clips: int, seed: int, workers: int, out: Path = QUALITY_MODEL_PATH,
                   frames: int = 20, static_share: float = 0.0, file_share: float = FILE_SHARE,
-                  networks: int = 1, fixed_clips: int = FIXED_CLIPS,
+                  networks: int = BLOCK_NETWORKS, fixed_clips: int = FIXED_CLIPS,
                   compressed_source_share: float = COMPRESSED_SOURCE_SHARE, graphics_share: float = GRAPHICS_SHARE,
                   grain_share: float = GRAIN_SHARE, video_source_share: float = VIDEO_SOURCE_SHARE,
                   bars_share: float = BARS_SHARE, head_trees: int = HEAD_TREES,

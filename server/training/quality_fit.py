@@ -152,7 +152,7 @@ from ..imaging.quality_model import FRAME_LOG_OFFSET, LOG_OFFSET, SUMMARY_KEYFRA
 from ..imaging.tree_ensemble import TreeEnsemble
 from .parallel import in_parallel
 from .quality_samples import FrameSample
-from .recipe import HEAD_TREES, TREE_LEARNING_RATE
+from .recipe import BLOCK_NETWORKS, HEAD_TREES, TREE_LEARNING_RATE
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ class FitConfig:
     alpha: float = 1e-3
     """L2 penalty of both ensembles: 1e-3 ranked held-out content a little better than 1e-4 and 1e-2
     did (and than 1e-2 for the frame head)."""
-    networks: int = 1
+    networks: int = BLOCK_NETWORKS
     """Ensemble size: network k draws its blocks and its initial weights from seed + k. One since the
     chroma features joined the frame head (format /7), to keep ``estimate_quality`` under 2 ms: the
     shipped /6 model with its first one, two or all three block networks ranked ``backdrop evaluate``'s

@@ -41,6 +41,9 @@ QUALITY_SEED = 8
 """``backdrop train quality``'s default seed: the shipped model's (see the module docstring)."""
 COMPRESSION_SEED = 7
 """``backdrop train compression``'s default seed: the shipped compression model's."""
+BLOCK_NETWORKS = 1
+"""Block networks in the quality model (``--networks``): one since the chroma features (format /7);
+``quality_fit.FitConfig.networks`` says why."""
 FILE_SHARE = 0.35
 """Share of training clips from file-style senders (B-frames, look-ahead, periodic keyframes). A model
 trained on real-time senders alone ranked file-style encodes at Spearman 0.74 (0.90 on real-time ones,
