@@ -103,6 +103,25 @@ def test_the_real_video_probe_separates_calibration_between_videos_from_ranking_
     assert probe.median_log_error(rows) == pytest.approx(np.log(8.0))
 
 
+def test_the_real_video_probe_scores_each_streams_level_apart_from_its_frames() -> None:
+    probe = load_script("probe_real_video")
+    rows = [{"video": video, "bitrate": bitrate, "size": "320x240", "codec": "vp8", "sender": "file"}
+            for video in ("a", "b") for bitrate in (80_000, 5_000_000) for _ in range(10)]
+    streams = probe.group_labels(rows, probe.ENCODE)
+    assert len(set(streams)) == 4 and streams[0] == "a/80000/320x240/vp8/file"
+    rng = np.random.default_rng(1)
+    level = np.repeat([0.2, 0.02, 0.1, 0.01], 10)
+    truth = level * rng.uniform(0.9, 1.1, 40)
+    # Frames ranked backwards within each stream, levels right: the streams' medians rank as the truth does.
+    backwards = np.concatenate([level[i : i + 10] * np.linspace(1.1, 0.9, 10)[np.argsort(np.argsort(truth[i : i + 10]))]
+                                for i in range(0, 40, 10)])
+    assert spearmanr(backwards, truth).statistic < probe.spearman_of_group_medians(backwards, truth, streams)
+    # Levels swapped between two streams: no frame-to-frame ranking mends it.
+    swapped = truth * np.repeat([1.0, 1.0, 0.05, 1.0], 10)
+    assert probe.spearman_of_group_medians(swapped, truth, streams) < 0.8
+    assert probe.spearman_within_groups(swapped, truth, streams) == pytest.approx(1.0, abs=0.01)
+
+
 def _write_video(path: Path, frames: list[np.ndarray]) -> None:
     """``frames`` (BGR) as an MJPEG file PyAV reads back."""
     import av
