@@ -37,10 +37,18 @@ recalibrating the log estimate on it with bits per pixel, keyframe flag, codec a
 0.888, and ridge regression on the same 0.891; boosted trees on the whole frame summary, 0.849. The
 estimate falls with the bitrate more slowly than the truth (bitrate^-0.40 against ^-0.52), yet
 adding k times the log of the bits per pixel to the log estimate lowered the figure for every k
-tried (-0.2 to +0.1): -0.05 / +0.05 gave 0.894 / 0.897 (on the training record's held-out frames 0.906 / 0.903,
-against 0.910). Each kind of footage is off by its own amount (the screen share +0.78, the diver
--0.70, the spread of the videos' median log errors 0.39, and 0.40-0.47 within each size), and eleven
-videos do not teach what a twelfth will need.
+tried (-0.2 to +0.1): -0.05 / +0.05 gave 0.894 / 0.897 (on the training record's held-out frames
+0.906 / 0.903, against 0.910). Each kind of footage is off by its own amount (the screen share
++0.78, the diver -0.70, the spread of the videos' median log errors 0.39, and 0.40-0.47 within each
+size), and eleven videos do not teach what a twelfth will need. The decoded stream's own change from
+frame to frame carries a little of that level, which only a stateful tracker could read: per stream,
+the log of the mean magnitude of the high-passed luma difference between consecutive frames (the
+difference less its 5x5 box blur) ranks against the stream's median log error at -0.47 (the diver
+and the city at dusk, whose grain flickers, are underestimated; the screen share, the animation and
+the coin, which hardly change, overestimated), and a ridge correction on it learned from the other
+ten videos lifts the pooled figure to 0.905. Fitting it for use would need training clips whose
+change over time is like real footage's: the training stills carry synthetic camera noise on every
+frame, static or not.
 """
 
 from __future__ import annotations
