@@ -147,7 +147,7 @@ also between codecs and senders, which leaves only the ranking of frames within 
 def spearman_of_group_medians(estimate: np.ndarray, truth: np.ndarray, groups: np.ndarray) -> float:
     """The pooled Spearman correlation once each group's estimates are all replaced by their median:
     what the estimator's level per group (per stream, with ``ENCODE``) ranks without any of its
-    frame-to-frame variation. Ties within a group are broken by nothing: they rank as ties."""
+    frame-to-frame variation. Within a group the medians are equal and rank as ties."""
     levels = np.empty_like(estimate, dtype=np.float64)
     for group in np.unique(groups):
         member = groups == group
