@@ -70,35 +70,36 @@ def check_statistic(statistic: object) -> str:
 def estimate_quality(frame_bgr: np.ndarray, encoded_size: int, keyframe: bool, codec: str = "vp8",
                      statistic: str = "mean", model: QualityModel | None = None) -> QualityEstimate:
     """Estimate the quality of one decoded frame from its pixels and its encoded size."""
-    luma = _luma_bgr(frame_bgr, encoded_size, codec, statistic)
+    luma, chroma = _planes_bgr(frame_bgr, encoded_size, codec, statistic)
     height, width = frame_bgr.shape[:2]
-    return _estimate(luma, chroma_features(frame_bgr), width, height, encoded_size, keyframe, codec, statistic, model)
+    return _estimate(luma, chroma, width, height, encoded_size, keyframe, codec, statistic, model)
 
 
-def _luma_bgr(frame_bgr: np.ndarray, encoded_size: int, codec: str, statistic: str) -> np.ndarray:
-    """The checked BGR frame's luma plane, cropped to whole blocks."""
+def _planes_bgr(frame_bgr: np.ndarray, encoded_size: int, codec: str,
+                statistic: str) -> tuple[np.ndarray, np.ndarray]:
+    """What the estimate reads of the checked BGR frame: its luma plane, cropped to whole blocks, and
+    its chroma features."""
     require_bgr_image(frame_bgr, "frame")
     height, width = frame_bgr.shape[:2]
     _check_arguments(encoded_size, codec, statistic, width, height)
-    return frame_luma_u8(frame_bgr)
+    return frame_luma_u8(frame_bgr), chroma_features(frame_bgr)
 
 
-def _luma_i420(i420: np.ndarray, width: int, height: int, encoded_size: int, codec: str,
-               statistic: str) -> np.ndarray:
-    """The checked I420 frame's luma plane, cropped to whole blocks."""
+def _planes_i420(i420: np.ndarray, width: int, height: int, encoded_size: int, codec: str,
+                 statistic: str) -> tuple[np.ndarray, np.ndarray]:
+    """``_planes_bgr`` for a checked I420 frame, read from its own planes."""
     require_i420(i420, width, height)
     _check_arguments(encoded_size, codec, statistic, width, height)
     gray = gray_from_i420(i420, width, height)
-    return gray[: (height // BLOCK) * BLOCK, : (width // BLOCK) * BLOCK]
+    return gray[: (height // BLOCK) * BLOCK, : (width // BLOCK) * BLOCK], chroma_features_i420(i420, width, height)
 
 
 def estimate_quality_i420(i420: np.ndarray, width: int, height: int, encoded_size: int, keyframe: bool,
                           codec: str = "vp8", statistic: str = "mean",
                           model: QualityModel | None = None) -> QualityEstimate:
     """``estimate_quality`` for a decoded I420 frame (the server's path: no conversion to BGR)."""
-    luma = _luma_i420(i420, width, height, encoded_size, codec, statistic)
-    return _estimate(luma, chroma_features_i420(i420, width, height), width, height, encoded_size, keyframe, codec,
-                     statistic, model)
+    luma, chroma = _planes_i420(i420, width, height, encoded_size, codec, statistic)
+    return _estimate(luma, chroma, width, height, encoded_size, keyframe, codec, statistic, model)
 
 
 def _check_arguments(encoded_size: object, codec: object, statistic: object, width: int, height: int) -> None:
@@ -168,15 +169,15 @@ class QualityTracker:
 
     def update(self, frame_bgr: np.ndarray, encoded_size: int, keyframe: bool) -> QualityEstimate:
         """Score the next frame of the stream and return the tracked estimate."""
-        luma = _luma_bgr(frame_bgr, encoded_size, self.codec, self.statistic)
+        luma, chroma = _planes_bgr(frame_bgr, encoded_size, self.codec, self.statistic)
         height, width = frame_bgr.shape[:2]
-        return self._follow(luma, chroma_features(frame_bgr), width, height, encoded_size, keyframe)
+        return self._follow(luma, chroma, width, height, encoded_size, keyframe)
 
     def update_i420(self, i420: np.ndarray, width: int, height: int, encoded_size: int,
                     keyframe: bool) -> QualityEstimate:
         """``update`` for a decoded I420 frame."""
-        luma = _luma_i420(i420, width, height, encoded_size, self.codec, self.statistic)
-        return self._follow(luma, chroma_features_i420(i420, width, height), width, height, encoded_size, keyframe)
+        luma, chroma = _planes_i420(i420, width, height, encoded_size, self.codec, self.statistic)
+        return self._follow(luma, chroma, width, height, encoded_size, keyframe)
 
     def repeat(self, encoded_size: int, keyframe: bool) -> QualityEstimate | None:
         """Account the next frame's size without scoring its pixels, and return the latest estimate
