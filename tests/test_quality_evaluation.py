@@ -122,6 +122,22 @@ def test_the_real_video_probe_scores_each_streams_level_apart_from_its_frames() 
     assert probe.spearman_within_groups(swapped, truth, streams) == pytest.approx(1.0, abs=0.01)
 
 
+def test_the_real_video_probe_scores_every_draw_of_three_videos_against_bits_per_pixel() -> None:
+    probe = load_script("probe_real_video")
+    rng = np.random.default_rng(2)
+    videos = np.repeat(["a", "b", "c", "d"], 30)
+    bpp = np.tile(np.geomspace(0.01, 1.0, 30), 4)
+    content = np.repeat([0.5, 1.0, 2.0, 4.0], 30)  # each video's loss at one bits per pixel
+    truth = content * 0.01 / np.sqrt(bpp) * rng.uniform(0.95, 1.05, 120)
+    draws = probe.spearman_of_footage_draws(truth * rng.uniform(0.98, 1.02, 120), bpp, truth, videos)
+    assert draws.shape == (4, 2)  # four ways to draw three of four videos
+    assert np.all(draws[:, 1] > 0.99) and np.all(draws[:, 0] < 0.9)
+    # Bits per pixel alone ranks a draw of one video's frames better than a draw across contents.
+    alone = probe.spearman_of_footage_draws(truth, bpp, truth, videos, per_draw=1)
+    assert np.all(alone[:, 0] > 0.95) and np.all(alone[:, 0] > draws[:, 0].max())
+    assert np.allclose(alone[:, 1], 1.0)
+
+
 def _write_video(path: Path, frames: list[np.ndarray]) -> None:
     """``frames`` (BGR) as an MJPEG file PyAV reads back."""
     import av
