@@ -136,6 +136,7 @@ def test_the_real_video_probe_scores_every_draw_of_three_videos_against_bits_per
     alone = probe.spearman_of_footage_draws(truth, bpp, truth, videos, per_draw=1)
     assert np.all(alone[:, 0] > 0.95) and np.all(alone[:, 0] > draws[:, 0].max())
     assert np.allclose(alone[:, 1], 1.0)
+    assert probe.spearman_of_footage_draws(truth, bpp, truth, videos, per_draw=5).shape == (0, 2)
 
 
 def _write_video(path: Path, frames: list[np.ndarray]) -> None:
