@@ -136,14 +136,18 @@ def log_errors(estimate: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return np.log(np.maximum(estimate, 1e-6)) - np.log(np.maximum(truth, 1e-6))
 
 
+def group_medians(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Each of ``values`` replaced by the median of its group's (``groups``: one label per value)."""
+    labels, group_of = np.unique(groups, return_inverse=True)
+    medians = np.array([np.median(values[group_of == index]) for index in range(len(labels))])
+    return medians[group_of]
+
+
 def spearman_within_groups(estimate: np.ndarray, truth: np.ndarray, groups: np.ndarray) -> float:
     """The pooled Spearman correlation once each group's estimates are shifted (in the log domain) by
     their median log error against the truth: what ranking within each group (a video; a video at one
     bitrate) would give if the groups were calibrated against each other."""
-    shifted, errors = np.log(np.maximum(estimate, 1e-6)), log_errors(estimate, truth)
-    for group in np.unique(groups):
-        member = groups == group
-        shifted[member] -= np.median(errors[member])
+    shifted = np.log(np.maximum(estimate, 1e-6)) - group_medians(log_errors(estimate, truth), groups)
     return float(spearmanr(shifted, truth).statistic)
 
 
@@ -159,11 +163,7 @@ def spearman_of_group_medians(estimate: np.ndarray, truth: np.ndarray, groups: n
     """The pooled Spearman correlation once each group's estimates are all replaced by their median:
     what the estimator's level per group (per stream, with ``ENCODE``) ranks without any of its
     frame-to-frame variation. Within a group the medians are equal and rank as ties."""
-    levels = np.empty_like(estimate, dtype=np.float64)
-    for group in np.unique(groups):
-        member = groups == group
-        levels[member] = np.median(estimate[member])
-    return float(spearmanr(levels, truth).statistic)
+    return float(spearmanr(group_medians(np.asarray(estimate, dtype=np.float64), groups), truth).statistic)
 
 
 ISSUE_BPP_SPEARMAN = 0.63
@@ -246,8 +246,8 @@ def main() -> None:
     print("  each stream's estimates replaced by their median (its level alone, no frame-to-frame variation): "
           f"spearman {spearman_of_group_medians(estimate, truth, group_labels(rows, ENCODE)):.3f}")
     draws = spearman_of_footage_draws(estimate, np.array([row["bpp"] for row in rows]), truth, videos)
-    like_issue = draws[np.abs(draws[:, 0] - ISSUE_BPP_SPEARMAN) <= 0.07]
     if len(draws):
+        like_issue = draws[np.abs(draws[:, 0] - ISSUE_BPP_SPEARMAN) <= 0.07]
         print(f"  draws of three videos ({len(draws)}): bits per pixel alone {draws[:, 0].mean():.3f}, "
               f"spearman {draws[:, 1].mean():.3f} on average; the {len(like_issue)} where bits per pixel alone "
               f"is {ISSUE_BPP_SPEARMAN} +- 0.07 (the issues' figure for their content): "
