@@ -66,7 +66,8 @@ def main() -> None:
     summary = summarise(rows)
     print(f"{summary['frames']} frames: spearman {summary['spearman']:.3f} "
           "(clips drawn again: 95% between {:.3f} and {:.3f}), ".format(*summary["spearman_interval"])
-          + f"tracker {summary['tracker']['spearman']:.3f}")
+          + f"tracker {summary['tracker']['spearman']:.3f}, bits per pixel alone {summary['bpp_spearman']:.3f} "
+          f"(the stream's nominal bits per pixel: {summary['nominal_bpp_spearman']:.3f})")
     for group in ("by_codec", "by_resolution"):
         print("  " + ", ".join(f"{name} {value['spearman']:.3f}" for name, value in summary[group].items()))
     keyframe = np.array([row["keyframe"] for row in rows])

@@ -193,7 +193,8 @@ def format_evaluation(result: dict) -> str:
     quality = result["quality"]
     lines = [f"quality: {quality['frames']} held-out frames",
              f"  frame level: spearman {quality['spearman']:.3f}, pearson {quality['pearson']:.3f} "
-             f"(bits per pixel alone: spearman {quality['bpp_spearman']:.3f})",
+             f"(bits per pixel alone: spearman {quality['bpp_spearman']:.3f}; "
+             f"the stream's nominal bits per pixel alone: {quality['nominal_bpp_spearman']:.3f})",
              "  spearman with the held-out clips drawn again: 95% between {:.3f} and {:.3f}".format(
                  *quality["spearman_interval"])]
     for group in ("by_sender", "by_camera", "by_codec", "by_resolution"):

@@ -53,7 +53,7 @@ def score_clip(frames: list[np.ndarray], setup: EncoderSetup, model: QualityMode
         truth_blocks = block_loss_map(frame_luma_u8(original).astype(np.float32),
                                       frame_luma_u8(received.image).astype(np.float32), BLOCK)
         rows.append({**labels, "codec": setup.codec, "sender": "realtime" if setup.realtime else "file",
-                     "bitrate": setup.bitrate, "keyframe": received.keyframe, "index": index,
+                     "bitrate": setup.bitrate, "fps": setup.fps, "keyframe": received.keyframe, "index": index,
                      "truth": ssim_loss(original, received.image), "estimate": estimate.value,
                      "tracked": tracked.value, "bpp": estimate.bpp,
                      "block_spearman": float(spearmanr(estimate.matrix.reshape(-1), truth_blocks.reshape(-1)).statistic)})
@@ -117,10 +117,19 @@ def bitrate_slopes(rows: list[dict]) -> tuple[float, float]:
     return float(truth), float(estimate)
 
 
+def nominal_bits_per_pixel(rows: list[dict]) -> np.ndarray:
+    """Each frame's bits per pixel as its stream's setting gives them: the bitrate over the pixels sent
+    per second (``size`` and ``fps``), the same for every frame of a stream. It is the figure a tester
+    who knows the encoder's setting but not each frame's size would rank frames by."""
+    pixels = np.array([np.prod([int(side) for side in row["size"].split("x")]) for row in rows], dtype=np.float64)
+    return np.array([row["bitrate"] for row in rows], dtype=np.float64) / (
+        pixels * np.array([row["fps"] for row in rows], dtype=np.float64))
+
+
 def summarise(rows: list[dict]) -> dict:
     """Pooled (with ``clip_bootstrap_interval``), per-sender, per-camera, per-codec and per-resolution
-    correlations of the frame's own estimate, the tracker's (``tracker`` keys), bits-per-pixel
-    baseline, block level."""
+    correlations of the frame's own estimate, the tracker's (``tracker`` keys), the bits-per-pixel
+    baselines (each frame's own, and its stream's nominal: ``nominal_bits_per_pixel``), block level."""
     from scipy.stats import spearmanr
 
     truth = np.array([r["truth"] for r in rows])
@@ -130,6 +139,7 @@ def summarise(rows: list[dict]) -> dict:
             "spearman_interval": clip_bootstrap_interval(estimate, truth, [r["clip"] for r in rows]),
             "tracker": _correlations(tracked, truth), "tracker_by_camera": _grouped(rows, "camera", tracked, truth),
             "bpp_spearman": round(float(spearmanr(-np.array([r["bpp"] for r in rows]), truth).statistic), 4),
+            "nominal_bpp_spearman": round(float(spearmanr(-nominal_bits_per_pixel(rows), truth).statistic), 4),
             "block_spearman_median": round(float(np.nanmedian([r["block_spearman"] for r in rows])), 4),
             "median_abs_error": round(float(np.median(np.abs(estimate - truth))), 4),
             **{group: _grouped(rows, key, estimate, truth) for group, key in (
