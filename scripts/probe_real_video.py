@@ -23,10 +23,10 @@ the tracker's, bits per pixel alone (each frame's own, and its stream's nominal 
 over the pixels sent per second), the figure once each video (at each bitrate, size, and then
 each stream: codec and sender too) is calibrated against the others, the figure with each stream's
 estimates replaced by their median, the figures over every draw of three of the videos (and over the
-draws where bits per pixel alone ranks as on the issues' content), with each of the two figures of
-bits per pixel, the spread of the videos' median
-log errors, how fast the true and the estimated loss fall as the bitrate rises, and the figures
-(with the median log error) per video, codec, sender and size.
+draws where bits per pixel alone ranks as on the issues' content), once with each of the two figures
+of bits per pixel, the spread of the videos' median log errors, how fast the true and the estimated
+loss fall as the bitrate rises, and the figures (with the median log error) per video, codec, sender
+and size.
 
 What it says of the model shipped with format /7 (23,760 frames, pooled 0.899): the shortfall is the
 level of each stream, not the ranking of frames within one. With each stream calibrated against the

@@ -160,8 +160,8 @@ def test_the_summary_ranks_frames_by_their_own_and_by_their_streams_nominal_bits
     # Two streams at 320x240: the one sent at the higher bitrate has the lower loss, but its frames'
     # own sizes say the opposite; the nominal figure ranks them right, the frames' own wrong.
     rows = [{"clip": f"c{bitrate}", "size": "320x240", "camera": "moving", "codec": "vp8", "sender": "file",
-             "bitrate": bitrate, "fps": 30, "truth": truth + 0.001 * index, "estimate": truth, "tracked": truth,
-             "bpp": bpp, "block_spearman": 0.5}
+             "bitrate": bitrate, "fps": 30, "truth": truth + 0.001 * index, "estimate": truth + 0.001 * index,
+             "tracked": truth + 0.001 * index, "bpp": bpp, "block_spearman": 0.5}
             for bitrate, truth, bpp in ((100_000, 0.2, 0.9), (1_000_000, 0.02, 0.1)) for index in range(4)]
     summary = summarise(rows)
     assert summary["nominal_bpp_spearman"] > 0.7
