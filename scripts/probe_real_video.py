@@ -186,10 +186,11 @@ ISSUE_BPP_SPEARMAN = 0.63
 
 def spearman_of_footage_draws(estimate: np.ndarray, bpp: np.ndarray, truth: np.ndarray, videos: np.ndarray,
                               per_draw: int = 3) -> np.ndarray:
-    """For every draw of ``per_draw`` of the videos: the Spearman correlation with the truth of bits per
-    pixel alone (column 0) and of the estimate (column 1), over the draw's frames; no rows when there
-    are fewer videos than ``per_draw``. A test set of a few kinds of footage is easier for bits per
-    pixel than this probe's pool, and leaves the estimate less to add."""
+    """For every draw of ``per_draw`` of the videos: the Spearman correlation with the truth of ``bpp``
+    alone (column 0: each frame's own bits per pixel, or its stream's nominal figure) and of the
+    estimate (column 1), over the draw's frames; no rows when there are fewer videos than
+    ``per_draw``. A test set of a few kinds of footage is easier for bits per pixel than this probe's
+    pool, and leaves the estimate less to add."""
     figures = []
     for draw in itertools.combinations(np.unique(videos), per_draw):
         member = np.isin(videos, draw)

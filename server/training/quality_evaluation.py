@@ -4,6 +4,7 @@ server runs over each stream."""
 
 from __future__ import annotations
 
+import math
 import time
 
 import cv2
@@ -121,9 +122,8 @@ def nominal_bits_per_pixel(rows: list[dict]) -> np.ndarray:
     """Each frame's bits per pixel as its stream's setting gives them: the bitrate over the pixels sent
     per second (``size`` and ``fps``), the same for every frame of a stream. It is the figure a tester
     who knows the encoder's setting but not each frame's size would rank frames by."""
-    pixels = np.array([np.prod([int(side) for side in row["size"].split("x")]) for row in rows], dtype=np.float64)
-    return np.array([row["bitrate"] for row in rows], dtype=np.float64) / (
-        pixels * np.array([row["fps"] for row in rows], dtype=np.float64))
+    return np.array([row["bitrate"] / (math.prod(int(side) for side in row["size"].split("x")) * row["fps"])
+                     for row in rows], dtype=np.float64)
 
 
 def summarise(rows: list[dict]) -> dict:
