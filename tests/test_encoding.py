@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import av
+import cv2
 import numpy as np
 import pytest
 
 from server.imaging.metrics import ssim_loss
-from server.training.encoding import EncoderSetup, encode_decode
+from server.training.encoding import EncoderSetup, _encoder, encode_decode
 from server.training.footage import PACKAGE_STILLS, Motion, is_still, load_still, package_file, render_still_clip
 from server.training.quality_samples import all_sources, make_specs
 
@@ -45,6 +49,32 @@ def test_x264_file_senders_send_small_b_frames(astronaut: np.ndarray) -> None:
     inter = sorted(frame.size for frame in coded[1:])
     # B-frames (most inter frames at the medium preset) cost a fraction of the P-frames that anchor them.
     assert inter[len(inter) // 2] < 0.5 * inter[-1]
+
+
+@pytest.mark.parametrize("codec", ["vp8", "h264"])
+def test_pyav_input_conversion_encodes_what_pyav_converts(astronaut: np.ndarray, codec: str) -> None:
+    """``input_conversion="pyav"`` encodes the frame as a tester's own PyAV code would: handed over as
+    bgr24 and converted by swscale, not by OpenCV."""
+    image = cv2.resize(astronaut, (320, 240), interpolation=cv2.INTER_AREA)
+    setup = EncoderSetup(codec, 1_000_000, "-6" if codec == "vp8" else "veryfast", input_conversion="pyav")
+    encoder = _encoder(setup, 320, 240)
+    decoder = av.CodecContext.create(codec, "r")
+    frame = av.VideoFrame.from_ndarray(image, format="bgr24").reformat(format="yuv420p")
+    frame.pts = 0
+    packets = list(encoder.encode(frame)) + list(encoder.encode(None))
+    expected = [picture.to_ndarray(format="bgr24") for packet in packets for picture in decoder.decode(packet)]
+    expected += [picture.to_ndarray(format="bgr24") for picture in decoder.decode(None)]
+    received = encode_decode([image], setup)[0]
+    assert received.keyframe and received.size == sum(packet.size for packet in packets)
+    np.testing.assert_array_equal(received.image, expected[0])
+    opencv = encode_decode([image], dataclasses.replace(setup, input_conversion="opencv"))[0].image
+    assert not np.array_equal(opencv, expected[0])
+    assert ssim_loss(image, opencv) < 0.05 and ssim_loss(image, received.image) < 0.05
+
+
+def test_an_unknown_input_conversion_is_refused() -> None:
+    with pytest.raises(ValueError, match="input_conversion must be one of opencv, pyav"):
+        EncoderSetup("vp8", 400_000, "-6", input_conversion="ffmpeg")
 
 
 def test_file_share_draws_file_style_senders_and_leaves_the_held_out_protocol_alone() -> None:

@@ -16,8 +16,17 @@ from server.imaging.quality_model import DEFAULT_MODEL_PATH
 from server.training.commands import split_sources
 from server.training.footage import is_still
 from server.training.quality_evaluation import (
-    QualityScorer, bitrate_slopes, clip_bootstrap_interval, nominal_bits_per_pixel, summarise)
+    QualityScorer, _block_spearman, bitrate_slopes, clip_bootstrap_interval, nominal_bits_per_pixel, summarise)
 from tests.script_modules import load_script
+
+
+def test_block_spearman_is_undefined_without_spread(recwarn: pytest.WarningsRecorder) -> None:
+    truth = np.arange(12, dtype=np.float32).reshape(3, 4) / 100
+    assert _block_spearman(truth * 2 + 0.01, truth) == pytest.approx(1.0)
+    assert _block_spearman(-truth, truth) == pytest.approx(-1.0)
+    assert np.isnan(_block_spearman(np.full((3, 4), 0.02, np.float32), truth))
+    assert np.isnan(_block_spearman(truth, np.zeros((3, 4), np.float32)))
+    assert not recwarn.list  # no ConstantInputWarning from scipy
 
 
 def test_a_perfect_ranking_has_no_spread() -> None:
@@ -89,6 +98,10 @@ def test_the_real_video_probe_scores_unseen_footage_resized_and_re_encoded(tmp_p
         (row["index"], bool(row["keyframe"]), row["video"]) for row in rows]
     assert [row["truth"] for row in written] == pytest.approx([float(row["truth"]) for row in rows])
     assert probe.sender("realtime", "h264", 500_000).realtime and not probe.sender("file", "vp8", 500_000).realtime
+    assert {probe.sender(kind, "vp8", 500_000, "pyav").input_conversion for kind in probe.SENDERS} == {"pyav"}
+    swscaled = probe.VideoClipScorer(str(DEFAULT_MODEL_PATH), start=10, frames=5, input_conversion="pyav")(
+        ("bikes.mp4", (320, 240), "vp8", 300_000, "file"))
+    assert len(swscaled) == 5 and [row["truth"] for row in swscaled] != [row["truth"] for row in rows]
 
 
 def test_the_real_video_probe_separates_calibration_between_videos_from_ranking_within() -> None:

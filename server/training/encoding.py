@@ -16,6 +16,9 @@ import cv2
 import numpy as np
 
 
+INPUT_CONVERSIONS: tuple[str, ...] = ("opencv", "pyav")
+
+
 @dataclass(frozen=True)
 class EncoderSetup:
     """One sender configuration: codec, target bitrate and speed preset."""
@@ -36,6 +39,15 @@ class EncoderSetup:
     """A real-time sender; otherwise a file-style one (see the module docstring)."""
     gop: int = 0
     """Frames between keyframes for file-style senders; 0 keeps the library's default."""
+    input_conversion: str = "opencv"
+    """How the BGR frames become the encoder's I420: ``"opencv"`` (OpenCV's conversion, as the
+    training data are made) or ``"pyav"`` (handed over as bgr24 and converted by PyAV's swscale
+    reformatter, what ``VideoFrame.from_ndarray(frame, format="bgr24")`` then ``encode`` gives)."""
+
+    def __post_init__(self) -> None:
+        if self.input_conversion not in INPUT_CONVERSIONS:
+            raise ValueError(f"input_conversion must be one of {', '.join(INPUT_CONVERSIONS)}, "
+                             f"got {self.input_conversion!r}")
 
 
 @dataclass(frozen=True)
@@ -98,7 +110,10 @@ def encode_decode(frames: list[np.ndarray], setup: EncoderSetup) -> list[CodedFr
                 pictures[decoded.pts] = decoded.to_ndarray(format="bgr24")
 
     for index, image in enumerate(frames):
-        frame = av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420), format="yuv420p")
+        if setup.input_conversion == "pyav":
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")  # the encoder reformats it
+        else:
+            frame = av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420), format="yuv420p")
         frame.pts = index
         receive(list(encoder.encode(frame)))
     receive(list(encoder.encode(None)))

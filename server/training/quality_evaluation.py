@@ -41,8 +41,6 @@ def score_clip(frames: list[np.ndarray], setup: EncoderSetup, model: QualityMode
     """Encode ``frames`` with ``setup``, decode them, and score every received frame: its own
     ``estimate_quality``, the ``QualityTracker``'s, bits per pixel and block-level Spearman against
     the true loss. Each row carries ``labels`` (at least ``clip``, ``size`` and ``camera``)."""
-    from scipy.stats import spearmanr
-
     tracker = QualityTracker(setup.codec, model=model)
     rows = []
     for index, (original, received) in enumerate(zip(frames, encode_decode(frames, setup))):
@@ -57,8 +55,18 @@ def score_clip(frames: list[np.ndarray], setup: EncoderSetup, model: QualityMode
                      "bitrate": setup.bitrate, "fps": setup.fps, "keyframe": received.keyframe, "index": index,
                      "truth": ssim_loss(original, received.image), "estimate": estimate.value,
                      "tracked": tracked.value, "bpp": estimate.bpp,
-                     "block_spearman": float(spearmanr(estimate.matrix.reshape(-1), truth_blocks.reshape(-1)).statistic)})
+                     "block_spearman": _block_spearman(estimate.matrix, truth_blocks)})
     return rows
+
+
+def _block_spearman(matrix: np.ndarray, truth_blocks: np.ndarray) -> float:
+    """Spearman correlation of a frame's estimated and true loss per block; NaN where either has no
+    spread (a flat picture, a matrix clipped to one value), which the summary's median skips."""
+    from scipy.stats import spearmanr
+
+    if np.ptp(matrix) == 0 or np.ptp(truth_blocks) == 0:
+        return float("nan")
+    return float(spearmanr(matrix.reshape(-1), truth_blocks.reshape(-1)).statistic)
 
 
 def _correlations(estimate: np.ndarray, truth: np.ndarray) -> dict:
