@@ -80,8 +80,9 @@ original to know, lifted it only to 0.925 (trees).
 Nor does the figure hang on how a tester turns frames into the encoder's input or which SSIM they
 take. Training and this probe convert each BGR frame to I420 with OpenCV; a tester's own PyAV code
 more likely hands ``bgr24`` frames to the encoder, whose swscale reformatter converts them otherwise
-(on its own, that round trip costs scikit-image's astronaut at 640x480 a loss of 0.0044 and darkens
-its luma by 1.7 grey levels, against OpenCV's 0.0032 and 1.2). With ``--encoder-input pyav`` the
+(with no codec between, swscale's conversion there and back costs scikit-image's astronaut at
+640x480 a loss of 0.0044 and darkens its luma by 1.7 grey levels; OpenCV's there and swscale's back,
+as training decodes, 0.0032 and 1.2). With ``--encoder-input pyav`` the
 eleven videos rank at 0.900 (tracker 0.903, block level 0.736, each stream calibrated 0.981), against
 0.899 with OpenCV's conversion. And against Wang's SSIM (11x11 Gaussian window, sigma 1.5) as the
 truth instead of scikit-image's default 7x7 uniform window, a scratch run on the same encodes ranked
@@ -91,8 +92,8 @@ loss, and a quarter to a third of it from 1.2 Mbps up. The estimate carries part
 adding each frame's true floor to it would rank the frames at 0.906 (0.909 with swscale), and
 cheap statistics of the original (colour saturation, colour edges, luma texture) predict the floor
 at Spearman 0.72 only. The same round trip measured on the decoded frame follows it at 0.85, and on
-every sixth stream adding that to the estimate ranked the frames at 0.907 against 0.903 (the true
-floor: 0.907); but it costs a colour round trip and an SSIM pass, 3.4 ms at 640x480 (0.8 ms on a
+every sixth stream adding that to the estimate ranked the frames at 0.9065 against 0.9027 (the true
+floor: 0.9069); but it costs a colour round trip and an SSIM pass, 3.4 ms at 640x480 (0.8 ms on a
 band of 128 rows), which the 2 ms budget does not hold.
 """
 
