@@ -4,6 +4,7 @@ the probes of ``scripts/probe_library_defaults.py``, ``scripts/probe_real_video.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -76,6 +77,10 @@ def test_the_library_defaults_probe_repeats_held_out_stills_at_the_encoders_defa
     rows = QualityScorer(str(DEFAULT_MODEL_PATH))(small)
     assert len(rows) == 6 and rows[0]["keyframe"] and all(row["camera"] == "frozen" for row in rows)
     assert all(0.0 <= row["estimate"] <= 1.0 and 0.0 <= row["truth"] <= 1.0 for row in rows)
+    assert {spec.setup.input_conversion for spec in specs} == {"opencv"}
+    swscaled = probe.probe_specs(frames=6, seed=40, input_conversion="pyav")
+    assert [dataclasses.replace(spec, setup=dataclasses.replace(spec.setup, input_conversion="opencv"))
+            for spec in swscaled] == specs
 
 
 def test_the_real_video_probe_scores_unseen_footage_resized_and_re_encoded(tmp_path: Path) -> None:
@@ -249,3 +254,5 @@ def test_the_photograph_probe_scores_each_picture_encoded_alone_as_a_keyframe(
     assert 0.0 < rows[0]["truth"] < 1.0 and 0.0 < rows[0]["estimate"] < 1.0 and rows[0]["bpp"] > 0
     with pytest.raises(ValueError, match="cannot read the photograph"):
         probe.PhotoScorer(str(DEFAULT_MODEL_PATH))(("no/such/picture.png", (320, 240), "vp8", 200_000, "file"))
+    swscaled = probe.PhotoScorer(str(DEFAULT_MODEL_PATH), "pyav")((name, (320, 240), "h264", 200_000, "realtime"))
+    assert len(swscaled) == 1 and swscaled[0]["keyframe"] and swscaled[0]["truth"] != rows[0]["truth"]
