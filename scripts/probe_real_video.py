@@ -86,7 +86,10 @@ as training decodes, 0.0032 and 1.2). With ``--encoder-input pyav`` the
 eleven videos rank at 0.900 (tracker 0.903, block level 0.736, each stream calibrated 0.981), against
 0.899 with OpenCV's conversion. And against Wang's SSIM (11x11 Gaussian window, sigma 1.5) as the
 truth instead of scikit-image's default 7x7 uniform window, a scratch run on the same encodes ranked
-them at 0.896 with either conversion. The round trip through YUV alone, with no codec, costs these
+them at 0.896 with either conversion. Nor on the luma taken: on every third stream (7,920 frames) the
+frames rank at 0.9085 against the probe's truth (OpenCV's grey, rounded to whole levels), 0.9095
+against unrounded BT.601 luma, 0.9092 against BT.709's (scikit-image's ``rgb2gray``) and 0.9108
+against the decoded Y plane compared with the Y plane the encoder was given. The round trip through YUV alone, with no codec, costs these
 originals a loss of 0.0025 (median; 0.0032 through swscale both ways): a sixth of the median true
 loss, and a quarter to a third of it from 1.2 Mbps up. The estimate carries part of that floor;
 adding each frame's true floor to it would rank the frames at 0.906 (0.909 with swscale), and
