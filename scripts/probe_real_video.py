@@ -90,8 +90,8 @@ them at 0.896 with either conversion. Nor on the luma taken: on every third stre
 frames rank at 0.9085 against the probe's truth (OpenCV's grey, rounded to whole levels), 0.9095
 against unrounded BT.601 luma, 0.9092 against BT.709's (scikit-image's ``rgb2gray``) and 0.9108
 against the decoded Y plane compared with the Y plane the encoder was given. The round trip through YUV alone, with no codec, costs these
-originals a loss of 0.0025 (median; 0.0032 through swscale both ways): a sixth of the median true
-loss, and a quarter to a third of it from 1.2 Mbps up. The estimate carries part of that floor;
+originals a loss of 0.0025 (median; 0.0032 through swscale both ways): at the median a seventh of a
+frame's true loss (a sixth through swscale), and a quarter to a third of it from 1.2 Mbps up. The estimate carries part of that floor;
 adding each frame's true floor to it would rank the frames at 0.906 (0.909 with swscale), and
 cheap statistics of the original (colour saturation, colour edges, luma texture) predict the floor
 at Spearman 0.72 only. The same round trip measured on the decoded frame follows it at 0.85, and on
