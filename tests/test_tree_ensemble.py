@@ -11,7 +11,8 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 
 from server.imaging.features import SUMMARY_FEATURES
 from server.imaging.tree_ensemble import TreeEnsemble
-from server.training.quality_fit import FitConfig, _fit_tree_head, _fit_tree_heads, trees_of
+from server.training.quality_fit import FitConfig
+from server.training.tree_head_fit import fit_tree_head, fit_tree_heads, trees_of
 
 
 def _fitted(inputs: int = 6, trees: int = 40) -> tuple[HistGradientBoostingRegressor, np.ndarray]:
@@ -80,7 +81,7 @@ def test_the_tree_learning_rate_scales_each_trees_step() -> None:
     rng = np.random.default_rng(3)
     summaries = rng.normal(0, 1, (400, len(SUMMARY_FEATURES)))
     log_losses = np.log(rng.uniform(0.001, 0.2, 400))
-    slow, fast = (_fit_tree_head(summaries, log_losses, FitConfig(head_trees=3, tree_learning_rate=rate))
+    slow, fast = (fit_tree_head(summaries, log_losses, FitConfig(head_trees=3, tree_learning_rate=rate))
                   for rate in (0.05, 0.2))
     first = slice(int(slow.roots[0]), int(slow.roots[1]))
     np.testing.assert_array_equal(slow.feature[first], fast.feature[first])
@@ -123,14 +124,14 @@ def test_the_head_trees_are_fitted_apart_on_keyframes_and_inter_frames_when_both
     # keyframes lose little whatever their first feature says; inter frames follow it
     log_losses = np.where(summaries[:, column] > 0.5, -6.0, summaries[:, 0] - 3.0)
     config = FitConfig(head_trees=30, tree_learning_rate=0.3)
-    inter, key = _fit_tree_heads(summaries, log_losses, config)
+    inter, key = fit_tree_heads(summaries, log_losses, config)
     assert key is not None
     probe = np.zeros((2, len(SUMMARY_FEATURES)))
     probe[:, 0] = (-1.5, 1.5)
     assert key.predict(probe) == pytest.approx([-6.0, -6.0], abs=0.05)
     assert inter.predict(probe)[1] - inter.predict(probe)[0] > 2.0
-    one, none = _fit_tree_heads(summaries, log_losses, FitConfig(head_trees=30, keyframe_trees=False))
+    one, none = fit_tree_heads(summaries, log_losses, FitConfig(head_trees=30, keyframe_trees=False))
     assert none is None and one.predict(probe)[1] > one.predict(probe)[0]
     few = summaries.copy()
     few[:, column] = np.arange(600) < 50  # under two leaves' worth of keyframes: one set for all frames
-    assert _fit_tree_heads(few, log_losses, config)[1] is None
+    assert fit_tree_heads(few, log_losses, config)[1] is None

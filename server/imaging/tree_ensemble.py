@@ -1,5 +1,5 @@
 """The forward pass of a shipped ensemble of regression trees (gradient boosting): pure numpy, no
-runtime dependency. Training (``server.training.quality_fit``) converts scikit-learn's fitted trees
+runtime dependency. Training (``server.training.tree_head_fit``) converts scikit-learn's fitted trees
 into this form; here the trees are only walked.
 
 All trees' nodes sit in flat arrays. An internal node sends a row left when its feature is at most

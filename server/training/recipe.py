@@ -124,7 +124,7 @@ HEAD_TREES = 300
 fitted apart on keyframes and on inter frames (``quality_fit.FitConfig.keyframe_trees``). The
 model shipped before the chroma features (format /6) had them: its networks were those of the seed-8
 run shipped before them, and its trees (300 at ``TREE_LEARNING_RATE``, each kind of frame its own) were fitted by
-``quality_fit._fit_tree_heads`` on a second build of seed 8's training frames (the training
+``tree_head_fit.fit_tree_heads`` on a second build of seed 8's training frames (the training
 record's ``frame_head_trees`` says so). Against that model without them, on the same frames:
 
 - the real-footage probe (``scripts/probe_real_video.py``): **0.889** against 0.876, the tracker
