@@ -35,14 +35,17 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
+from probe_real_video import add_encoder_input_option  # noqa: E402
+
 from server.imaging.quality_model import DEFAULT_MODEL_PATH  # noqa: E402
 from server.training.commands import split_sources  # noqa: E402
 from server.training.parallel import in_parallel  # noqa: E402
-from server.training.encoding import INPUT_CONVERSIONS, EncoderSetup  # noqa: E402
+from server.training.encoding import EncoderSetup  # noqa: E402
 from server.training.footage import is_still  # noqa: E402
 from server.training.quality_evaluation import (  # noqa: E402
     PROTOCOL_BITRATES as BITRATES, PROTOCOL_SIZES as SIZES, QualityScorer, summarise)
@@ -66,9 +69,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=8, help="frames per clip, every one scored")
     parser.add_argument("--seed", type=int, default=5000, help="draws each clip's crop of its still")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--encoder-input", choices=INPUT_CONVERSIONS, default="opencv",
-                        help="how the frames become the encoder's I420: OpenCV's conversion (as training) "
-                             "or PyAV's swscale (handing bgr24 frames to the encoder)")
+    add_encoder_input_option(parser)
     args = parser.parse_args()
     rows = in_parallel(QualityScorer(str(args.quality_model)), probe_specs(args.frames, args.seed, args.encoder_input),
                        args.workers, "probe")

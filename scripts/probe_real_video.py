@@ -82,22 +82,23 @@ take. Training and this probe convert each BGR frame to I420 with OpenCV; a test
 more likely hands ``bgr24`` frames to the encoder, whose swscale reformatter converts them otherwise
 (with no codec between, swscale's conversion there and back costs scikit-image's astronaut at
 640x480 a loss of 0.0044 and darkens its luma by 1.7 grey levels; OpenCV's there and swscale's back,
-as training decodes, 0.0032 and 1.2). With ``--encoder-input pyav`` the
-eleven videos rank at 0.900 (tracker 0.903, block level 0.736, each stream calibrated 0.981), against
-0.899 with OpenCV's conversion. And against Wang's SSIM (11x11 Gaussian window, sigma 1.5) as the
-truth instead of scikit-image's default 7x7 uniform window, a scratch run on the same encodes ranked
-them at 0.896 with either conversion. Nor on the luma taken: on every third stream (7,920 frames) the
-frames rank at 0.9085 against the probe's truth (OpenCV's grey, rounded to whole levels), 0.9095
-against unrounded BT.601 luma, 0.9092 against BT.709's (scikit-image's ``rgb2gray``) and 0.9108
-against the decoded Y plane compared with the Y plane the encoder was given. The round trip through YUV alone, with no codec, costs these
-originals a loss of 0.0025 (median; 0.0032 through swscale both ways): at the median a seventh of a
-frame's true loss (a sixth through swscale), and a quarter to a third of it from 1.2 Mbps up. The estimate carries part of that floor;
-adding each frame's true floor to it would rank the frames at 0.906 (0.909 with swscale), and
-cheap statistics of the original (colour saturation, colour edges, luma texture) predict the floor
-at Spearman 0.72 only. The same round trip measured on the decoded frame follows it at 0.85, and on
-every sixth stream adding that to the estimate ranked the frames at 0.9065 against 0.9027 (the true
-floor: 0.9069); but it costs a colour round trip and an SSIM pass, 3.4 ms at 640x480 (0.8 ms on a
-band of 128 rows), which the 2 ms budget does not hold.
+as training decodes, 0.0032 and 1.2). With ``--encoder-input pyav`` the eleven videos rank at 0.900
+(tracker 0.903, block level 0.736, each stream calibrated 0.981), against 0.899 with OpenCV's
+conversion. And against Wang's SSIM (11x11 Gaussian window, sigma 1.5) as the truth instead of
+scikit-image's default 7x7 uniform window, a scratch run on the same encodes ranked them at 0.896
+with either conversion. Nor on the luma taken: on every third stream (7,920 frames) the frames rank
+at 0.9085 against the probe's truth (OpenCV's grey, rounded to whole levels), 0.9095 against
+unrounded BT.601 luma, 0.9092 against BT.709's (scikit-image's ``rgb2gray``) and 0.9108 against the
+decoded Y plane compared with the Y plane the encoder was given. The round trip through YUV alone,
+with no codec, costs these originals a loss of 0.0025 (median; 0.0032 through swscale both ways): at
+the median a seventh of a frame's true loss (a sixth through swscale), and a quarter to a third of
+it from 1.2 Mbps up. The estimate carries part of that floor; adding each frame's true floor to it
+would rank the frames at 0.906 (0.909 with swscale), and cheap statistics of the original (colour
+saturation, colour edges, luma texture) predict the floor at Spearman 0.72 only. The same round trip
+measured on the decoded frame follows it at 0.85, and on every sixth stream adding that to the
+estimate ranked the frames at 0.9065 against 0.9027 (the true floor: 0.9069); but it costs a colour
+round trip and an SSIM pass, 3.4 ms at 640x480 (0.8 ms on a band of 128 rows), which the 2 ms budget
+does not hold.
 """
 
 from __future__ import annotations
@@ -135,6 +136,13 @@ def sender(kind: str, codec: str, bitrate: int, input_conversion: str = "opencv"
                             input_conversion=input_conversion)
     return EncoderSetup(codec, bitrate, "-6" if codec == "vp8" else "veryfast", cbr=True, denoise=True,
                         input_conversion=input_conversion)
+
+
+def add_encoder_input_option(parser: argparse.ArgumentParser) -> None:
+    """The probes' ``--encoder-input`` option (``EncoderSetup.input_conversion``), default opencv."""
+    parser.add_argument("--encoder-input", choices=INPUT_CONVERSIONS, default="opencv",
+                        help="how the frames become the encoder's I420: OpenCV's conversion (as training) "
+                             "or PyAV's swscale (handing bgr24 frames to the encoder)")
 
 
 def fit_to(frame: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -278,9 +286,7 @@ def main() -> None:
     parser.add_argument("--start", type=int, default=20,
                         help="first frame taken from each video, counted from its footage's first_frame")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--encoder-input", choices=INPUT_CONVERSIONS, default="opencv",
-                        help="how the frames become the encoder's I420: OpenCV's conversion (as training) "
-                             "or PyAV's swscale (handing bgr24 frames to the encoder)")
+    add_encoder_input_option(parser)
     parser.add_argument("--rows", type=Path, help="also write every scored frame to this JSON file")
     args = parser.parse_args()
     missing = [name for name in args.videos if video_path(name) is None]

@@ -31,10 +31,9 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
-from probe_real_video import fit_to, sender  # noqa: E402
+from probe_real_video import add_encoder_input_option, fit_to, sender  # noqa: E402
 from server.imaging.quality import load_model  # noqa: E402
 from server.imaging.quality_model import DEFAULT_MODEL_PATH  # noqa: E402
-from server.training.encoding import INPUT_CONVERSIONS  # noqa: E402
 from server.training.footage import debian_file  # noqa: E402
 from server.training.parallel import in_parallel  # noqa: E402
 from server.training.quality_evaluation import (  # noqa: E402
@@ -87,9 +86,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quality-model", type=Path, default=DEFAULT_MODEL_PATH)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--encoder-input", choices=INPUT_CONVERSIONS, default="opencv",
-                        help="how the frames become the encoder's I420: OpenCV's conversion (as training) "
-                             "or PyAV's swscale (handing bgr24 frames to the encoder)")
+    add_encoder_input_option(parser)
     args = parser.parse_args()
     missing = [name for name in PHOTOS if photo_path(name) is None]
     if missing:

@@ -17,6 +17,7 @@ from ..imaging.quality import QualityTracker, estimate_quality, load_model
 from ..imaging.quality_model import QualityModel
 from .encoding import EncoderSetup, encode_decode
 from .footage import load_still
+from .quality_fit import spearman
 from .quality_samples import ClipSpec, render_clip
 
 PROTOCOL_BITRATES = (80_000, 200_000, 500_000, 1_200_000, 3_000_000, 5_000_000)
@@ -60,13 +61,9 @@ def score_clip(frames: list[np.ndarray], setup: EncoderSetup, model: QualityMode
 
 
 def _block_spearman(matrix: np.ndarray, truth_blocks: np.ndarray) -> float:
-    """Spearman correlation of a frame's estimated and true loss per block; NaN where either has no
-    spread (a flat picture, a matrix clipped to one value), which the summary's median skips."""
-    from scipy.stats import spearmanr
-
-    if np.ptp(matrix) == 0 or np.ptp(truth_blocks) == 0:
-        return float("nan")
-    return float(spearmanr(matrix.reshape(-1), truth_blocks.reshape(-1)).statistic)
+    """Spearman correlation of a frame's estimated and true loss per block (``quality_fit.spearman``:
+    NaN where either has no spread, which the summary's median skips)."""
+    return spearman(matrix.reshape(-1), truth_blocks.reshape(-1))
 
 
 def _correlations(estimate: np.ndarray, truth: np.ndarray) -> dict:

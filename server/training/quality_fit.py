@@ -335,10 +335,11 @@ def _network_of(regressor) -> Network:
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman rank correlation (average ranks for ties)."""
+    """Spearman rank correlation (average ranks for ties); NaN, without scipy's warning, for fewer
+    than three pairs or where either side has no spread (a flat picture's blocks)."""
     from scipy.stats import spearmanr
 
-    if len(a) < 3:
+    if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")
     return float(spearmanr(a, b).statistic)
 
