@@ -14,6 +14,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from server.imaging.quality_model import DEFAULT_MODEL_PATH
+from server.training.encoding import EncoderSetup
 from server.training.commands import split_sources
 from server.training.footage import is_still
 from server.training.quality_evaluation import (
@@ -102,7 +103,10 @@ def test_the_real_video_probe_scores_unseen_footage_resized_and_re_encoded(tmp_p
     assert [(row["index"], row["keyframe"], row["video"]) for row in written] == [
         (row["index"], bool(row["keyframe"]), row["video"]) for row in rows]
     assert [row["truth"] for row in written] == pytest.approx([float(row["truth"]) for row in rows])
-    assert probe.sender("realtime", "h264", 500_000).realtime and not probe.sender("file", "vp8", 500_000).realtime
+    assert probe.sender("realtime", "h264", 500_000) == EncoderSetup("h264", 500_000, "veryfast", cbr=True, denoise=True)
+    assert probe.sender("realtime", "vp8", 80_000) == EncoderSetup("vp8", 80_000, "-6", cbr=True, denoise=True)
+    assert probe.sender("file", "vp8", 500_000) == EncoderSetup("vp8", 500_000, "", cbr=False, denoise=False,
+                                                                realtime=False)
     assert {probe.sender(kind, "vp8", 500_000, "pyav").input_conversion for kind in probe.SENDERS} == {"pyav"}
     swscaled = probe.VideoClipScorer(str(DEFAULT_MODEL_PATH), start=10, frames=5, input_conversion="pyav")(
         ("bikes.mp4", (320, 240), "vp8", 300_000, "file"))
@@ -162,7 +166,8 @@ def test_the_probe_states_draws_against_a_baseline_and_those_ranked_as_on_the_is
     probe = load_script("probe_real_video")
     draws = np.array([[0.60, 0.91], [0.66, 0.85], [0.40, 0.99]])
     line = probe.draws_line(draws, "nominal bits per pixel")
-    assert "draws of three videos (3): nominal bits per pixel alone 0.553, spearman 0.917 on average" in line
+    assert "draws of 3 videos (3): nominal bits per pixel alone 0.553, spearman 0.917 on average" in line
+    assert probe.draws_line(draws, "bits per pixel", per_draw=2).startswith("  draws of 2 videos (3): ")
     assert "the 2 where nominal bits per pixel alone is 0.63 +- 0.07" in line
     assert "spearman 0.880 on average (0.850 to 0.910), 1 of them at 0.90 or more" in line
     assert probe.draws_line(draws[2:], "bits per pixel").endswith("none")
@@ -228,6 +233,17 @@ def test_bitrate_slopes_measure_how_fast_loss_falls_as_bits_rise() -> None:
     assert bitrate_slopes(rows) == pytest.approx((-0.5, -0.25), abs=0.01)
     with pytest.raises(ValueError, match="three bitrates"):
         bitrate_slopes([row for row in rows if row["bitrate"] != 100_000])
+
+
+def test_the_real_video_probe_states_each_groups_bitrate_slopes() -> None:
+    probe = load_script("probe_real_video")
+    rows = [{"video": "a", "size": "320x240", "codec": "vp8", "sender": "file", "bitrate": bitrate,
+             "truth": 0.1 * (bitrate / 100_000) ** -0.5, "estimate": 0.1 * (bitrate / 100_000) ** -0.25}
+            for bitrate in (100_000, 400_000, 1_600_000)]
+    assert probe.slopes_text(rows) == ", loss against bitrate: truth ^-0.50, estimate ^-0.25"
+    assert probe.slopes_text(rows[:2]) == ""  # two bitrates make no slope
+    line = probe._line("video a", [{**row, "tracked": row["estimate"], "bpp": row["bitrate"] / 1e6} for row in rows])
+    assert line.startswith("  video a") and line.endswith(", loss against bitrate: truth ^-0.50, estimate ^-0.25")
 
 
 def test_the_bitrate_slope_probe_scores_one_still_at_every_bitrate() -> None:
