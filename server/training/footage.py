@@ -33,7 +33,8 @@ Measured and not adopted: more real footage. Five more ``DEBIAN_CLIPS`` joined t
 cockatoo.mp4 bikes.mp4``) the model ranked frames at 0.914 against the shipped model's 0.922; the
 flat table of ``motion.mov`` rose from 0.524 to 0.565, every other video fell by 0.002-0.018;
 ``backdrop evaluate``'s default draw gave 0.906 against 0.895, within what a retrain of the shipped
-recipe moves it (0.904). What one real video teaches does not carry to another.
+recipe moves it (0.904). What one real video teaches does not carry to another, nor do ten
+(``scripts/probe_real_video.py``'s docstring: the frame head refitted with ten of its videos).
 """
 
 from __future__ import annotations
