@@ -100,9 +100,9 @@ estimate ranked the frames at 0.9065 against 0.9027 (the true floor: 0.9069); bu
 round trip and an SSIM pass, 3.4 ms at 640x480 (0.8 ms on a band of 128 rows), which the 2 ms budget
 does not hold.
 
-Each video's level is off because the estimator cannot tell how steeply that footage's loss falls
-with the bits, and every part of it errs alike. Per video (the lines below print it), the true loss
-falls as bitrate^-0.28 (the coin) to ^-0.90 (the screen share), the estimate only as ^-0.25 to
+Each video's level is off largely because the estimator cannot tell how steeply that footage's loss
+falls with the bits, and every part of it errs alike. Per video (the lines below print it), the true
+loss falls as bitrate^-0.28 (the coin) to ^-0.90 (the screen share), the estimate only as ^-0.25 to
 ^-0.52: the screen share at ^-0.39 against ^-0.90, the diver ^-0.25 against ^-0.57, the city at dusk
 ^-0.35 against ^-0.69, the street ^-0.42 against ^-0.66, while the phone's video and the classroom
 are estimated steeper than they are (^-0.45 against ^-0.40 and ^-0.35). Over the eleven videos the
@@ -250,6 +250,9 @@ def spearman_of_group_medians(estimate: np.ndarray, truth: np.ndarray, groups: n
     return float(spearmanr(group_medians(np.asarray(estimate, dtype=np.float64), groups), truth).statistic)
 
 
+VIDEOS_PER_DRAW = 3
+"""Videos in each draw of ``spearman_of_footage_draws`` as the probe prints them: a test set of a few
+kinds of footage."""
 ISSUE_BPP_SPEARMAN = 0.63
 """What bits per pixel alone reaches on the issues' own test content (issue 2: "about 0.63")."""
 
@@ -305,8 +308,8 @@ def median_log_error(rows: list[dict]) -> float:
 
 
 def slopes_text(rows: list[dict]) -> str:
-    """``bitrate_slopes`` of ``rows`` as printed ("loss against bitrate: truth ^-0.57, estimate
-    ^-0.25"), or "" when no series of them was scored at three bitrates or more."""
+    """``bitrate_slopes`` of ``rows`` as a line's last figures (", loss against bitrate: truth ^-0.57,
+    estimate ^-0.25"), or "" when no series of them was scored at three bitrates or more."""
     try:
         truth, estimate = bitrate_slopes(rows)
     except ValueError:
@@ -361,7 +364,8 @@ def main() -> None:
           f"spearman {spearman_of_group_medians(estimate, truth, group_labels(rows, ENCODE)):.3f}")
     for baseline, bpp in (("bits per pixel", np.array([row["bpp"] for row in rows])),
                           ("the stream's nominal bits per pixel", nominal_bits_per_pixel(rows))):
-        line = draws_line(spearman_of_footage_draws(estimate, bpp, truth, videos), baseline)
+        line = draws_line(spearman_of_footage_draws(estimate, bpp, truth, videos, VIDEOS_PER_DRAW), baseline,
+                          VIDEOS_PER_DRAW)
         if line:
             print(line)
     errors = log_errors(estimate, truth)
