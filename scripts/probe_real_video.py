@@ -258,7 +258,7 @@ ISSUE_BPP_SPEARMAN = 0.63
 
 
 def spearman_of_footage_draws(estimate: np.ndarray, bpp: np.ndarray, truth: np.ndarray, videos: np.ndarray,
-                              per_draw: int = 3) -> np.ndarray:
+                              per_draw: int = VIDEOS_PER_DRAW) -> np.ndarray:
     """For every draw of ``per_draw`` of the videos: the Spearman correlation with the truth of ``bpp``
     alone (column 0: each frame's own bits per pixel, or its stream's nominal figure) and of the
     estimate (column 1), over the draw's frames; no rows when there are fewer videos than
@@ -272,7 +272,7 @@ def spearman_of_footage_draws(estimate: np.ndarray, bpp: np.ndarray, truth: np.n
     return np.array(figures, dtype=np.float64).reshape(-1, 2)
 
 
-def draws_line(draws: np.ndarray, baseline: str, per_draw: int = 3) -> str | None:
+def draws_line(draws: np.ndarray, baseline: str, per_draw: int = VIDEOS_PER_DRAW) -> str | None:
     """One line on ``spearman_of_footage_draws``' rows (draws of ``per_draw`` videos), whose column 0
     is ``baseline`` alone: both figures on average, and the estimate's over the draws where the
     baseline ranks as on the issues' content (within 0.07 of ``ISSUE_BPP_SPEARMAN``); None without
@@ -364,8 +364,7 @@ def main() -> None:
           f"spearman {spearman_of_group_medians(estimate, truth, group_labels(rows, ENCODE)):.3f}")
     for baseline, bpp in (("bits per pixel", np.array([row["bpp"] for row in rows])),
                           ("the stream's nominal bits per pixel", nominal_bits_per_pixel(rows))):
-        line = draws_line(spearman_of_footage_draws(estimate, bpp, truth, videos, VIDEOS_PER_DRAW), baseline,
-                          VIDEOS_PER_DRAW)
+        line = draws_line(spearman_of_footage_draws(estimate, bpp, truth, videos), baseline)
         if line:
             print(line)
     errors = log_errors(estimate, truth)
