@@ -67,6 +67,22 @@ def test_noise_feature_rises_with_added_noise_and_falls_with_smoothing(astronaut
     assert level["smooth"] < level["clean"] < level["noisy"], level
 
 
+def test_noise_feature_is_each_blocks_rounded_mean_operator_magnitude(astronaut: np.ndarray) -> None:
+    """The block mean of Immerkaer's operator (quartered, saturated to a byte), rounded half to even
+    as the OpenCV resize the model was trained with rounded it; a checkerboard saturates every pixel."""
+    rng = np.random.default_rng(1)
+    noisy = np.clip(astronaut + rng.normal(0, 9, astronaut.shape), 0, 255).astype(np.uint8)
+    checkerboard = np.repeat((np.indices((96, 128)).sum(axis=0) % 2 * 255).astype(np.uint8)[:, :, None], 3, axis=2)
+    kernel = np.outer([1.0, -2.0, 1.0], [1.0, -2.0, 1.0])
+    for image in (astronaut, noisy, checkerboard):
+        y = frame_luma_u8(image)
+        response = cv2.filter2D(y.astype(np.float64), -1, kernel, borderType=cv2.BORDER_REPLICATE)
+        magnitude = np.minimum(np.rint(np.abs(response) * 0.25), 255.0)
+        means = magnitude.reshape(y.shape[0] // 16, 16, y.shape[1] // 16, 16).mean(axis=(1, 3))
+        expected = np.log(np.rint(means) + 0.5)
+        np.testing.assert_allclose(block_features(y)[:, :, BLOCK_FEATURES.index("log_noise")], expected, atol=1e-6)
+
+
 def test_frame_features_have_their_declared_length(astronaut: np.ndarray) -> None:
     blocks = block_features(frame_luma_u8(astronaut))
     assert blocks.shape == (astronaut.shape[0] // 16, astronaut.shape[1] // 16, len(BLOCK_FEATURES))

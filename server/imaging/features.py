@@ -58,6 +58,10 @@ _EDGE4 = slice(3, BLOCK - 1, 4)
 macroblock edge, the other twelve lie inside transform blocks."""
 _EDGE4_COUNT = 3
 _INNER_COUNT = BLOCK - 1 - _EDGE4_COUNT
+_POSITION_PICKS = np.stack([np.isin(np.arange(BLOCK), np.arange(BLOCK)[_EDGE4]), np.arange(BLOCK) == BLOCK - 1,
+                            np.ones(BLOCK, bool)], axis=1).astype(np.float32)
+"""(16, 3): which step positions sum to the 4x4 edges' steps, the macroblock edge's, and all of them."""
+_POSITION_PICKS.setflags(write=False)
 
 
 def frame_luma_u8(frame_bgr: np.ndarray) -> np.ndarray:
@@ -89,12 +93,12 @@ def block_features(y: np.ndarray) -> np.ndarray:
     zero_share = zero_counts * (1.0 / (2 * BLOCK * 15))
     small_share = small_counts * (1.0 / (2 * BLOCK * 15))
     # The sums are whole numbers below 2^24, exact in float32 in any order: the means below are the
-    # same floats as means over the positions picked out.
-    edge4_sum = both[:, :, _EDGE4].sum(axis=2)
-    edge16_sum = both[:, :, BLOCK - 1]
+    # same floats as means over the positions picked out. One matrix product picks all three sums.
+    position_sums = both.reshape(-1, BLOCK) @ _POSITION_PICKS
+    edge4_sum, edge16_sum, all_sum = (position_sums[:, kind].reshape(rows, cols) for kind in range(3))
     edge4 = (edge4_sum / np.float32(_EDGE4_COUNT)) * (1.0 / (2 * BLOCK))
     edge16 = edge16_sum * (1.0 / (2 * BLOCK))
-    inner = ((both.sum(axis=2) - edge4_sum - edge16_sum) / np.float32(_INNER_COUNT)) * (1.0 / (2 * BLOCK))
+    inner = ((all_sum - edge4_sum - edge16_sum) / np.float32(_INNER_COUNT)) * (1.0 / (2 * BLOCK))
     edge16[:, -1] = edge4[:, -1]
     edge16[-1, :] = edge4[-1, :]
 
@@ -140,19 +144,20 @@ def _hadamard_4x4(y: np.ndarray, rows: int, cols: int) -> _Spectrum:
     """The 4x4 Walsh-Hadamard transform of the codec's 4x4 blocks, reduced to ``_Spectrum``.
 
     Both passes run as OpenCV arithmetic on whole planes (the horizontal one on transposed planes);
-    every sum is of integers below 2^24, so the float32 accumulators are exact."""
+    only the coefficients' magnitudes are read (the DC is never negative), and every sum is of
+    integers below 2^24, so the float32 accumulators are exact."""
     height, width = rows * BLOCK, cols * BLOCK
-    # The 16 coefficient planes, vertical frequency j and horizontal k at 4 * j + k, each (width // 4,
+    # The 16 magnitude planes, vertical frequency j and horizontal k at 4 * j + k, each (width // 4,
     # height // 4): transposed, as the horizontal pass runs down the columns of transposed planes.
-    coefficients = [coefficient.astype(np.float32)
-                    for plane in _butterfly_4(y.reshape(height // 4, 4, width))
-                    for coefficient in _butterfly_4(cv2.transpose(plane).reshape(width // 4, 4, height // 4))]
-    high, low, energy = (np.zeros(coefficients[0].shape, np.float32) for _ in range(3))
-    for index, value in enumerate(coefficients):
+    magnitudes = [magnitude
+                  for plane in _butterfly_4(y.reshape(height // 4, 4, width))
+                  for magnitude in _butterfly_magnitudes_4(cv2.transpose(plane).reshape(width // 4, 4, height // 4))]
+    high, low, energy = (np.zeros(magnitudes[0].shape, np.float32) for _ in range(3))
+    for index, value in enumerate(magnitudes):
         cv2.accumulateSquare(value, energy)
         if index:  # AC: the three lowest (0,1), (1,0), (1,1) or the twelve others
-            cv2.accumulate(np.abs(value), low if index in (1, 4, 5) else high)
-    dc = coefficients[0]
+            cv2.accumulate(value, low if index in (1, 4, 5) else high)
+    dc = magnitudes[0].astype(np.float32)
     pooled = cv2.resize(cv2.transpose(cv2.merge([high, low])), (cols, rows), interpolation=cv2.INTER_AREA)
     log_high = np.log(pooled[:, :, 0] * (1.0 / (4 * 12)) + LOG_EPS)
     return _Spectrum(mean4=cv2.transpose(dc) * (1.0 / 16), square_mean4=cv2.transpose(energy) * (1.0 / 256),
@@ -169,6 +174,19 @@ def _butterfly_4(lines: np.ndarray) -> tuple[np.ndarray, ...]:
     return cv2.add(s03, s12), cv2.add(d03, d12), cv2.subtract(s03, s12), cv2.subtract(d03, d12)
 
 
+def _butterfly_magnitudes_4(lines: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``_butterfly_4``'s magnitudes for int16 ``lines`` whose transform stays below 2^15: four
+    uint16 planes, which OpenCV accumulates as they are (the differences' magnitudes in one step)."""
+    s03 = cv2.add(lines[:, 0], lines[:, 3])
+    s12 = cv2.add(lines[:, 1], lines[:, 2])
+    d03 = cv2.subtract(lines[:, 0], lines[:, 3])
+    d12 = cv2.subtract(lines[:, 1], lines[:, 2])
+    zero = np.zeros(s03.shape, np.int16)
+    return tuple(magnitude.view(np.uint16) for magnitude in (
+        cv2.absdiff(cv2.add(s03, s12), zero), cv2.absdiff(cv2.add(d03, d12), zero),
+        cv2.absdiff(s03, s12), cv2.absdiff(d03, d12)))
+
+
 NOISE_KERNEL_1D = np.array([1, -2, 1], np.float32)  # Immerkaer's 3x3 operator is its outer product
 
 
@@ -177,8 +195,12 @@ def _log_noise(y: np.ndarray, rows: int, cols: int) -> np.ndarray:
     cancels edges and ramps): camera noise and grain survive it, smoothing by the codec removes it."""
     response = cv2.sepFilter2D(y, cv2.CV_16S, NOISE_KERNEL_1D, NOISE_KERNEL_1D, borderType=cv2.BORDER_REPLICATE)
     magnitude = cv2.convertScaleAbs(response, alpha=0.25)  # /4 keeps typical responses inside uint8
-    pooled = cv2.resize(magnitude, (cols, rows), interpolation=cv2.INTER_AREA)
-    return np.log(pooled.astype(np.float32) + LOG_EPS)
+    # Each block's mean magnitude, rounded half to even as OpenCV's INTER_AREA resize rounds it (the
+    # figures the model was trained on): sums of 256 uint8 values fit uint16, and /256 is exact.
+    per_line = cv2.transpose(magnitude.reshape(rows, BLOCK, cols * BLOCK).sum(axis=1, dtype=np.uint16))
+    sums = per_line.reshape(cols, BLOCK, rows).sum(axis=1, dtype=np.uint16)
+    pooled = np.rint(cv2.transpose(sums).astype(np.float32) * np.float32(1.0 / (BLOCK * BLOCK)))
+    return np.log(pooled + LOG_EPS)
 
 
 def _position_sums(y: np.ndarray, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
