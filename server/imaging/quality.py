@@ -18,6 +18,7 @@ import numpy as np
 
 from .chroma import chroma_features, chroma_features_i420
 from .features import BLOCK, CODECS, block_columns, block_features, frame_features, frame_luma_u8
+from .opencv_threads import on_one_opencv_thread
 from .quality_model import DEFAULT_MODEL_PATH, QualityModel
 from .validation import require_bgr_image, require_choice
 from .yuv import gray_from_i420, require_i420
@@ -67,6 +68,7 @@ def check_statistic(statistic: object) -> str:
     return statistic  # type: ignore[return-value]
 
 
+@on_one_opencv_thread
 def estimate_quality(frame_bgr: np.ndarray, encoded_size: int, keyframe: bool, codec: str = "vp8",
                      statistic: str = "mean", model: QualityModel | None = None) -> QualityEstimate:
     """Estimate the quality of one decoded frame from its pixels and its encoded size."""
@@ -94,6 +96,7 @@ def _planes_i420(i420: np.ndarray, width: int, height: int, encoded_size: int, c
     return gray[: (height // BLOCK) * BLOCK, : (width // BLOCK) * BLOCK], chroma_features_i420(i420, width, height)
 
 
+@on_one_opencv_thread
 def estimate_quality_i420(i420: np.ndarray, width: int, height: int, encoded_size: int, keyframe: bool,
                           codec: str = "vp8", statistic: str = "mean",
                           model: QualityModel | None = None) -> QualityEstimate:
@@ -167,12 +170,14 @@ class QualityTracker:
         shape = self.latest.matrix.shape
         return 8.0 * self._inter_size / (shape[0] * shape[1] * BLOCK * BLOCK)
 
+    @on_one_opencv_thread
     def update(self, frame_bgr: np.ndarray, encoded_size: int, keyframe: bool) -> QualityEstimate:
         """Score the next frame of the stream and return the tracked estimate."""
         luma, chroma = _planes_bgr(frame_bgr, encoded_size, self.codec, self.statistic)
         height, width = frame_bgr.shape[:2]
         return self._follow(luma, chroma, width, height, encoded_size, keyframe)
 
+    @on_one_opencv_thread
     def update_i420(self, i420: np.ndarray, width: int, height: int, encoded_size: int,
                     keyframe: bool) -> QualityEstimate:
         """``update`` for a decoded I420 frame."""
