@@ -211,23 +211,27 @@ def _position_sums(y: np.ndarray, rows: int, cols: int) -> tuple[np.ndarray, np.
     sums = []
     # Per pixel, both directions: (step == 0) + 64 * (step <= 2). Summed over a block's 16 lines the
     # two counts stay apart (at most 32 zero steps), and the total fits 16 bits.
-    counts = np.zeros((height, width), np.uint8)
+    codes = []
     for axis in (1, 0):
-        steps = np.zeros((height, width), np.uint8)
+        steps = np.empty((height, width), np.uint8)
         if axis == 1:
             cv2.absdiff(y[:, 1:], y[:, :-1], dst=steps[:, :-1])
+            steps[:, -1] = 0
         else:
             cv2.absdiff(y[1:, :], y[:-1, :], dst=steps[:-1, :])
+            steps[-1, :] = 0
         code = (steps == 0).view(np.uint8) + (steps <= 2).view(np.uint8) * np.uint8(64)
         if axis == 1:
             code[:, BLOCK - 1 :: BLOCK] = 0
         else:
             code[BLOCK - 1 :: BLOCK, :] = 0
             steps = cv2.transpose(steps)
-        counts += code
+        codes.append(code)
         lines, length, grid = (rows, width, cols) if axis == 1 else (cols, height, rows)
         total = steps.reshape(lines, BLOCK, length).sum(axis=1, dtype=np.uint16).reshape(lines, grid, BLOCK)
         sums.append(total if axis == 1 else total.transpose(1, 0, 2))
+    counts = codes[0]
+    counts += codes[1]
     per_line = cv2.transpose(counts.reshape(rows, BLOCK, width).sum(axis=1, dtype=np.uint16))  # (width, rows)
     zeros = (per_line & 63).reshape(cols, BLOCK, rows).sum(axis=1, dtype=np.uint16)
     smalls = (per_line >> 6).reshape(cols, BLOCK, rows).sum(axis=1, dtype=np.uint16)
