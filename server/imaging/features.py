@@ -58,10 +58,20 @@ _EDGE4 = slice(3, BLOCK - 1, 4)
 macroblock edge, the other twelve lie inside transform blocks."""
 _EDGE4_COUNT = 3
 _INNER_COUNT = BLOCK - 1 - _EDGE4_COUNT
-_POSITION_PICKS = np.stack([np.isin(np.arange(BLOCK), np.arange(BLOCK)[_EDGE4]), np.arange(BLOCK) == BLOCK - 1,
-                            np.ones(BLOCK, bool)], axis=1).astype(np.float32)
-"""(16, 3): which step positions sum to the 4x4 edges' steps, the macroblock edge's, and all of them."""
-_POSITION_PICKS.setflags(write=False)
+
+
+def _position_picks() -> np.ndarray:
+    """(16, 3), read-only: which step positions sum to the 4x4 transform edges' steps, to the
+    macroblock edge's, and to all of a block's."""
+    picks = np.zeros((BLOCK, 3), np.float32)
+    picks[_EDGE4, 0] = 1.0
+    picks[BLOCK - 1, 1] = 1.0
+    picks[:, 2] = 1.0
+    picks.setflags(write=False)
+    return picks
+
+
+_POSITION_PICKS = _position_picks()
 
 
 def frame_luma_u8(frame_bgr: np.ndarray) -> np.ndarray:
