@@ -42,9 +42,16 @@ def chroma_features(frame_bgr: np.ndarray) -> np.ndarray:
     require_bgr_image(frame_bgr, "frame")
     bands, band, covered = chroma_bands(frame_bgr.shape[1], frame_bgr.shape[0])
     width = frame_bgr.shape[1] // BLOCK * BLOCK
-    sample = frame_bgr[:covered, :width].reshape(-1, band * 2, width, 3)[bands].reshape(-1, width, 3)
-    height = sample.shape[0]
-    u_over_v = cv2.cvtColor(sample, cv2.COLOR_BGR2YUV_I420)[height:].reshape(height, width // 2)
+    tops = [index * 2 * band for index in range(covered // (2 * band))[bands]]
+    # Each band converted where it lies (I420's chroma is local to 2x2 pixels, so this is the
+    # conversion of the bands stacked, without copying them together first): U rows, then V rows.
+    u_over_v = np.empty((2 * band * len(tops), width // 2), np.uint8)
+    u_rows, v_rows = u_over_v[: band * len(tops)], u_over_v[band * len(tops):]
+    for number, top in enumerate(tops):
+        converted = cv2.cvtColor(frame_bgr[top : top + 2 * band, :width], cv2.COLOR_BGR2YUV_I420)
+        chroma = converted[2 * band :].reshape(2 * band, width // 2)
+        u_rows[number * band : (number + 1) * band] = chroma[:band]
+        v_rows[number * band : (number + 1) * band] = chroma[band:]
     return _chroma_statistics(u_over_v, band)
 
 
