@@ -87,7 +87,15 @@ def parse_offer(sdp: object) -> RTCSessionDescription:
 
 
 async def close_quietly(pc: RTCPeerConnection) -> None:
-    """Close a peer connection that aiortc may be closing itself (remote hang-up) at the same moment."""
+    """Close a peer connection that aiortc may be closing itself (remote hang-up) at the same moment.
+
+    The close runs shielded: a second ``close()`` waits on the first one's future, and cancelling
+    that wait would cancel the future too, so that the first close then fails setting its result
+    ("Task exception was never retrieved"). Cancelling this coroutine leaves the close running."""
+    await asyncio.shield(_close_ignoring_a_concurrent_close(pc))
+
+
+async def _close_ignoring_a_concurrent_close(pc: RTCPeerConnection) -> None:
     try:
         await pc.close()
     except asyncio.InvalidStateError:
