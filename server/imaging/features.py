@@ -174,23 +174,25 @@ def _hadamard_4x4(y: np.ndarray, rows: int, cols: int) -> _Spectrum:
                      log_high=log_high, high_to_low=log_high - np.log(pooled[:, :, 1] * (1.0 / (4 * 3)) + LOG_EPS))
 
 
+def _outer_and_inner_pairs(lines: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The butterfly's first stage across axis 1 of ``lines`` (n, 4, m), uint8 or int16: the sums
+    and differences of lines 0 and 3 and of lines 1 and 2, int16 planes (n, m)."""
+    return (cv2.add(lines[:, 0], lines[:, 3], dtype=cv2.CV_16S), cv2.add(lines[:, 1], lines[:, 2], dtype=cv2.CV_16S),
+            cv2.subtract(lines[:, 0], lines[:, 3], dtype=cv2.CV_16S),
+            cv2.subtract(lines[:, 1], lines[:, 2], dtype=cv2.CV_16S))
+
+
 def _butterfly_4(lines: np.ndarray) -> tuple[np.ndarray, ...]:
     """The 4-point Walsh-Hadamard transform across axis 1 of ``lines`` (n, 4, m), uint8 or int16:
     four int16 planes (n, m), frequencies 0..3 in sequency order."""
-    s03 = cv2.add(lines[:, 0], lines[:, 3], dtype=cv2.CV_16S)
-    s12 = cv2.add(lines[:, 1], lines[:, 2], dtype=cv2.CV_16S)
-    d03 = cv2.subtract(lines[:, 0], lines[:, 3], dtype=cv2.CV_16S)
-    d12 = cv2.subtract(lines[:, 1], lines[:, 2], dtype=cv2.CV_16S)
+    s03, s12, d03, d12 = _outer_and_inner_pairs(lines)
     return cv2.add(s03, s12), cv2.add(d03, d12), cv2.subtract(s03, s12), cv2.subtract(d03, d12)
 
 
 def _butterfly_magnitudes_4(lines: np.ndarray) -> tuple[np.ndarray, ...]:
     """``_butterfly_4``'s magnitudes for int16 ``lines`` whose transform stays below 2^15: four
     uint16 planes, which OpenCV accumulates as they are (the differences' magnitudes in one step)."""
-    s03 = cv2.add(lines[:, 0], lines[:, 3])
-    s12 = cv2.add(lines[:, 1], lines[:, 2])
-    d03 = cv2.subtract(lines[:, 0], lines[:, 3])
-    d12 = cv2.subtract(lines[:, 1], lines[:, 2])
+    s03, s12, d03, d12 = _outer_and_inner_pairs(lines)
     zero = np.zeros(s03.shape, np.int16)
     return tuple(magnitude.view(np.uint16) for magnitude in (
         cv2.absdiff(cv2.add(s03, s12), zero), cv2.absdiff(cv2.add(d03, d12), zero),
