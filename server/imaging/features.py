@@ -6,10 +6,8 @@ the spirit of Wang, Sheikh and Bovik), across macroblock edges, the share of fla
 (detail quantised away), sharpness (interior gradient against texture), and the high-frequency
 energy of the 4x4 Walsh-Hadamard transform and how steeply it falls off. Frame-level features
 carry the bitrate signal: bits per pixel, keyframe flag, codec and resolution. ``frame_summary``
-adds how the block features spread over the frame, for the frame-level model.
-
-The frame-level model also reads the decoded colour planes' statistics (``CHROMA_FEATURES``,
-computed by ``chroma``).
+adds how the block features spread over the frame, for the frame-level model, which also reads
+the decoded colour planes' statistics (``CHROMA_FEATURES``, computed by ``chroma``).
 
 Measured and not adopted (session 34): fifteen statistics of how the block features go with texture
 over the frame, appended to the summary. They were the least-squares slopes of the zero-step share,
