@@ -26,7 +26,7 @@ frames 0.674, tracker 0.959):
   0.0068-0.0124) instead of falling. Ranking such frames asks for the loss to within a tenth, and
   VP8 at 320x240 ranks at 0.21 (keyframes 0.91, inter frames 0.14).
 - An x264 skip frame (19 bytes) decodes to its keyframe's very pixels, yet its estimate differs from
-  the keyframe's: the difference is the frame head reading a tiny inter frame's size. Trusting the
+  the keyframe's: the model reads the inter frame's flag and its tiny size. Trusting the
   pixels alone for such frames does not help. A frame head without the size features (session 34:
   gradient-boosted trees fitted on 9,110 frames of the recipe, scratch) ranked this probe's inter
   frames at 0.638, against 0.678 for the same trees with them. Scoring inter frames under a size
