@@ -217,9 +217,8 @@ def _butterfly_magnitudes_4(lines: np.ndarray) -> tuple[np.ndarray, ...]:
     """``_butterfly_4``'s magnitudes for int16 ``lines`` whose transform stays below 2^15: four
     uint16 planes, which OpenCV accumulates as they are (the differences' magnitudes in one step)."""
     s03, s12, d03, d12 = _outer_and_inner_pairs(lines)
-    zero = np.zeros(s03.shape, np.int16)
     return tuple(magnitude.view(np.uint16) for magnitude in (
-        cv2.absdiff(cv2.add(s03, s12), zero), cv2.absdiff(cv2.add(d03, d12), zero),
+        cv2.absdiff(cv2.add(s03, s12), 0), cv2.absdiff(cv2.add(d03, d12), 0),
         cv2.absdiff(s03, s12), cv2.absdiff(d03, d12)))
 
 
