@@ -111,8 +111,9 @@ model's 0.909), each alone and then the two averaged: real footage (``scripts/pr
 frames) 0.899 / 0.908 / 0.910, held-out stills (3,600 frames of the held-out sources) 0.887 / 0.874
 / 0.889, the library-defaults probe 0.708 / 0.720 / 0.727. The seed-9 run alone ranked ``backdrop
 evaluate``'s three draws at 0.895 / 0.885 / 0.864 (shipped: 0.900 / 0.863 / 0.852). A second model
-would also cost its block network and frame head at run time, about 0.18 ms per frame, where
-``estimate_quality`` already takes 1.9-2.0 ms of the 2 allowed.
+would also cost its block network and frame head at run time, 0.11 ms per 640x480 frame
+(``predict_blocks`` 0.061 ms, ``rescale`` 0.049 ms), where ``estimate_quality`` already takes
+1.9-2.0 ms of the 2 allowed.
 
 Where the held-out error comes from (the shipped model on ``backdrop evaluate``'s 240 clips): the
 residual log(estimate / truth) varies 0.40 between clips and 0.24 within one, and its mean follows
