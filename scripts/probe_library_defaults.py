@@ -28,12 +28,13 @@ frames 0.674, tracker 0.959):
 - An x264 inter frame of about 20 bytes decodes to nearly its keyframe's pixels (coffee at 640x480:
   a mean absolute difference of 0.001-0.19 grey levels, the true loss the same to three digits), yet
   the probe's inter frames' estimates stray from their keyframe's by a median 0.25 in log: the model
-  reads the inter frame's flag and its tiny size. Trusting the pixels alone does not help. A frame
-  head without the size features (session 34: gradient-boosted trees fitted on 9,110 frames of the
-  recipe, scratch) ranked this probe's inter frames at 0.638, against 0.678 for the same trees with
-  them; scoring inter frames under a size threshold by it lowered the pooled figure at every
-  threshold tried (0.651-0.680 against 0.698). A stateless estimate of such a frame can only be as
-  good as a no-reference score of its pixels; the tracker carries the keyframe's score forward.
+  reads the inter frame's flag and its tiny size. Trusting the pixels alone does not help (as
+  ``server/training/quality_fit.py``'s docstring found for network heads). A frame head without the
+  size features (session 34: gradient-boosted trees fitted on 9,110 frames of the recipe, scratch)
+  ranked this probe's inter frames at 0.638, against 0.678 for the same trees with them; scoring
+  inter frames under a size threshold by it lowered the pooled figure at every threshold tried
+  (0.651-0.680 against 0.698). A stateless estimate of such a frame can only be as good as a
+  no-reference score of its pixels; the tracker carries the keyframe's score forward.
 """
 
 from __future__ import annotations

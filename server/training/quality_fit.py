@@ -104,7 +104,7 @@ A lead not within the training budget yet: averaging (log domain) the frame esti
 model and of one trained on other clips (the sources of ``footage``'s note) ranked the three draws
 at 0.913 / 0.891 / 0.874 and the library-defaults probe at 0.790, above either model alone, while
 heads fitted on two halves of one run's clips and averaged did not gain (0.902 / 0.875 / 0.854).
-Members need full-size data sets of their own, and building and fitting two takes about 40 minutes
+Members need full-size data sets of their own, and building and fitting two takes 40-45 minutes
 on the 2-core machine, over the 30 allowed. Measured again in session 35 with a fresh run of the
 shipped recipe at ``--seed 9`` (22 min 34 s; training record's held-out frames 0.911, the shipped
 model's 0.909), each alone and then the two averaged: real footage (``scripts/probe_real_video.py``'s
