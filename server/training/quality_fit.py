@@ -113,7 +113,15 @@ frames) 0.899 / 0.908 / 0.910, held-out stills (3,600 frames of the held-out sou
 evaluate``'s three draws at 0.895 / 0.885 / 0.864 (shipped: 0.900 / 0.863 / 0.852). A second model
 would also cost its block network and frame head at run time, 0.11 ms per 640x480 frame
 (``predict_blocks`` 0.061 ms, ``rescale`` 0.049 ms), where ``estimate_quality`` already takes
-1.9-2.0 ms of the 2 allowed.
+1.9-2.0 ms of the 2 allowed. The seed-9 run's frame head alone, averaged with the shipped head over
+the shipped block network (session 36, same frames), gave 0.905 / 0.890 / 0.738. A second head on
+the same frames gives less (seed 8's 9,110 cached frames, where the first head alone ranks them at
+0.888 / 0.868 / 0.763). Averaged with the first, the figures moved by +0.002 / +0.005 / +0.006 for
+a head of other seeds, by -0.005 / +0.014 / +0.001 for one reading only the summary's luma part, by
+-0.018 / -0.011 / -0.030 for one reading only the frame features, block means and chroma, and by
++0.001 / +0.002 / -0.037 for one reading all but ``log_bpp`` and ``bits_per_texture``. Bagging
+(each network and tree set on its own bootstrap draw of the clips) ranked them at 0.879-0.888 /
+0.862-0.872 / 0.678-0.738.
 
 Where the held-out error comes from (the shipped model on ``backdrop evaluate``'s 240 clips): the
 residual log(estimate / truth) varies 0.40 between clips and 0.24 within one, and its mean follows
