@@ -14,27 +14,10 @@ and the figures per codec, per resolution and for keyframes against inter frames
 tester's own PyAV code would (training converts with OpenCV): 0.703, keyframes 0.940, inter frames
 0.670, tracker 0.940, against 0.708 / 0.959 / 0.674 / 0.959.
 
-Where the per-frame figure is lost (the model shipped with format /7: 0.708, keyframes 0.959, inter
-frames 0.674, tracker 0.959):
-
-- Inter frames keep their keyframe's loss (median ratio 0.99 for VP8, 1.00 for H.264), while each
-  one's own estimate strays from the keyframe's by a median factor of 1.20 (VP8) and 1.05 (H.264),
-  2.1 at the 90th percentile. A nearly empty inter frame is a frozen picture (loss unchanged) or
-  motion the encoder starved (loss higher); one frame cannot tell which, the tracker's history can.
-- libvpx's defaults ignore the bitrate set for the first keyframe: at 320x240 it took 0.3-4.3 bits
-  per pixel in no order from 80 kbps to 5 Mbps, and one still's loss scattered (astronaut
-  0.0068-0.0124) instead of falling. Ranking such frames asks for the loss to within a tenth, and
-  VP8 at 320x240 ranks at 0.21 (keyframes 0.91, inter frames 0.14).
-- An x264 inter frame of about 20 bytes decodes to nearly its keyframe's pixels (coffee at 640x480:
-  a mean absolute difference of 0.001-0.19 grey levels, the true loss the same to three digits), yet
-  the probe's inter frames' estimates stray from their keyframe's by a median 0.25 in log: the model
-  reads the inter frame's flag and its tiny size. Trusting the pixels alone does not help (as
-  ``server/training/quality_fit.py``'s docstring found for network heads). A frame head without the
-  size features (session 34: gradient-boosted trees fitted on 9,110 frames of the recipe, scratch)
-  ranked this probe's inter frames at 0.638, against 0.678 for the same trees with them; scoring
-  inter frames under a size threshold by it lowered the pooled figure at every threshold tried
-  (0.651-0.680 against 0.698). A stateless estimate of such a frame can only be as good as a
-  no-reference score of its pixels; the tracker carries the keyframe's score forward.
+The model shipped with format /7: 0.708, keyframes 0.959, inter frames 0.674, tracker 0.959. A frozen
+picture's inter frames keep their keyframe's loss while their size says nothing of it, and libvpx's
+defaults spend the first keyframe's bits whatever the bitrate: where the per-frame figure is lost,
+and what was tried for it, is in ``server/training/QUALITY_RECORD.md``, section 2.
 """
 
 from __future__ import annotations

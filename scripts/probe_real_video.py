@@ -29,115 +29,12 @@ of bits per pixel, the spread of the videos' median log errors, how fast the tru
 loss fall as the bitrate rises, and the figures (with the median log error and those two slopes)
 per video, codec, sender and size.
 
-What it says of the model shipped with format /7 (23,760 frames, pooled 0.899): the shortfall is the
-level of each stream, not the ranking of frames within one. With each stream calibrated against the
-others the frames rank at 0.981 (each video alone: 0.909; at each bitrate 0.935; and size 0.955);
-with each stream's estimates replaced by their median, at 0.902, so the estimates' frame-to-frame
-variation within a stream costs the pooled figure 0.003 and earns it nothing. Corrections of the
-level learned from the other videos, each video left out in turn, did not carry to the one left out:
-removing the other videos' median log error at the same size, codec, sender and bitrate gave 0.905
-(knowing the sender and bitrate, which the estimator does not); boosted trees (100, depth 3)
-recalibrating the log estimate on it with bits per pixel, keyframe flag, codec and pixel count gave
-0.888, and ridge regression on the same 0.891; boosted trees on the whole frame summary, 0.849. The
-estimate falls with the bitrate more slowly than the truth (bitrate^-0.40 against ^-0.52), yet
-adding k times the log of the bits per pixel to the log estimate lowered the figure for every k
-tried (-0.2 to +0.1): -0.05 / +0.05 gave 0.894 / 0.897 (on the training record's held-out frames
-0.906 / 0.903, against 0.910). Each kind of footage is off by its own amount (the screen share
-+0.78, the diver -0.70, the spread of the videos' median log errors 0.39, and 0.40-0.47 within each
-size), and eleven videos do not teach what a twelfth will need. The decoded stream's own change from
-frame to frame carries a little of that level, which only a stateful tracker could read: per stream,
-the log of the mean magnitude of the high-passed luma difference between consecutive frames (the
-difference less its 5x5 box blur) ranks against the stream's median log error at -0.47 (the diver
-and the city at dusk, whose grain flickers, are underestimated; the screen share, the animation and
-the coin, which hardly change, overestimated), and a ridge correction on it learned from the other
-ten videos lifts the pooled figure to 0.905. Training clips as they are would not teach it: over the
-225 held-out clips of the training record (seed 8), the same statistic ranks against each clip's
-median log error at -0.14 (moving cameras 0.00), likely because their camera noise is drawn afresh
-for every frame, as the training frames the model learnt from already show it. Measured on the
-originals instead (30 frames of each, fitted to 640x480), a video's mean absolute luma change from
-frame to frame ranks against its median log error at -0.86 over the eleven, its median 7x7 local
-variance at -0.80, its Immerkaer noise at -0.54 and its mean luma at -0.21: still, clean footage is
-overestimated, busy footage underestimated, and one decoded frame shows neither how still its
-stream is nor what detail the codec took away.
-
-A test set of fewer kinds of footage is easier for bits per pixel and harder for the estimator. Over
-the 165 draws of three of the eleven videos, bits per pixel alone ranks at 0.498 on average and the
-estimate at 0.885 (the eleven pooled: 0.419 and 0.899). The issues say bits per pixel alone reaches
-"about 0.63" on their content; the 12 draws within 0.07 of that rank at 0.854 on average (0.821 to
-0.889, the tracker 0.823 to 0.909), but 9 of those 12 hold the diver, whose loss falls with the bits
-unlike the others', so they speak of footage like it more than of a test set of that size. Draws of
-three of the seven camera videos alone (all but the diver, the screen share, the animation and the
-coin) rank at 0.891 on average (0.845 to 0.934; 15 of the 35 at 0.90 or more), bits per pixel alone
-at 0.740; the seven pooled at 0.886. The issues' figure may instead be that of each stream's nominal
-bits per pixel (its bitrate over the pixels it sends per second, the same for all its frames): that
-ranks the eleven pooled at 0.560 and the draws of three at 0.611 on average, near the issues'
-figure; the 73 draws within 0.07 of 0.63 rank at 0.885 on average (0.706 to 0.938; 31 of them at
-0.90 or more). Read either way, a test set like the issues' ranks below 0.90 on average.
-
-Nor does how the frame's energy spreads over scales carry the level. Per frame, the energy each
-halving of the luma's resolution removes (octave bands from 1 to 32 pixels, log) was measured on the
-decoded frame and on its original, and each video's log error was recalibrated from the other ten's
-(a scratch run on this probe's encodes): with bits per pixel, keyframe flag, codec, size and the log
-estimate, ridge regression gave 0.891 and boosted trees 0.886; adding the decoded frame's bands
-lowered that to 0.863 and 0.768. Even the energy the codec removed from each band, which takes the
-original to know, lifted it only to 0.925 (trees).
-
-Nor does the figure hang on how a tester turns frames into the encoder's input or which SSIM they
-take. Training and this probe convert each BGR frame to I420 with OpenCV; a tester's own PyAV code
-more likely hands ``bgr24`` frames to the encoder, whose swscale reformatter converts them otherwise
-(with no codec between, swscale's conversion there and back costs scikit-image's astronaut at
-640x480 a loss of 0.0044 and darkens its luma by 1.7 grey levels; OpenCV's there and swscale's back,
-as training decodes, 0.0032 and 1.2). With ``--encoder-input pyav`` the eleven videos rank at 0.900
-(tracker 0.903, block level 0.736, each stream calibrated 0.981), against 0.899 with OpenCV's
-conversion. And against Wang's SSIM (11x11 Gaussian window, sigma 1.5) as the truth instead of
-scikit-image's default 7x7 uniform window, a scratch run on the same encodes ranked them at 0.896
-with either conversion. Nor on the luma taken: on every third stream (7,920 frames) the frames rank
-at 0.9085 against the probe's truth (OpenCV's grey, rounded to whole levels), 0.9095 against
-unrounded BT.601 luma, 0.9092 against BT.709's (scikit-image's ``rgb2gray``) and 0.9108 against the
-decoded Y plane compared with the Y plane the encoder was given. The round trip through YUV alone,
-with no codec, costs these originals a loss of 0.0025 (median; 0.0032 through swscale both ways): at
-the median a seventh of a frame's true loss (a sixth through swscale), and a quarter to a third of
-it from 1.2 Mbps up. The estimate carries part of that floor; adding each frame's true floor to it
-would rank the frames at 0.906 (0.909 with swscale), and cheap statistics of the original (colour
-saturation, colour edges, luma texture) predict the floor at Spearman 0.72 only. The same round trip
-measured on the decoded frame follows it at 0.85, and on every sixth stream adding that to the
-estimate ranked the frames at 0.9065 against 0.9027 (the true floor: 0.9069); but it costs a colour
-round trip and an SSIM pass, 3.4 ms at 640x480 (0.8 ms on a band of 128 rows), which the 2 ms budget
-does not hold.
-
-Each video's level is off largely because the estimator cannot tell how steeply that footage's loss
-falls with the bits, and every part of it errs alike. Per video (the lines below print it), the true
-loss falls as bitrate^-0.28 (the coin) to ^-0.90 (the screen share), the estimate only as ^-0.25 to
-^-0.52: the screen share at ^-0.39 against ^-0.90, the diver ^-0.25 against ^-0.57, the city at dusk
-^-0.35 against ^-0.69, the street ^-0.42 against ^-0.66, while the phone's video and the classroom
-are estimated steeper than they are (^-0.45 against ^-0.40 and ^-0.35). Over the eleven videos the
-estimated slope follows the true one at a correlation of 0.11 (standard deviations 0.08 against
-0.17), where over the training sources it does at 0.97 (32 sources, seed 8's training frames, slopes
-fitted with the pixel count as a second term) and over the training record's six held-out sources at
-0.72: what the training clips teach of a content's rate-distortion curve does not carry to real
-footage. Nor is it one learner's failing: on the cached frames of an earlier run of this probe
-(x264's file-style encodes differ a little from run to run; there the shipped model's median log
-error was +0.63 on the screen share), the head's networks alone, its trees alone and the blocks'
-mean alone err alike on the videos erred on most (median log errors: the screen share +0.56 / +0.60
-/ +0.68, the animation +0.42 / +0.47 / +0.48, the laboratory +0.38 / +0.36 / +0.36, the coin +0.34 /
-+0.26 / +0.39, the city -0.38 / -0.36 / -0.53, the diver -0.25 / -1.07 / -0.70). The videos the
-model errs on most lie farthest from its training frames: the distance from each frame's
-standardised summary (the same cached frames) to the nearest training frame's (seed 8's recipe) has
-a median of 3.6 over the training record's held-out frames and 2.9-3.9 for seven of the videos, but
-8.0 for the screen share (its median block is black: the summary's median block luma lies below the
-1st percentile of the training frames'), 5.4 for the city at dusk, 4.7 for the diver and 4.1 for the
-street; over the eleven videos, the distance ranks against the size of the median log error at 0.59.
-
-More real footage of these kinds would not bring it nearer either. The frame head (its three
-networks and its trees, as ``backdrop train quality`` fits them) was refitted on seed 8's training
-frames plus the probe's frames of ten of the videos with their true losses, and scored on the
-eleventh, each video left out in turn (a scratch run on the cached frames; about a minute a fit).
-With every third frame of the ten (7,200 frames beside the 26,111) the left-out videos pooled rank
-at 0.899, against the shipped model's 0.899 on the same frames, and each left-out video's median log
-error hardly moved (the screen share +0.60 against +0.63, the diver -0.71 against -0.70, the city at
-dusk -0.48 against -0.42, the animation +0.39 against +0.45); with all their frames (21,600), 0.893.
-The training record's held-out frames fell to 0.901-0.912 (0.913 refitted without them). Ten real
-videos do not teach the eleventh's level: what sets it is not in what the head reads.
+What it finds for the model shipped with format /7 (23,760 frames, pooled 0.899; each stream
+calibrated against the others 0.981): the shortfall is each stream's level, not the ranking of
+frames within one. The analyses behind that finding (corrections of the level learned from the
+other videos, test sets of fewer kinds of footage, the frame's energy over scales, the tester's
+colour conversion and SSIM, how steeply each footage's loss falls with the bits, more real footage
+in the frame head) are in ``server/training/QUALITY_RECORD.md``, section 1.
 """
 
 from __future__ import annotations

@@ -9,31 +9,8 @@ carry the bitrate signal: bits per pixel, keyframe flag, codec and resolution. `
 adds how the block features spread over the frame, for the frame-level model, which also reads
 the decoded colour planes' statistics (``CHROMA_FEATURES``, computed by ``chroma``).
 
-Measured and not adopted (session 34): fifteen statistics of how the block features go with texture
-over the frame, appended to the summary. They were the least-squares slopes of the zero-step share,
-``log_high_freq``, ``log_noise``, ``high_to_low_freq``, sharpness and ``blockiness4`` against
-``log_var`` over the blocks, the zero-step share's correlation with it, and means over quarters of
-the blocks by ``log_var`` (the zero-step share in the top two quarters, ``log_high_freq`` less half
-``log_var`` and ``high_to_low_freq``, ``blockiness4`` and the small-step share in the top quarter,
-the flat share in the second, ``log_noise`` in the flattest). Per-feature percentiles say how each
-feature spreads, not how the quantiser treats textured blocks against smooth ones.
-
-- Gradient-boosted heads alone, fitted on 9,110 frames of the recipe over six bootstrap draws of
-  the clips: real footage 0.856 to 0.870 on average, held-out stills 0.798 to 0.814.
-- Trained in full (``backdrop train quality``, seed 8, format /8, 22 min), against the shipped model:
-  - ``scripts/probe_real_video.py``: 0.894 against 0.899 (tracker 0.898 against 0.901, block level
-    0.720 against 0.741);
-  - the training record's held-out frames: 0.898 against 0.909;
-  - ``backdrop evaluate``'s three draws: 0.899 / 0.879 / 0.866 against 0.900 / 0.863 / 0.852;
-  - ``scripts/probe_library_defaults.py``: 0.650 against 0.708;
-  - ``scripts/probe_unseen_photos.py``: 0.972 against 0.975.
-- Cost: 0.04 ms per frame, where ``estimate_quality`` already sits at the 2 ms line.
-
-Nor does a smaller summary carry better to unseen content. The same gradient-boosted heads (four
-bootstrap draws) were fitted on parts of it: the whole (155 features), the frame features and block
-means (35), those and the chroma features (47), and all but the percentiles (65). On real footage
-they ranked at 0.849 / 0.792 / 0.808 / 0.835, on held-out stills at 0.789 / 0.747 / 0.733 / 0.754,
-and on the library-defaults probe at 0.605 / 0.561 / 0.560 / 0.595.
+Measured and not adopted: statistics of how the block features go with texture over the frame, and
+smaller summaries (``server/training/QUALITY_RECORD.md``, section 5).
 """
 
 from __future__ import annotations

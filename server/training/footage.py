@@ -6,35 +6,9 @@ Nothing here touches the network (``scripts/fetch_footage.sh`` fetches the Debia
 become clips by a slow, sub-pixel pan and zoom with camera-like noise, so inter-frame coding behaves
 as it does on a webcam.
 
-Measured and not adopted: 42 more photographs, from Debian packages (opencv-doc's examples/data,
-mate-backgrounds' nature set, the photographic 2560x1600 wallpapers of plasma-workspace-wallpapers),
-joined to the 27 training sources. Trained by ``backdrop train quality`` (23 minutes), the model ranked
-``backdrop evaluate``'s three draws (seeds 99, 8 with 50 clips, 5) at 0.895 / 0.876 / 0.864 and
-``scripts/probe_library_defaults.py`` at 0.771, against the shipped model's 0.907 / 0.885 / 0.864
-and 0.772; with six block networks instead of three, 0.894 / 0.877 / 0.858 and 0.803, but training
-took 30 minutes 16 seconds. The held-out frames' error is mostly per clip (residual standard
-deviation of the log loss 0.40 between clips, 0.24 within one), and more kinds of content did not
-shrink it.
-
-Adopted: real camera motion. The stills' synthetic pans left the estimator weakest on real footage:
-``scripts/probe_real_video.py`` on four clips never trained on ranked opencv-doc's ``tree.avi`` (wind
-in a tree, hand-held) at 0.876 and pooled the four at 0.892, with VP8 at 0.838. With ``tree.avi`` and
-``Megamind.avi`` joined to the training clips (``DEBIAN_VIDEOS``, training 25 min 58 s), the two
-clips still unseen (``vtest.avi``, ``bikes.mp4``) rose from 0.941 to 0.959 (VP8 0.889 to 0.930),
-``backdrop evaluate``'s three draws moved within their noise (0.907 / 0.885 / 0.863 to
-0.895 / 0.889 / 0.861; moving cameras 0.885 / 0.842 / 0.835 to 0.877 / 0.850 / 0.850) and the
-library-defaults probe from 0.772 to 0.778.
-
-Measured and not adopted: more real footage. Five more ``DEBIAN_CLIPS`` joined the training clips
-(``movie-hello.mp4``, ``diver.mov``, ``cityCC0.mpg``, ``VID_20191220_170832.mp4`` and
-``wannaworktogether.mp4``: a screen share, sensor grain, city lights, a phone's video, animation;
-250 frames each, training 27 min 13 s). On the six real videos still unseen
-(``scripts/probe_real_video.py --videos vtest.avi motion.mov balle-jbart.mp4 balle1-vp9.avi
-cockatoo.mp4 bikes.mp4``) the model ranked frames at 0.914 against the shipped model's 0.922; the
-flat table of ``motion.mov`` rose from 0.524 to 0.565, every other video fell by 0.002-0.018;
-``backdrop evaluate``'s default draw gave 0.906 against 0.895, within what a retrain of the shipped
-recipe moves it (0.904). What one real video teaches does not carry to another, nor do ten
-(``scripts/probe_real_video.py``'s docstring: the frame head refitted with ten of its videos).
+Real camera motion comes from two of the Debian clips (``DEBIAN_VIDEOS``); the other ten are never
+trained on. More photographs and more real footage in training were measured and did not rank
+unseen content better (``QUALITY_RECORD.md`` beside this module, section 4).
 """
 
 from __future__ import annotations
@@ -318,20 +292,9 @@ def render_still_clip(image: np.ndarray, width: int, height: int, frames: int, m
     view is warped once; without noise its frames are one and the same array (``render_clip``
     compresses such a frame once).
 
-    A view that shrinks the still is sampled bilinearly, not area-filtered as ``cv2.resize`` and real
-    footage would be (``warpAffine`` has no area filter: given ``INTER_AREA``, which this code passed
-    until the fallback was noticed, it samples bilinearly), so fine detail, text and texture shrunk
-    into small frames alias. Measured and not adopted: shrinking the still by area once per clip and
-    warping only the few percent of zoom left, which renders those frames as ``cv2.resize`` does
-    (a still shrunk to 320x240 then differs from the bilinear frame by 2.6 grey levels on average).
-    Trained so at seeds 7, 8 and 9 (``backdrop train quality``, 28 min 41 s at seed 8 against 25 min
-    46 s), scored on the same encodes of ``scripts/probe_real_video.py``'s frames as the recipe
-    without it: 0.825 / 0.856 / 0.890 against 0.831 / 0.876 / 0.873, a mean of 0.857 against 0.860
-    (each video calibrated 0.878 / 0.887 / 0.905 against 0.894 / 0.897 / 0.893; 320x240 0.723 /
-    0.749 / 0.855 against 0.756 / 0.782 / 0.837);
-    ``backdrop evaluate`` on area-filtered held-out clips 0.893 (seed 8) and 0.896 (seed 9) against
-    the shipped model's 0.898, ``scripts/probe_library_defaults.py`` 0.691 (seed 9) against 0.713.
-    Seed to seed, no difference to choose by."""
+    A view that shrinks the still is sampled bilinearly (``warpAffine`` has no area filter), so fine
+    detail shrunk into small frames aliases; filtering it by area as ``cv2.resize`` does was trained
+    at three seeds and ranked real footage no better (``QUALITY_RECORD.md``, section 4)."""
     src_h, src_w = image.shape[:2]
     aspect = width / height
     base_w = min(src_w, src_h * aspect) * motion.crop
