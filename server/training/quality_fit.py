@@ -36,22 +36,20 @@ class FitConfig:
     did (and than 1e-2 for the frame head)."""
     networks: int = BLOCK_NETWORKS
     """Ensemble size: network k draws its blocks and its initial weights from seed + k. One since the
-    chroma features joined the frame head (format /7), to keep ``estimate_quality`` under 2 ms: the
-    shipped /6 model with its first one, two or all three block networks ranked ``backdrop evaluate``'s
-    default draw at 0.899 / 0.898 / 0.897 (block level 0.726 / 0.750 / 0.751); the frame head carries
-    the frame's loss, and one network's 1200 blocks at 640x480 take 0.08 ms where three took 0.23."""
+    chroma features joined the frame head (format /7), to keep ``estimate_quality`` under 2 ms: three
+    ranked frames no better (blocks a little better) and cost 0.15 ms more (``QUALITY_RECORD.md``,
+    section 6)."""
     seed: int = 0
     head_hidden: tuple[int, ...] = (64, 32)
-    """The frame head's layers: (128, 64) and (32, 16) ranked held-out frames worse. With the chroma
-    features (format /7; measured as ``head_networks``' entry in ``QUALITY_RECORD.md`` says), six
-    networks of (32, 16) ranked the real-footage probe at 0.896 and the held-out frames at 0.909."""
+    """The frame head's layers: (128, 64) and (32, 16) ranked held-out frames worse
+    (``QUALITY_RECORD.md``, section 6)."""
     head_networks: int = 3
     """The frame head's networks (seeds ``seed`` + k). Ensemble size narrows the spread between runs,
     not their level (``QUALITY_RECORD.md``, section 6)."""
     head_weight: float = 0.7
     """The frame head's share of the frame's loss (in the log domain; the rest is the blocks' mean). 0.7
     ranked the synthetic held-out sets best; larger shares gained up to 0.005 on real footage and lost
-    as much or more on those sets (``QUALITY_RECORD.md``, section 6)."""
+    up to 0.012 on those sets (``QUALITY_RECORD.md``, section 6)."""
     head_trees: int = HEAD_TREES
     """Gradient-boosted trees in the frame head (0: networks only; ``recipe.HEAD_TREES``), mixed
     with the networks by ``tree_share``."""
