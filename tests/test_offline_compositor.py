@@ -59,6 +59,8 @@ def test_composite_writes_video_and_report(tmp_path: Path, astronaut: np.ndarray
     assert 0.0 <= first["quality"] <= 1.0
     assert set(first["timings_ms"]) == {"segment", "estimate", "match", "composite"}
     assert {"blur_sigma", "scale", "method", "parameter"} <= set(first["params"])
+    top = 127 if codec == "libvpx" else 51  # each frame's quantizer, read as the server reads it
+    assert all(0 <= frame["quantizer"] <= top for frame in report["frames"])
 
 
 def test_side_by_side_doubles_the_width(tmp_path: Path, astronaut: np.ndarray, background: Path) -> None:

@@ -272,3 +272,23 @@ def test_the_photograph_probe_scores_each_picture_encoded_alone_as_a_keyframe(
         probe.PhotoScorer(str(DEFAULT_MODEL_PATH))(("no/such/picture.png", (320, 240), "vp8", 200_000, "file"))
     swscaled = probe.PhotoScorer(str(DEFAULT_MODEL_PATH), "pyav")((name, (320, 240), "h264", 200_000, "realtime"))
     assert len(swscaled) == 1 and swscaled[0]["keyframe"] and swscaled[0]["truth"] != rows[0]["truth"]
+
+
+def test_with_a_quantizer_calibration_each_frame_is_also_scored_corrected_by_its_quantizer() -> None:
+    from server.imaging.quantizer_calibration import DEFAULT_CALIBRATION_PATH, load_calibration
+    from server.training.quality_evaluation import summarise
+
+    specs = _probe_script().probe_specs(frames=6, seed=40)
+    clips = [spec for spec in specs if (spec.width, spec.height) == (320, 240)][:4]
+    plain = [row for spec in clips for row in QualityScorer(str(DEFAULT_MODEL_PATH))(spec)]
+    rows = [row for spec in clips for row in QualityScorer(str(DEFAULT_MODEL_PATH), str(DEFAULT_CALIBRATION_PATH))(spec)]
+    assert "calibrated" not in summarise(plain) and all("calibrated" not in row for row in plain)
+    assert [row["estimate"] for row in rows] == [row["estimate"] for row in plain]
+    calibration = load_calibration()
+    assert all(0.0 < row["calibrated"] <= 1.0 and 0.0 < row["calibrated_tracked"] <= 1.0 for row in rows)
+    assert any(row["calibrated"] != row["estimate"] for row in rows)
+    assert calibration.record["quality_model"]["path"] == DEFAULT_MODEL_PATH.name
+    summary = summarise(rows)
+    assert summary["calibrated"]["frames"] == len(rows) and set(summary["calibrated_by_codec"]) <= {"vp8", "h264"}
+    assert summary["calibrated_interval"][0] <= summary["calibrated"]["spearman"] <= summary["calibrated_interval"][1]
+    assert -1 <= summary["calibrated_tracker"]["spearman"] <= 1

@@ -170,3 +170,19 @@ def test_a_dead_worker_is_restarted_and_its_stream_continues(astronaut: np.ndarr
             assert any(isinstance(r, FrameResult) for r in results.results[1:])
 
     asyncio.run(scenario())
+
+
+def test_the_frames_quantizer_reaches_the_workers_estimate(astronaut: np.ndarray) -> None:
+    async def scenario() -> None:
+        async with running_pool(1) as pool:
+            collectors = {name: Collector() for name in ("plain", "fine", "coarse")}
+            for name, collector in collectors.items():
+                pool.open_stream(open_message(name), collector)
+            for name, quantizer in (("plain", None), ("fine", 4.0), ("coarse", 120.0)):
+                pool.submit(name, i420(astronaut), 20_000, True, 0, 0, quantizer=quantizer)
+                await collectors[name].wait_for(1)
+            quality = {name: collector.results[0].quality for name, collector in collectors.items()}
+            assert quality["coarse"] > quality["fine"]
+            assert quality["plain"] not in (quality["fine"], quality["coarse"])
+
+    asyncio.run(scenario())

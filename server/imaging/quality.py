@@ -2,8 +2,9 @@
 unseen original) per 16x16 block, reduced to one value by a statistic.
 
 Inputs are what a receiver has: the decoded pixels, the frame's encoded size and keyframe flag, and
-the codec. ``estimate_quality`` scores one frame; ``QualityTracker`` follows a stream (running
-inter-frame bitrate, temporal smoothing) for the server.
+the codec; optionally the frame's quantizer from its bitstream, which corrects the estimate's level
+(``quantizer_calibration``). ``estimate_quality`` scores one frame; ``QualityTracker`` follows a
+stream (running inter-frame bitrate, temporal smoothing) for the server.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .chroma import chroma_features, chroma_features_i420
 from .features import BLOCK, CODECS, block_columns, block_features, frame_features, frame_luma_u8
 from .opencv_threads import on_one_opencv_thread
 from .quality_model import DEFAULT_MODEL_PATH, QualityModel
+from .quantizer_calibration import QuantizerCalibration, load_calibration
 from .validation import require_bgr_image, require_choice
 from .yuv import gray_from_i420, require_i420
 
@@ -70,11 +72,18 @@ def check_statistic(statistic: object) -> str:
 
 @on_one_opencv_thread
 def estimate_quality(frame_bgr: np.ndarray, encoded_size: int, keyframe: bool, codec: str = "vp8",
-                     statistic: str = "mean", model: QualityModel | None = None) -> QualityEstimate:
-    """Estimate the quality of one decoded frame from its pixels and its encoded size."""
+                     statistic: str = "mean", model: QualityModel | None = None, quantizer: float | None = None,
+                     calibration: QuantizerCalibration | None = None) -> QualityEstimate:
+    """Estimate the quality of one decoded frame from its pixels and its encoded size.
+
+    With the frame's ``quantizer`` (VP8: its base quantizer index; H.264: its mean QP; see
+    ``quantizer``), the estimate is corrected by the quantizer calibration (``calibration``, else the
+    shipped one)."""
     luma, chroma = _planes_bgr(frame_bgr, encoded_size, codec, statistic)
     height, width = frame_bgr.shape[:2]
-    return _estimate(luma, chroma, width, height, encoded_size, keyframe, codec, statistic, model)
+    _check_quantizer(quantizer)
+    return _estimate(luma, chroma, width, height, encoded_size, keyframe, codec, statistic, model, quantizer,
+                     calibration)
 
 
 def _planes_bgr(frame_bgr: np.ndarray, encoded_size: int, codec: str,
@@ -99,10 +108,13 @@ def _planes_i420(i420: np.ndarray, width: int, height: int, encoded_size: int, c
 @on_one_opencv_thread
 def estimate_quality_i420(i420: np.ndarray, width: int, height: int, encoded_size: int, keyframe: bool,
                           codec: str = "vp8", statistic: str = "mean",
-                          model: QualityModel | None = None) -> QualityEstimate:
+                          model: QualityModel | None = None, quantizer: float | None = None,
+                          calibration: QuantizerCalibration | None = None) -> QualityEstimate:
     """``estimate_quality`` for a decoded I420 frame (the server's path: no conversion to BGR)."""
     luma, chroma = _planes_i420(i420, width, height, encoded_size, codec, statistic)
-    return _estimate(luma, chroma, width, height, encoded_size, keyframe, codec, statistic, model)
+    _check_quantizer(quantizer)
+    return _estimate(luma, chroma, width, height, encoded_size, keyframe, codec, statistic, model, quantizer,
+                     calibration)
 
 
 def _check_arguments(encoded_size: object, codec: object, statistic: object, width: int, height: int) -> None:
@@ -114,13 +126,25 @@ def _check_arguments(encoded_size: object, codec: object, statistic: object, wid
         raise ValueError(f"frame must be at least {BLOCK}x{BLOCK}, got {width}x{height}")
 
 
+def _check_quantizer(quantizer: object) -> None:
+    if quantizer is None:
+        return
+    if isinstance(quantizer, bool) or not isinstance(quantizer, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(float(quantizer)) or quantizer < 0:
+        raise ValueError(f"quantizer must be a finite number >= 0 (VP8 index or H.264 QP) or None, got {quantizer!r}")
+
+
 def _estimate(luma: np.ndarray, chroma: np.ndarray, width: int, height: int, encoded_size: int, keyframe: bool,
-              codec: str, statistic: str, model: QualityModel | None) -> QualityEstimate:
+              codec: str, statistic: str, model: QualityModel | None, quantizer: float | None = None,
+              calibration: QuantizerCalibration | None = None) -> QualityEstimate:
     model = model or load_model()
     blocks = block_features(luma)
     columns = block_columns(blocks)  # read by the frame features and the frame head's summary
     frame = frame_features(blocks, int(encoded_size), bool(keyframe), codec, width, height, columns)
     matrix = model.estimate(blocks, frame, chroma, columns)
+    if quantizer is not None:
+        matrix = (calibration or load_calibration()).calibrate_matrix(
+            matrix, float(quantizer), codec, int(encoded_size), bool(keyframe), width, height)
     return QualityEstimate(value=reduce_matrix(matrix, statistic), matrix=matrix, statistic=statistic,
                            bpp=8.0 * encoded_size / (width * height), keyframe=bool(keyframe), codec=codec)
 
@@ -144,7 +168,7 @@ class QualityTracker:
 
     def __init__(self, codec: str = "vp8", statistic: str = "mean", smoothing: float = 0.3,
                  bitrate_window: int = 15, model: QualityModel | None = None,
-                 unchanged_luma: float = 0.5) -> None:
+                 unchanged_luma: float = 0.5, calibration: QuantizerCalibration | None = None) -> None:
         require_choice(codec, CODECS, "codec")
         check_statistic(statistic)
         if not 0.0 < smoothing <= 1.0:
@@ -154,7 +178,7 @@ class QualityTracker:
         self.codec, self.statistic, self.smoothing = codec, statistic, smoothing
         self.unchanged_luma = unchanged_luma
         self._alpha_rate = 2.0 / (bitrate_window + 1)
-        self._model = model
+        self._model, self._calibration = model, calibration
         self._inter_size: float | None = None
         self._tracked: tuple[np.ndarray, np.ndarray] | None = None
         """The tracked loss matrix and the luma plane of the frame it was last updated with."""
@@ -171,18 +195,22 @@ class QualityTracker:
         return 8.0 * self._inter_size / (shape[0] * shape[1] * BLOCK * BLOCK)
 
     @on_one_opencv_thread
-    def update(self, frame_bgr: np.ndarray, encoded_size: int, keyframe: bool) -> QualityEstimate:
-        """Score the next frame of the stream and return the tracked estimate."""
+    def update(self, frame_bgr: np.ndarray, encoded_size: int, keyframe: bool,
+               quantizer: float | None = None) -> QualityEstimate:
+        """Score the next frame of the stream and return the tracked estimate (``quantizer``: the
+        frame's, when the receiver read it; see ``estimate_quality``)."""
         luma, chroma = _planes_bgr(frame_bgr, encoded_size, self.codec, self.statistic)
         height, width = frame_bgr.shape[:2]
-        return self._follow(luma, chroma, width, height, encoded_size, keyframe)
+        _check_quantizer(quantizer)
+        return self._follow(luma, chroma, width, height, encoded_size, keyframe, quantizer)
 
     @on_one_opencv_thread
     def update_i420(self, i420: np.ndarray, width: int, height: int, encoded_size: int,
-                    keyframe: bool) -> QualityEstimate:
+                    keyframe: bool, quantizer: float | None = None) -> QualityEstimate:
         """``update`` for a decoded I420 frame."""
         luma, chroma = _planes_i420(i420, width, height, encoded_size, self.codec, self.statistic)
-        return self._follow(luma, chroma, width, height, encoded_size, keyframe)
+        _check_quantizer(quantizer)
+        return self._follow(luma, chroma, width, height, encoded_size, keyframe, quantizer)
 
     def repeat(self, encoded_size: int, keyframe: bool) -> QualityEstimate | None:
         """Account the next frame's size without scoring its pixels, and return the latest estimate
@@ -195,8 +223,9 @@ class QualityTracker:
         return self.latest
 
     def _follow(self, luma: np.ndarray, chroma: np.ndarray, width: int, height: int, encoded_size: int,
-                keyframe: bool) -> QualityEstimate:
-        raw = _estimate(luma, chroma, width, height, encoded_size, keyframe, self.codec, self.statistic, self._model)
+                keyframe: bool, quantizer: float | None = None) -> QualityEstimate:
+        raw = _estimate(luma, chroma, width, height, encoded_size, keyframe, self.codec, self.statistic, self._model,
+                        quantizer, self._calibration)
         self.frame_estimate = raw
         size = int(encoded_size)
         if not keyframe and size > 0:

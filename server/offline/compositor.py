@@ -1,7 +1,7 @@
 """The offline compositor: run segment -> estimate -> match -> composite on every frame of a video file.
 
 Each packet's size and keyframe flag are the bitrate signal, exactly as the server takes them from
-RTP. Writes an H.264 MP4 (optionally the pristine-background composite beside the matched one) and a
+RTP, and a VP8 or H.264 frame's quantizer corrects the estimate's level, as the server reads it. Writes an H.264 MP4 (optionally the pristine-background composite beside the matched one) and a
 JSON report with per-frame quality, chosen parameters and per-stage milliseconds.
 """
 
@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..imaging.compositing import composite
+from ..imaging.quantizer import H264_DECODER_OPTIONS, h264_mean_qp, vp8_quantizer_index
 from ..pipeline.frame_processor import ProcessorSettings, StreamProcessor
 from .progress import ProgressBar
 
@@ -79,29 +80,45 @@ def run(job: CompositeJob) -> dict:
     return report
 
 
+def _vp8_quantizer(packet: bytes) -> float | None:
+    """A VP8 packet's base quantizer index, or None if its header cannot be read."""
+    try:
+        return float(vp8_quantizer_index(packet))
+    except ValueError:
+        return None
+
+
 def _composite_stream(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
                       processor: StreamProcessor, job: CompositeJob) -> list[dict]:
     rate = stream.average_rate or stream.guessed_rate or Fraction(30, 1)
     writer = None
     records: list[dict] = []
     sizes: dict[int | None, tuple[int, bool]] = {}
+    vp8_quantizers: dict[int | None, float | None] = {}
+    source_codec = stream.codec_context.name
+    if source_codec == "h264":
+        stream.codec_context.options = dict(H264_DECODER_OPTIONS)  # each frame's QP map: its quantizer
     progress = ProgressBar("compositing", stream.frames or None)
     last_timestamp = -1
     try:
         for packet in container.demux(stream):
             if packet.size:
                 sizes[packet.pts] = (packet.size, bool(packet.is_keyframe))
+                if source_codec == "vp8":
+                    vp8_quantizers[packet.pts] = _vp8_quantizer(bytes(packet))
             try:
                 decoded = packet.decode()
             except av.FFmpegError:
                 continue  # a corrupt packet: skip it, keep going with the next
             for frame in decoded:
                 size, keyframe = sizes.pop(frame.pts, (packet.size, bool(packet.is_keyframe)))
+                quantizer = (vp8_quantizers.pop(frame.pts, None) if source_codec == "vp8"
+                             else h264_mean_qp(frame) if source_codec == "h264" else None)
                 image = frame.to_ndarray(format="bgr24")
                 seconds = float(frame.time) if frame.time is not None else len(records) / float(rate)
                 timestamp = max(last_timestamp + 1, int(round(seconds * 1000)))
                 last_timestamp = timestamp
-                result = processor.process(image, int(size), keyframe, timestamp)
+                result = processor.process(image, int(size), keyframe, timestamp, quantizer)
                 output = result.image
                 if job.side_by_side:
                     pristine = processor.pristine_background(image.shape[1], image.shape[0])
@@ -111,6 +128,7 @@ def _composite_stream(container: av.container.InputContainer, stream: av.video.s
                 _write(writer, output)
                 records.append({
                     "index": len(records), "pts": frame.pts, "encoded_size": int(size), "keyframe": keyframe,
+                    "quantizer": quantizer,
                     "quality": round(result.quality.value, 5), "level": result.level,
                     "params": result.params.as_dict(), "background_loss": round(result.background_loss, 5),
                     "timings_ms": {k: round(v, 3) for k, v in result.timings_ms.items()},

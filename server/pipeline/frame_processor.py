@@ -85,13 +85,15 @@ class StreamProcessor:
         """Change the statistic applied to the quality matrix."""
         self._tracker.set_statistic(statistic)
 
-    def process(self, frame_bgr: np.ndarray, encoded_size: int, keyframe: bool, timestamp_ms: int) -> ProcessedFrame:
-        """Composite one decoded frame of the stream."""
+    def process(self, frame_bgr: np.ndarray, encoded_size: int, keyframe: bool, timestamp_ms: int,
+                quantizer: float | None = None) -> ProcessedFrame:
+        """Composite one decoded frame of the stream (``quantizer``: the frame's, when known; see
+        ``imaging.quality.estimate_quality``)."""
         require_bgr_image(frame_bgr, "frame")
         laps = _Laps()
         mask = self._segmenter.segment(frame_bgr, timestamp_ms)
         laps.lap("segment")
-        quality = self._tracker.update(frame_bgr, encoded_size, keyframe)
+        quality = self._tracker.update(frame_bgr, encoded_size, keyframe, quantizer)
         laps.lap("estimate")
         level, variant = self._variant_for(quality, frame_bgr.shape[1], frame_bgr.shape[0], timestamp_ms)
         laps.lap("match")
@@ -100,7 +102,8 @@ class StreamProcessor:
         return _processed(image, mask, quality, level, variant, laps)
 
     def process_i420(self, i420: np.ndarray, width: int, height: int, encoded_size: int, keyframe: bool,
-                     timestamp_ms: int, reuse_mask: bool = False, reuse_estimate: bool = False) -> ProcessedFrame:
+                     timestamp_ms: int, reuse_mask: bool = False, reuse_estimate: bool = False,
+                     quantizer: float | None = None) -> ProcessedFrame:
         """``process`` for a decoded I420 frame; the composite (``image``) is I420 too. No full-size
         conversion to BGR happens: luma feeds the estimate, a half-size BGR copy the segmenter.
 
@@ -109,7 +112,7 @@ class StreamProcessor:
         ``reuse_estimate``: likewise keep the previous quality estimate (never for a keyframe).
         """
         analysis = self._analyse(i420, width, height, encoded_size, keyframe, timestamp_ms, reuse_mask,
-                                 reuse_estimate)
+                                 reuse_estimate, quantizer)
         laps = analysis.laps
         level, variant = self._variant_for(analysis.quality, width, height, timestamp_ms)
         laps.lap("match")
@@ -121,12 +124,12 @@ class StreamProcessor:
 
     def cut_out_i420(self, i420: np.ndarray, width: int, height: int, encoded_size: int, keyframe: bool,
                      timestamp_ms: int, seat: Box, target: float, reuse_mask: bool = False,
-                     reuse_estimate: bool = False) -> SceneSeatFrame:
+                     reuse_estimate: bool = False, quantizer: float | None = None) -> SceneSeatFrame:
         """The frame as a shared scene's seat: scaled into ``seat`` (bottom-centre anchored), with its
         mask as alpha, degraded by the extra loss that brings its own estimated loss to the scene's
         ``target`` (the weakest seat is left untouched)."""
         analysis = self._analyse(i420, width, height, encoded_size, keyframe, timestamp_ms, reuse_mask,
-                                 reuse_estimate)
+                                 reuse_estimate, quantizer)
         laps = analysis.laps
         place = place_in_seat(width, height, seat)
         size = (place.width, place.height)
@@ -144,7 +147,8 @@ class StreamProcessor:
                               laps.ms, analysis.mask_reused, analysis.estimate_reused)
 
     def _analyse(self, i420: np.ndarray, width: int, height: int, encoded_size: int, keyframe: bool,
-                 timestamp_ms: int, reuse_mask: bool, reuse_estimate: bool) -> "_Analysis":
+                 timestamp_ms: int, reuse_mask: bool, reuse_estimate: bool,
+                 quantizer: float | None = None) -> "_Analysis":
         """Segment (or reuse the last mask) and estimate quality (or reuse the last estimate)."""
         require_i420(i420, width, height)
         laps = _Laps()
@@ -161,7 +165,8 @@ class StreamProcessor:
         if repeated is not None and repeated.matrix.shape == (height // BLOCK, width // BLOCK):
             quality, estimate_reused = repeated, True
         else:
-            quality, estimate_reused = self._tracker.update_i420(i420, width, height, encoded_size, keyframe), False
+            quality = self._tracker.update_i420(i420, width, height, encoded_size, keyframe, quantizer)
+            estimate_reused = False
         laps.lap("estimate")
         return _Analysis(mask, quality, mask_reused, estimate_reused, laps)
 

@@ -78,6 +78,8 @@ class FrameJob:
     arrived_bytes: int = 0
     """Encoded bytes received for this stream since the previous job, frames dropped on the way
     included (the incoming bitrate); 0: just this frame's."""
+    quantizer: float | None = None
+    """The frame's quantizer as the receiver read it (``imaging.quantizer``), or None."""
 
 
 @dataclass(frozen=True)

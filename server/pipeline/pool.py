@@ -244,8 +244,9 @@ class WorkerPool:
             stream.want_keyframe = True
 
     def submit(self, stream_id: str, i420: np.ndarray, encoded_size: int, keyframe: bool, timestamp_ms: int,
-               pts: int, received_at: float | None = None) -> None:
-        """Offer a decoded frame (I420 array of shape (h*3/2, w)); the newest one wins."""
+               pts: int, received_at: float | None = None, quantizer: float | None = None) -> None:
+        """Offer a decoded frame (I420 array of shape (h*3/2, w)); the newest one wins. ``quantizer``:
+        the frame's, read from its bitstream (``imaging.quantizer``), when the receiver has it."""
         stream = self._streams.get(stream_id)
         if stream is None:
             return
@@ -253,7 +254,7 @@ class WorkerPool:
         stream.arrived_bytes += int(encoded_size)
         height, width = i420.shape[0] * 2 // 3, i420.shape[1]
         job = FrameJob(stream_id, 0, "", width, height, encoded_size, keyframe, timestamp_ms, pts, False,
-                       time.monotonic() if received_at is None else received_at)
+                       time.monotonic() if received_at is None else received_at, quantizer=quantizer)
         if stream.in_flight:
             if stream.pending is not None:
                 self._count_dropped(stream)

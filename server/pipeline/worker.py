@@ -145,14 +145,16 @@ class Worker:
         if stream.scene_seat is not None:
             seated = stream.processor.cut_out_i420(i420, job.width, job.height, job.encoded_size, job.keyframe,
                                                    timestamp, stream.scene_seat.seat, stream.scene_seat.target,
-                                                   reuse_mask=shed, reuse_estimate=reuse_estimate)
+                                                   reuse_mask=shed, reuse_estimate=reuse_estimate,
+                                                   quantizer=job.quantizer)
             stream.reused_last_mask, stream.reused_last_estimate = seated.mask_reused, seated.estimate_reused
             timings = dict(seated.timings_ms)
             timings["total"] = stream.last_total_ms = (time.perf_counter() - started) * 1000.0
             return CutOutResult(job.stream_id, job.sequence, seated.cutout, seated.quality.value, seated.level,
                                 seated.added_loss, job.received_at, timings, seated.mask_reused)
         result = stream.processor.process_i420(i420, job.width, job.height, job.encoded_size, job.keyframe, timestamp,
-                                               reuse_mask=shed, reuse_estimate=reuse_estimate)
+                                               reuse_mask=shed, reuse_estimate=reuse_estimate,
+                                               quantizer=job.quantizer)
         stream.reused_last_mask, stream.reused_last_estimate = result.mask_reused, result.estimate_reused
         out_i420 = result.image
         if stream.probe:  # FRAMECODE.md: the probe corner passes through unmodified

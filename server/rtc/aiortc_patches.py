@@ -4,8 +4,10 @@
 
 1. The encoded-size tap: aiortc's receiver calls the module-level ``get_decoder(codec)`` and then
    ``decoder.decode(JitterFrame)`` in a thread. Wrapping that factory records each frame's encoded
-   byte size and keyframe flag and attaches them to the decoded frames as ``frame.opaque``
-   (an ``EncodedInfo``): the bitrate signal of the quality estimate.
+   byte size, keyframe flag and quantizer and attaches them to the decoded frames as
+   ``frame.opaque`` (an ``EncodedInfo``): the bitrate signal of the quality estimate, and the
+   quantizer that corrects its level (``imaging.quantizer``: VP8's from the frame header, H.264's
+   from the QP map the decoder is asked to export).
 2. Marker-bit release: aiortc's jitter buffer hands a frame over only when the next frame's first
    packet arrives (a frame interval of delay, and the last frame before a pause is never released).
    ``MarkerJitterBuffer`` releases a frame as soon as its packets are contiguous up to the one with
@@ -27,6 +29,8 @@ import aiortc.rtcdtlstransport as dtls_module
 import aiortc.rtcrtpreceiver as receiver_module
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 
+from ..imaging.quantizer import H264_DECODER_OPTIONS, h264_mean_qp, vp8_quantizer_index
+
 logger = logging.getLogger(__name__)
 
 RSA_CAPABLE_CIPHERS = (b"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-SHA:"
@@ -42,6 +46,9 @@ class EncodedInfo:
     keyframe: bool
     codec: str
     decode_ms: float = 0.0
+    quantizer: float | None = None
+    """VP8: the frame header's base quantizer index; H.264: the mean QP of the frame's macroblocks;
+    None when it could not be read."""
 
 
 def is_keyframe(codec: str, data: bytes) -> bool:
@@ -68,15 +75,27 @@ class TappingDecoder:
     def __init__(self, inner: Any, codec: str) -> None:
         self._inner = inner
         self._codec = codec
+        context = getattr(inner, "codec", None)  # aiortc's H.264 decoder: a PyAV context, opened at first use
+        if codec == "h264" and context is not None and not getattr(context, "is_open", True):
+            context.options = dict(H264_DECODER_OPTIONS)
 
     def decode(self, encoded_frame: JitterFrame) -> list:
         started = time.perf_counter()
         frames = self._inner.decode(encoded_frame)
-        info = EncodedInfo(len(encoded_frame.data), is_keyframe(self._codec, encoded_frame.data), self._codec,
-                           (time.perf_counter() - started) * 1000.0)
+        decode_ms = (time.perf_counter() - started) * 1000.0
+        size, keyframe = len(encoded_frame.data), is_keyframe(self._codec, encoded_frame.data)
+        vp8_quantizer = self._vp8_quantizer(encoded_frame.data) if self._codec == "vp8" else None
         for frame in frames:
-            frame.opaque = info
+            quantizer = vp8_quantizer if self._codec == "vp8" else h264_mean_qp(frame)
+            frame.opaque = EncodedInfo(size, keyframe, self._codec, decode_ms, quantizer)
         return frames
+
+    @staticmethod
+    def _vp8_quantizer(data: bytes) -> float | None:
+        try:
+            return float(vp8_quantizer_index(data))
+        except ValueError:  # a frame too short to hold a header: the estimate goes without
+            return None
 
 
 class MarkerJitterBuffer(JitterBuffer):

@@ -194,7 +194,7 @@ class Participant:
                         self.pool.set_codec(self.stream_id, info.codec)
                 timestamp_ms = int(frame.time * 1000) if frame.time is not None else int(received * 1000)
                 self.pool.submit(self.stream_id, i420, info.size if info else 0, info.keyframe if info else False,
-                                 timestamp_ms, int(frame.pts or 0), received)
+                                 timestamp_ms, int(frame.pts or 0), received, info.quantizer if info else None)
         except MediaStreamError:
             logger.info("participant %s: camera track ended", self.id)
         except asyncio.CancelledError:

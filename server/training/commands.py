@@ -1,5 +1,6 @@
-"""``backdrop train quality|compression`` and ``backdrop evaluate``: build samples from offline content,
-fit the two models, write them with a JSON training record, and score them on held-out content."""
+"""``backdrop train quality|quantizer|compression`` and ``backdrop evaluate``: build samples from
+offline content, fit the models, write them with a JSON training record, and score them on held-out
+content."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import numpy as np
 
 from ..imaging.compression_model import DEFAULT_MODEL_PATH as COMPRESSION_MODEL_PATH, CompressionModel
 from ..imaging.quality_model import DEFAULT_MODEL_PATH as QUALITY_MODEL_PATH
+from ..imaging.quantizer_calibration import DEFAULT_CALIBRATION_PATH as QUANTIZER_CALIBRATION_PATH
 from .compression_fit import CompressionFitConfig, evaluate_compression, fit_compression
 from .compression_samples import label_image, make_image_specs
 from .footage import is_still
@@ -20,6 +22,9 @@ from .parallel import in_parallel
 from .quality_fit import FitConfig, evaluate
 from .quality_fit import fit as fit_quality
 from .quality_samples import all_sources, fixed_camera_specs, label_clip, make_specs, missing_sources
+from .quantizer_fit import (
+    TRAINING_SEED_OFFSET, CalibrationLabeller, fit_calibration, quality_model_identity, score_calibration,
+)
 from .recipe import (
     BARS_SHARE, BLOCK_NETWORKS, COMPRESSED_SOURCE_SHARE, FILE_SHARE, FIXED_CLIPS, GRAIN_SHARE, GRAPHICS_SHARE,
     HEAD_TREES, TEXTURE_SHARE, TREE_LEARNING_RATE, VIDEO_SOURCE_SHARE,
@@ -111,6 +116,41 @@ def train_quality(clips: int, held_out_clips: int, seed: int, workers: int, out:
     return record
 
 
+def train_quantizer(clips: int, fixed_clips: int, held_out_clips: int, seed: int, workers: int,
+                    quality_model: Path = QUALITY_MODEL_PATH, out: Path = QUANTIZER_CALIBRATION_PATH) -> dict:
+    """Fit the quantizer calibration of the quality model at ``quality_model`` on its estimates of
+    clips it never trained on (``quantizer_fit``): ``clips`` moving-camera and ``fixed_clips``
+    fixed-camera clips of the training sources, drawn as ``backdrop train quality`` draws them with
+    this ``seed`` (the quality run's) + 20 and + 30; scored on ``held_out_clips`` moving-camera and
+    half as many fixed-camera clips of the held-out sources, half from file-style senders."""
+    started = time.perf_counter()
+    warn_missing_sources()
+    train_sources, held_sources = split_sources()
+    shares = dict(texture_share=TEXTURE_SHARE, file_share=FILE_SHARE, compressed_source_share=COMPRESSED_SOURCE_SHARE,
+                  graphics_share=GRAPHICS_SHARE, grain_share=GRAIN_SHARE, video_source_share=VIDEO_SOURCE_SHARE,
+                  bars_share=BARS_SHARE)
+    first = seed + TRAINING_SEED_OFFSET
+    train_specs = make_specs(train_sources, clips, first, 20, **shares)
+    if fixed_clips:
+        train_specs += fixed_camera_specs(train_sources, fixed_clips, first + 10, 20, **shares)
+    labeller = CalibrationLabeller(str(quality_model))
+    train = in_parallel(labeller, train_specs, workers, "quantizer: training clips")
+    held_specs = (make_specs(held_sources, held_out_clips, first + 1, 20, file_share=0.5)
+                  + fixed_camera_specs(held_sources, held_out_clips // 2, first + 2, 20, file_share=0.5))
+    held = in_parallel(labeller, held_specs, workers, "quantizer: held-out clips")
+    identity = quality_model_identity(Path(quality_model))
+    calibration = fit_calibration(train, seed, {"seed": seed, "quality_model": identity})
+    scores = score_calibration(calibration, held)
+    calibration.record.update({"held_out": scores, "training_clips": clips, "fixed_camera_clips": fixed_clips,
+                               "training_sources": train_sources, "held_out_sources": held_sources})
+    record = {"model": "quantizer", "seed": seed, "quality_model": identity, "training_clips": clips,
+              "fixed_camera_clips": fixed_clips, "training_frames": len(train), "held_out_clips": len(held_specs),
+              "training_sources": train_sources, "held_out_sources": held_sources, "versions": versions(),
+              "fit": calibration.record["fit"], "held_out": scores, "seconds": round(time.perf_counter() - started, 1)}
+    record["record_path"] = str(_write(calibration.to_json(), out, record))
+    return record
+
+
 def train_compression(images: int, held_out_images: int, per_method: int, seed: int, workers: int,
                       out: Path = COMPRESSION_MODEL_PATH) -> dict:
     """Build (image, parameter, loss) samples from augmented offline images, fit the per-method
@@ -149,8 +189,10 @@ CAMERAS = ("moving", "fixed", "all")
 
 def evaluate_models(clips: int, images: int, seed: int, workers: int, report: Path | None,
                     quality_model: Path = QUALITY_MODEL_PATH, compression_model: Path = COMPRESSION_MODEL_PATH,
-                    frames: int = 20, senders: str = "both", cameras: str = "all") -> dict:
-    """Score both shipped models on freshly generated held-out content (sources never trained on).
+                    frames: int = 20, senders: str = "both", cameras: str = "all",
+                    quantizer_calibration: Path | None = QUANTIZER_CALIBRATION_PATH) -> dict:
+    """Score both shipped models on freshly generated held-out content (sources never trained on),
+    and the quality estimate corrected by each frame's quantizer (``quantizer_calibration``, if any).
     ``senders``: ``clips`` clips from real-time senders, as many from file-style ones, or both sets.
     ``cameras``: for each sender family, ``clips`` clips with a moving camera (the protocol of
     earlier releases), ``clips`` of held-out stills with a fixed camera (half with the camera's noise,
@@ -169,7 +211,8 @@ def evaluate_models(clips: int, images: int, seed: int, workers: int, report: Pa
             specs += make_specs(held_sources, clips, seed, frames, file_share=file_share)
         if cameras in ("fixed", "all"):
             specs += fixed_camera_specs(held_sources, clips, seed + 3, frames, file_share=file_share)
-    rows = in_parallel(QualityScorer(str(quality_model)), specs, workers, "evaluate: held-out clips")
+    calibration = str(quantizer_calibration) if quantizer_calibration and Path(quantizer_calibration).is_file() else None
+    rows = in_parallel(QualityScorer(str(quality_model), calibration), specs, workers, "evaluate: held-out clips")
     result: dict = {"quality": summarise(rows), "quality_timing_ms": timing_ms(str(quality_model))}
     model = CompressionModel.load(compression_model) if Path(compression_model).is_file() else None
     compression_rows: list[dict] = []
@@ -178,7 +221,8 @@ def evaluate_models(clips: int, images: int, seed: int, workers: int, report: Pa
         scores = evaluate_compression(model, make_image_specs(held_still_sources, images, seed + 7), seed=seed)
         compression_rows = scores.pop("rows")
         result["compression"] = scores
-    result["model_bytes"] = sum(Path(p).stat().st_size for p in (quality_model, compression_model) if Path(p).is_file())
+    result["model_bytes"] = sum(Path(p).stat().st_size for p in (quality_model, compression_model, calibration)
+                                if p and Path(p).is_file())
     if report is not None:
         from .evaluation_plots import write_evaluation_plots
 
@@ -204,6 +248,12 @@ def format_evaluation(result: dict) -> str:
     lines.append(f"  the server's tracker over each stream: spearman {tracker['spearman']:.3f}, pearson "
                  f"{tracker['pearson']:.3f}; " + ", ".join(f"{name} {value['spearman']:.3f}"
                                                           for name, value in quality["tracker_by_camera"].items()))
+    if "calibrated" in quality:
+        lines.append(f"  corrected by each frame's quantizer (what the server reads from the bitstream): spearman "
+                     f"{quality['calibrated']['spearman']:.3f}, pearson {quality['calibrated']['pearson']:.3f} "
+                     "(95% between {:.3f} and {:.3f}); ".format(*quality["calibrated_interval"])
+                     + ", ".join(f"{name} {value['spearman']:.3f}" for name, value in quality["calibrated_by_codec"].items())
+                     + f"; the tracker fed the quantizers {quality['calibrated_tracker']['spearman']:.3f}")
     lines.append(f"  block level: median per-frame spearman {quality['block_spearman_median']:.3f}")
     lines.append(f"  estimate_quality at 640x480, one core: {result['quality_timing_ms']:.2f} ms median")
     if "compression" in result:

@@ -1,4 +1,4 @@
-"""Encode clips the way senders do and decode them, keeping each frame's size and key flag.
+"""Encode clips the way senders do and decode them, keeping each frame's size, key flag and quantizer.
 
 Two families of sender: real-time ones (one frame in, one packet out: libvpx at the realtime
 deadline, x264 with zerolatency, a keyframe only at the start, as aiortc and browsers send), and
@@ -15,6 +15,7 @@ import av
 import cv2
 import numpy as np
 
+from ..imaging.quantizer import H264_DECODER_OPTIONS, h264_mean_qp, vp8_quantizer_index
 
 INPUT_CONVERSIONS: tuple[str, ...] = ("opencv", "pyav")
 
@@ -57,6 +58,9 @@ class CodedFrame:
     image: np.ndarray
     size: int
     keyframe: bool
+    quantizer: float | None = None
+    """VP8: the frame header's base quantizer index; H.264: the mean QP of its macroblocks
+    (``imaging.quantizer``); None for a dropped frame."""
 
 
 def _encoder(setup: EncoderSetup, width: int, height: int) -> av.CodecContext:
@@ -99,15 +103,25 @@ def encode_decode(frames: list[np.ndarray], setup: EncoderSetup) -> list[CodedFr
     height, width = frames[0].shape[:2]
     encoder = _encoder(setup, width, height)
     decoder = av.CodecContext.create("vp8" if setup.codec == "vp8" else "h264", "r")
+    if setup.codec == "h264":
+        decoder.options = dict(H264_DECODER_OPTIONS)
     packets: dict[int, tuple[int, bool]] = {}
     pictures: dict[int, np.ndarray] = {}
+    quantizers: dict[int, float | None] = {}
+
+    def picture(decoded: av.VideoFrame) -> None:
+        pictures[decoded.pts] = decoded.to_ndarray(format="bgr24")
+        if setup.codec == "h264":
+            quantizers[decoded.pts] = h264_mean_qp(decoded)
 
     def receive(encoded: list[av.Packet]) -> None:
         for packet in encoded:
             size, keyframe = packets.get(packet.pts, (0, False))
             packets[packet.pts] = (size + packet.size, keyframe or packet.is_keyframe)
+            if setup.codec == "vp8":
+                quantizers[packet.pts] = float(vp8_quantizer_index(bytes(packet)))
             for decoded in decoder.decode(packet):
-                pictures[decoded.pts] = decoded.to_ndarray(format="bgr24")
+                picture(decoded)
 
     for index, image in enumerate(frames):
         if setup.input_conversion == "pyav":
@@ -118,12 +132,12 @@ def encode_decode(frames: list[np.ndarray], setup: EncoderSetup) -> list[CodedFr
         receive(list(encoder.encode(frame)))
     receive(list(encoder.encode(None)))
     for decoded in decoder.decode(None):
-        pictures[decoded.pts] = decoded.to_ndarray(format="bgr24")
+        picture(decoded)
     out: list[CodedFrame] = []
     for index, image in enumerate(frames):
         if index in pictures and index in packets:
             size, keyframe = packets[index]
-            out.append(CodedFrame(pictures[index], size, keyframe))
+            out.append(CodedFrame(pictures[index], size, keyframe, quantizers.get(index)))
         elif out:  # a dropped frame: the receiver keeps showing the previous picture
             out.append(CodedFrame(out[-1].image, 0, False))
         else:

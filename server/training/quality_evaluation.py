@@ -1,6 +1,7 @@
 """Score the quality estimator on decoded frames (every frame of each clip) against the true loss,
 frame by frame and block by block: ``estimate_quality`` alone, and the ``QualityTracker`` that the
-server runs over each stream."""
+server runs over each stream; and the estimate corrected by each frame's quantizer
+(``imaging.quantizer_calibration``), as the server has it from the bitstream."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ..imaging.features import BLOCK, frame_luma_u8
 from ..imaging.metrics import block_loss_map, ssim_loss
 from ..imaging.quality import QualityTracker, estimate_quality, load_model
 from ..imaging.quality_model import QualityModel
+from ..imaging.quantizer_calibration import QuantizerCalibration, load_calibration
 from .encoding import EncoderSetup, encode_decode
 from .footage import load_still
 from .quality_fit import spearman
@@ -27,22 +29,29 @@ PROTOCOL_SIZES = ((320, 240), (640, 480), (1280, 720))
 
 
 class QualityScorer:
-    """Picklable: render, encode and score one clip with the model at ``model_path``."""
+    """Picklable: render, encode and score one clip with the model at ``model_path`` (and the
+    quantizer calibration at ``calibration_path``, if any)."""
 
-    def __init__(self, model_path: str) -> None:
-        self.model_path = model_path
+    def __init__(self, model_path: str, calibration_path: str | None = None) -> None:
+        self.model_path, self.calibration_path = model_path, calibration_path
 
     def __call__(self, spec: ClipSpec) -> list[dict]:
         labels = {"clip": repr(spec),  # not spec.seed: the real-time and file-style draws repeat the seeds
                   "size": f"{spec.width}x{spec.height}", "camera": spec.camera}
-        return score_clip(render_clip(spec), spec.setup, load_model(self.model_path), labels)
+        calibration = load_calibration(self.calibration_path) if self.calibration_path else None
+        return score_clip(render_clip(spec), spec.setup, load_model(self.model_path), labels, calibration)
 
 
-def score_clip(frames: list[np.ndarray], setup: EncoderSetup, model: QualityModel, labels: dict) -> list[dict]:
+def score_clip(frames: list[np.ndarray], setup: EncoderSetup, model: QualityModel, labels: dict,
+               calibration: QuantizerCalibration | None = None) -> list[dict]:
     """Encode ``frames`` with ``setup``, decode them, and score every received frame: its own
     ``estimate_quality``, the ``QualityTracker``'s, bits per pixel and block-level Spearman against
-    the true loss. Each row carries ``labels`` (at least ``clip``, ``size`` and ``camera``)."""
+    the true loss; with a quantizer ``calibration``, also the estimate it corrects with the frame's
+    quantizer (``calibrated``) and a tracker fed the quantizers, as the server runs it
+    (``calibrated_tracked``). Each row carries ``labels`` (at least ``clip``, ``size`` and
+    ``camera``)."""
     tracker = QualityTracker(setup.codec, model=model)
+    calibrated_tracker = QualityTracker(setup.codec, model=model, calibration=calibration) if calibration else None
     rows = []
     for index, (original, received) in enumerate(zip(frames, encode_decode(frames, setup))):
         if received.size == 0:
@@ -57,6 +66,12 @@ def score_clip(frames: list[np.ndarray], setup: EncoderSetup, model: QualityMode
                      "truth": ssim_loss(original, received.image), "estimate": estimate.value,
                      "tracked": tracked.value, "bpp": estimate.bpp,
                      "block_spearman": _block_spearman(estimate.matrix, truth_blocks)})
+        if calibration is not None and calibrated_tracker is not None and received.quantizer is not None:
+            height, width = received.image.shape[:2]
+            rows[-1]["calibrated"] = calibration.calibrate(estimate.value, received.quantizer, setup.codec,
+                                                           received.size, received.keyframe, width, height)
+            rows[-1]["calibrated_tracked"] = calibrated_tracker.update(
+                received.image, received.size, received.keyframe, received.quantizer).value
     return rows
 
 
@@ -148,7 +163,20 @@ def summarise(rows: list[dict]) -> dict:
             "block_spearman_median": round(float(np.nanmedian([r["block_spearman"] for r in rows])), 4),
             "median_abs_error": round(float(np.median(np.abs(estimate - truth))), 4),
             **{group: _grouped(rows, key, estimate, truth) for group, key in (
-                ("by_sender", "sender"), ("by_camera", "camera"), ("by_codec", "codec"), ("by_resolution", "size"))}}
+                ("by_sender", "sender"), ("by_camera", "camera"), ("by_codec", "codec"), ("by_resolution", "size"))},
+            **_calibrated_summary(rows, truth)}
+
+
+def _calibrated_summary(rows: list[dict], truth: np.ndarray) -> dict:
+    """The quantizer-calibrated estimate's correlations (``calibrated``, ``calibrated_by_codec``),
+    when every row has one; else nothing."""
+    if not rows or not all("calibrated" in row for row in rows):
+        return {}
+    calibrated = np.array([row["calibrated"] for row in rows])
+    return {"calibrated": _correlations(calibrated, truth),
+            "calibrated_interval": clip_bootstrap_interval(calibrated, truth, [r["clip"] for r in rows]),
+            "calibrated_by_codec": _grouped(rows, "codec", calibrated, truth),
+            "calibrated_tracker": _correlations(np.array([row["calibrated_tracked"] for row in rows]), truth)}
 
 
 def timing_ms(model_path: str, repeats: int = 200) -> float:
