@@ -208,3 +208,16 @@ def test_train_quantizer_writes_a_loadable_calibration_and_its_record(tmp_path: 
     held = record["held_out"]
     assert held["clips"] == 4 + 2 and -1 <= held["calibrated_spearman"] <= 1 and -1 <= held["estimate_spearman"] <= 1
     assert "astronaut" in record["held_out_sources"] and "astronaut" not in record["training_sources"]
+
+
+def test_an_unreadable_qp_map_leaves_the_frame_without_a_quantizer() -> None:
+    from server.rtc.aiortc_patches import TappingDecoder
+
+    class BrokenEncodingParameters:
+        def qp_map(self) -> np.ndarray:
+            raise ValueError("unsupported encoding parameters")
+
+    class Frame:
+        side_data = (BrokenEncodingParameters(),)
+
+    assert TappingDecoder._h264_quantizer(Frame()) is None

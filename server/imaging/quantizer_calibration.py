@@ -30,7 +30,7 @@ INPUTS = ("log_bpp", "keyframe", "vp8", "log_pixels", "log_estimate", "log_step"
 the pixel count, log of the estimate (the mean of its matrix), log of the quantizer step, and the
 last two's difference."""
 _FLOOR = 1e-6
-"""Estimates are floored here before their log; so are the calibrated losses' exponents' results."""
+"""The least loss: estimates are floored here before their log, and so are calibrated losses."""
 _BPP_FLOOR = 1e-4
 
 

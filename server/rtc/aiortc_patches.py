@@ -86,9 +86,17 @@ class TappingDecoder:
         size, keyframe = len(encoded_frame.data), is_keyframe(self._codec, encoded_frame.data)
         vp8_quantizer = self._vp8_quantizer(encoded_frame.data) if self._codec == "vp8" else None
         for frame in frames:
-            quantizer = vp8_quantizer if self._codec == "vp8" else h264_mean_qp(frame)
+            quantizer = vp8_quantizer if self._codec == "vp8" else self._h264_quantizer(frame)
             frame.opaque = EncodedInfo(size, keyframe, self._codec, decode_ms, quantizer)
         return frames
+
+    @staticmethod
+    def _h264_quantizer(frame: Any) -> float | None:
+        try:
+            return h264_mean_qp(frame)
+        except (ValueError, TypeError, AttributeError):  # unexpected side data: the estimate goes without
+            logger.debug("unreadable H.264 QP map", exc_info=True)
+            return None
 
     @staticmethod
     def _vp8_quantizer(data: bytes) -> float | None:
