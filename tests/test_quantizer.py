@@ -17,7 +17,7 @@ from skimage import data
 
 from server.imaging.quality import QualityTracker, estimate_quality, estimate_quality_i420
 from server.imaging.quantizer import (
-    H264_DECODER_OPTIONS, VP8_AC_STEPS, h264_mean_qp, log_step, vp8_quantizer_index,
+    H264_DECODER_OPTIONS, VP8_AC_STEPS, frame_quantizer, h264_mean_qp, log_step, vp8_quantizer_index,
 )
 from server.imaging.quantizer_calibration import (
     DEFAULT_CALIBRATION_PATH, INPUTS, QuantizerCalibration, load_calibration,
@@ -210,9 +210,7 @@ def test_train_quantizer_writes_a_loadable_calibration_and_its_record(tmp_path: 
     assert "astronaut" in record["held_out_sources"] and "astronaut" not in record["training_sources"]
 
 
-def test_an_unreadable_qp_map_leaves_the_frame_without_a_quantizer() -> None:
-    from server.rtc.aiortc_patches import TappingDecoder
-
+def test_what_cannot_be_read_leaves_the_frame_without_a_quantizer() -> None:
     class BrokenEncodingParameters:
         def qp_map(self) -> np.ndarray:
             raise ValueError("unsupported encoding parameters")
@@ -220,4 +218,8 @@ def test_an_unreadable_qp_map_leaves_the_frame_without_a_quantizer() -> None:
     class Frame:
         side_data = (BrokenEncodingParameters(),)
 
-    assert TappingDecoder._h264_quantizer(Frame()) is None
+    assert frame_quantizer("h264", frame=Frame()) is None
+    assert frame_quantizer("vp8", data=b"\x10\x02") is None  # a truncated header
+    assert frame_quantizer("vp9", data=b"\x00" * 20) is None  # no reader for that codec
+    packet = _encoded("vp8", _clip(frames=1), bit_rate=500_000, qmin=10, qmax=10)[0]
+    assert frame_quantizer("vp8", data=bytes(packet)) == 12.0

@@ -126,6 +126,21 @@ def h264_mean_qp(frame: Any) -> float | None:
     return None
 
 
+def frame_quantizer(codec: str, data: bytes | None = None, frame: Any = None) -> float | None:
+    """A coded frame's quantizer as a receiver reads it: VP8's from the frame's bytes (``data``),
+    H.264's from the decoded PyAV ``frame`` (``h264_mean_qp``); None for another codec or wherever
+    it cannot be read (a truncated header, unexpected side data), so a bad frame costs the estimate
+    its correction and nothing else."""
+    try:
+        if codec == "vp8" and data is not None:
+            return float(vp8_quantizer_index(data))
+        if codec == "h264" and frame is not None:
+            return h264_mean_qp(frame)
+    except (ValueError, TypeError, AttributeError):
+        return None
+    return None
+
+
 def log_step(codec: str, quantizer: float) -> float:
     """The natural log of the quantizer step that ``quantizer`` (VP8: the index; H.264: the QP, mean
     of the macroblocks' or not) stands for: VP8's luma AC step table, H.264's step 0.625 * 2^(QP/6).

@@ -1,7 +1,8 @@
 """The offline compositor: run segment -> estimate -> match -> composite on every frame of a video file.
 
 Each packet's size and keyframe flag are the bitrate signal, exactly as the server takes them from
-RTP, and a VP8 or H.264 frame's quantizer corrects the estimate's level, as the server reads it. Writes an H.264 MP4 (optionally the pristine-background composite beside the matched one) and a
+RTP, and a VP8 or H.264 frame's quantizer corrects the estimate's level, as the server reads it.
+Writes an H.264 MP4 (optionally the pristine-background composite beside the matched one) and a
 JSON report with per-frame quality, chosen parameters and per-stage milliseconds.
 """
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..imaging.compositing import composite
-from ..imaging.quantizer import H264_DECODER_OPTIONS, h264_mean_qp, vp8_quantizer_index
+from ..imaging.quantizer import H264_DECODER_OPTIONS, frame_quantizer
 from ..pipeline.frame_processor import ProcessorSettings, StreamProcessor
 from .progress import ProgressBar
 
@@ -80,14 +81,6 @@ def run(job: CompositeJob) -> dict:
     return report
 
 
-def _vp8_quantizer(packet: bytes) -> float | None:
-    """A VP8 packet's base quantizer index, or None if its header cannot be read."""
-    try:
-        return float(vp8_quantizer_index(packet))
-    except ValueError:
-        return None
-
-
 def _composite_stream(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
                       processor: StreamProcessor, job: CompositeJob) -> list[dict]:
     rate = stream.average_rate or stream.guessed_rate or Fraction(30, 1)
@@ -105,7 +98,7 @@ def _composite_stream(container: av.container.InputContainer, stream: av.video.s
             if packet.size:
                 sizes[packet.pts] = (packet.size, bool(packet.is_keyframe))
                 if source_codec == "vp8":
-                    vp8_quantizers[packet.pts] = _vp8_quantizer(bytes(packet))
+                    vp8_quantizers[packet.pts] = frame_quantizer("vp8", data=bytes(packet))
             try:
                 decoded = packet.decode()
             except av.FFmpegError:
@@ -113,7 +106,7 @@ def _composite_stream(container: av.container.InputContainer, stream: av.video.s
             for frame in decoded:
                 size, keyframe = sizes.pop(frame.pts, (packet.size, bool(packet.is_keyframe)))
                 quantizer = (vp8_quantizers.pop(frame.pts, None) if source_codec == "vp8"
-                             else h264_mean_qp(frame) if source_codec == "h264" else None)
+                             else frame_quantizer(source_codec, frame=frame))
                 image = frame.to_ndarray(format="bgr24")
                 seconds = float(frame.time) if frame.time is not None else len(records) / float(rate)
                 timestamp = max(last_timestamp + 1, int(round(seconds * 1000)))

@@ -29,7 +29,7 @@ import aiortc.rtcdtlstransport as dtls_module
 import aiortc.rtcrtpreceiver as receiver_module
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 
-from ..imaging.quantizer import H264_DECODER_OPTIONS, h264_mean_qp, vp8_quantizer_index
+from ..imaging.quantizer import H264_DECODER_OPTIONS, frame_quantizer
 
 logger = logging.getLogger(__name__)
 
@@ -84,26 +84,11 @@ class TappingDecoder:
         frames = self._inner.decode(encoded_frame)
         decode_ms = (time.perf_counter() - started) * 1000.0
         size, keyframe = len(encoded_frame.data), is_keyframe(self._codec, encoded_frame.data)
-        vp8_quantizer = self._vp8_quantizer(encoded_frame.data) if self._codec == "vp8" else None
+        vp8_quantizer = frame_quantizer("vp8", data=encoded_frame.data) if self._codec == "vp8" else None
         for frame in frames:
-            quantizer = vp8_quantizer if self._codec == "vp8" else self._h264_quantizer(frame)
+            quantizer = vp8_quantizer if self._codec == "vp8" else frame_quantizer(self._codec, frame=frame)
             frame.opaque = EncodedInfo(size, keyframe, self._codec, decode_ms, quantizer)
         return frames
-
-    @staticmethod
-    def _h264_quantizer(frame: Any) -> float | None:
-        try:
-            return h264_mean_qp(frame)
-        except (ValueError, TypeError, AttributeError):  # unexpected side data: the estimate goes without
-            logger.debug("unreadable H.264 QP map", exc_info=True)
-            return None
-
-    @staticmethod
-    def _vp8_quantizer(data: bytes) -> float | None:
-        try:
-            return float(vp8_quantizer_index(data))
-        except ValueError:  # a frame too short to hold a header: the estimate goes without
-            return None
 
 
 class MarkerJitterBuffer(JitterBuffer):
