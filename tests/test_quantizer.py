@@ -223,3 +223,19 @@ def test_what_cannot_be_read_leaves_the_frame_without_a_quantizer() -> None:
     assert frame_quantizer("vp9", data=b"\x00" * 20) is None  # no reader for that codec
     packet = _encoded("vp8", _clip(frames=1), bit_rate=500_000, qmin=10, qmax=10)[0]
     assert frame_quantizer("vp8", data=bytes(packet)) == 12.0
+
+
+def test_a_frame_with_its_quantizer_is_not_smoothed_by_default() -> None:
+    coded = encode_decode(_clip(320, 240, 2), EncoderSetup("h264", 300_000, "veryfast", cbr=True, denoise=True))
+    tracked = {}
+    for name, settings in (("default", {}), ("smoothed", {"quantizer_smoothing": 0.3})):
+        tracker = QualityTracker("h264", **settings)
+        for frame in coded:
+            tracker.update(frame.image, frame.size, frame.keyframe, quantizer=frame.quantizer)
+        tracked[name] = (tracker.latest.matrix, tracker.frame_estimate.matrix)
+    latest, own = tracked["default"]
+    changed = ~np.isclose(latest, tracked["smoothed"][0])  # the blocks the smoothing reaches: not unchanged ones
+    assert changed.mean() > 0.5
+    assert np.allclose(latest[changed], own[changed])  # taken as the frame estimates them
+    with pytest.raises(ValueError, match="quantizer_smoothing must be in"):
+        QualityTracker("h264", quantizer_smoothing=0.0)
