@@ -33,16 +33,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
-from probe_real_video import add_encoder_input_option  # noqa: E402
+from probe_real_video import add_encoder_input_option, add_quantizer_calibration_option  # noqa: E402
 
 from server.imaging.quality_model import DEFAULT_MODEL_PATH  # noqa: E402
-from server.imaging.quantizer_calibration import DEFAULT_CALIBRATION_PATH  # noqa: E402
 from server.training.commands import split_sources  # noqa: E402
 from server.training.parallel import in_parallel  # noqa: E402
 from server.training.encoding import EncoderSetup  # noqa: E402
 from server.training.footage import is_still  # noqa: E402
 from server.training.quality_evaluation import (  # noqa: E402
-    PROTOCOL_BITRATES as BITRATES, PROTOCOL_SIZES as SIZES, QualityScorer, summarise)
+    PROTOCOL_BITRATES as BITRATES, PROTOCOL_SIZES as SIZES, QualityScorer, present_calibration, summarise)
 from server.training.quality_samples import ClipSpec  # noqa: E402
 
 
@@ -60,15 +59,13 @@ def probe_specs(frames: int, seed: int, input_conversion: str = "opencv") -> lis
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quality-model", type=Path, default=DEFAULT_MODEL_PATH)
-    parser.add_argument("--quantizer-calibration", type=Path, default=DEFAULT_CALIBRATION_PATH,
-                        help="also score the estimate corrected by each frame's quantizer (skipped if absent)")
+    add_quantizer_calibration_option(parser)
     parser.add_argument("--frames", type=int, default=8, help="frames per clip, every one scored")
     parser.add_argument("--seed", type=int, default=5000, help="draws each clip's crop of its still")
     parser.add_argument("--workers", type=int, default=2)
     add_encoder_input_option(parser)
     args = parser.parse_args()
-    calibration = str(args.quantizer_calibration) if args.quantizer_calibration.is_file() else None
-    rows = in_parallel(QualityScorer(str(args.quality_model), calibration),
+    rows = in_parallel(QualityScorer(str(args.quality_model), present_calibration(args.quantizer_calibration)),
                        probe_specs(args.frames, args.seed, args.encoder_input), args.workers, "probe")
     summary = summarise(rows)
     print(f"{summary['frames']} frames: spearman {summary['spearman']:.3f} "

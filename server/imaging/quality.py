@@ -81,7 +81,6 @@ def estimate_quality(frame_bgr: np.ndarray, encoded_size: int, keyframe: bool, c
     shipped one)."""
     luma, chroma = _planes_bgr(frame_bgr, encoded_size, codec, statistic)
     height, width = frame_bgr.shape[:2]
-    _check_quantizer(quantizer)
     return _estimate(luma, chroma, width, height, encoded_size, keyframe, codec, statistic, model, quantizer,
                      calibration)
 
@@ -112,7 +111,6 @@ def estimate_quality_i420(i420: np.ndarray, width: int, height: int, encoded_siz
                           calibration: QuantizerCalibration | None = None) -> QualityEstimate:
     """``estimate_quality`` for a decoded I420 frame (the server's path: no conversion to BGR)."""
     luma, chroma = _planes_i420(i420, width, height, encoded_size, codec, statistic)
-    _check_quantizer(quantizer)
     return _estimate(luma, chroma, width, height, encoded_size, keyframe, codec, statistic, model, quantizer,
                      calibration)
 
@@ -137,6 +135,7 @@ def _check_quantizer(quantizer: object) -> None:
 def _estimate(luma: np.ndarray, chroma: np.ndarray, width: int, height: int, encoded_size: int, keyframe: bool,
               codec: str, statistic: str, model: QualityModel | None, quantizer: float | None = None,
               calibration: QuantizerCalibration | None = None) -> QualityEstimate:
+    _check_quantizer(quantizer)
     model = model or load_model()
     blocks = block_features(luma)
     columns = block_columns(blocks)  # read by the frame features and the frame head's summary
@@ -208,7 +207,6 @@ class QualityTracker:
         frame's, when the receiver read it; see ``estimate_quality``)."""
         luma, chroma = _planes_bgr(frame_bgr, encoded_size, self.codec, self.statistic)
         height, width = frame_bgr.shape[:2]
-        _check_quantizer(quantizer)
         return self._follow(luma, chroma, width, height, encoded_size, keyframe, quantizer)
 
     @on_one_opencv_thread
@@ -216,7 +214,6 @@ class QualityTracker:
                     keyframe: bool, quantizer: float | None = None) -> QualityEstimate:
         """``update`` for a decoded I420 frame."""
         luma, chroma = _planes_i420(i420, width, height, encoded_size, self.codec, self.statistic)
-        _check_quantizer(quantizer)
         return self._follow(luma, chroma, width, height, encoded_size, keyframe, quantizer)
 
     def repeat(self, encoded_size: int, keyframe: bool) -> QualityEstimate | None:

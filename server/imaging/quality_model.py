@@ -157,6 +157,15 @@ class FrameHead:
                                          if document.get("keyframe_trees") else None))
 
 
+def scaled_to_mean(matrix: np.ndarray, mean: float, target: float) -> np.ndarray:
+    """A block loss ``matrix`` of mean ``mean`` scaled so that its mean is the frame's loss
+    ``target`` (the blocks keep their ranking; each stays within 0..1); a matrix without loss
+    becomes ``target`` throughout."""
+    if mean <= 0.0:
+        return np.full_like(matrix, min(target, 1.0))
+    return np.clip(matrix * np.float32(target / mean), 0.0, 1.0)
+
+
 @dataclass(frozen=True)
 class QualityModel:
     """Standardise, run the networks, average, clip: feature rows -> predicted block loss."""
@@ -228,10 +237,7 @@ class QualityModel:
         if self.frame_head is None:
             return matrix
         blocks_mean = float(matrix.mean())
-        target = self.frame_head.frame_loss(summary, blocks_mean)
-        if blocks_mean <= 0.0:
-            return np.full_like(matrix, min(target, 1.0))
-        return np.clip(matrix * np.float32(target / blocks_mean), 0.0, 1.0)
+        return scaled_to_mean(matrix, blocks_mean, self.frame_head.frame_loss(summary, blocks_mean))
 
     def to_json(self) -> dict:
         """The JSON document ``load`` reads."""

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .quality_model import scaled_to_mean
 from .quantizer import log_step
 from .tree_ensemble import TreeEnsemble
 
@@ -70,10 +71,7 @@ class QuantizerCalibration:
                          keyframe: bool, width: int, height: int) -> np.ndarray:
         """``matrix`` (predicted loss per block) scaled so that its mean is ``calibrate``'s loss."""
         mean = float(matrix.mean())
-        target = self.calibrate(mean, quantizer, codec, encoded_size, keyframe, width, height)
-        if mean <= 0.0:
-            return np.full_like(matrix, target)
-        return np.clip(matrix * np.float32(target / mean), 0.0, 1.0)
+        return scaled_to_mean(matrix, mean, self.calibrate(mean, quantizer, codec, encoded_size, keyframe, width, height))
 
     def to_json(self) -> dict:
         """The JSON document ``from_json`` reads."""

@@ -86,8 +86,8 @@ def _composite_stream(container: av.container.InputContainer, stream: av.video.s
     rate = stream.average_rate or stream.guessed_rate or Fraction(30, 1)
     writer = None
     records: list[dict] = []
-    sizes: dict[int | None, tuple[int, bool]] = {}
-    vp8_quantizers: dict[int | None, float | None] = {}
+    packets: dict[int | None, tuple[int, bool, float | None]] = {}
+    """What each packet's frame takes from it: size, keyframe flag, and VP8's quantizer."""
     source_codec = stream.codec_context.name
     if source_codec == "h264":
         stream.codec_context.options = dict(H264_DECODER_OPTIONS)  # each frame's QP map: its quantizer
@@ -96,17 +96,16 @@ def _composite_stream(container: av.container.InputContainer, stream: av.video.s
     try:
         for packet in container.demux(stream):
             if packet.size:
-                sizes[packet.pts] = (packet.size, bool(packet.is_keyframe))
-                if source_codec == "vp8":
-                    vp8_quantizers[packet.pts] = frame_quantizer("vp8", data=bytes(packet))
+                packets[packet.pts] = (packet.size, bool(packet.is_keyframe),
+                                       frame_quantizer("vp8", data=bytes(packet)) if source_codec == "vp8" else None)
             try:
                 decoded = packet.decode()
             except av.FFmpegError:
                 continue  # a corrupt packet: skip it, keep going with the next
             for frame in decoded:
-                size, keyframe = sizes.pop(frame.pts, (packet.size, bool(packet.is_keyframe)))
-                quantizer = (vp8_quantizers.pop(frame.pts, None) if source_codec == "vp8"
-                             else frame_quantizer(source_codec, frame=frame))
+                size, keyframe, quantizer = packets.pop(frame.pts, (packet.size, bool(packet.is_keyframe), None))
+                if source_codec != "vp8":
+                    quantizer = frame_quantizer(source_codec, frame=frame)
                 image = frame.to_ndarray(format="bgr24")
                 seconds = float(frame.time) if frame.time is not None else len(records) / float(rate)
                 timestamp = max(last_timestamp + 1, int(round(seconds * 1000)))

@@ -84,9 +84,8 @@ class TappingDecoder:
         frames = self._inner.decode(encoded_frame)
         decode_ms = (time.perf_counter() - started) * 1000.0
         size, keyframe = len(encoded_frame.data), is_keyframe(self._codec, encoded_frame.data)
-        vp8_quantizer = frame_quantizer("vp8", data=encoded_frame.data) if self._codec == "vp8" else None
         for frame in frames:
-            quantizer = vp8_quantizer if self._codec == "vp8" else frame_quantizer(self._codec, frame=frame)
+            quantizer = frame_quantizer(self._codec, data=encoded_frame.data, frame=frame)
             frame.opaque = EncodedInfo(size, keyframe, self._codec, decode_ms, quantizer)
         return frames
 

@@ -66,6 +66,33 @@ def _write(model_document: dict, out: Path, record: dict) -> Path:
     return record_path
 
 
+def _clip_shares(file_share: float = FILE_SHARE, compressed_source_share: float = COMPRESSED_SOURCE_SHARE,
+                 graphics_share: float = GRAPHICS_SHARE, grain_share: float = GRAIN_SHARE,
+                 video_source_share: float = VIDEO_SOURCE_SHARE, bars_share: float = BARS_SHARE) -> dict:
+    """The training clips' shares of each kind (``make_specs``), the recipe's by default: the
+    moving-camera and the fixed-camera clips alike."""
+    return dict(texture_share=TEXTURE_SHARE, file_share=file_share, compressed_source_share=compressed_source_share,
+                graphics_share=graphics_share, grain_share=grain_share, video_source_share=video_source_share,
+                bars_share=bars_share)
+
+
+def _training_specs(sources: list[str], clips: int, fixed_clips: int, seed: int, frames: int, shares: dict,
+                    static_share: float = 0.0) -> list:
+    """``clips`` moving-camera clips of ``sources`` drawn with ``seed`` and ``fixed_clips`` clips of
+    their stills seen by a fixed camera, drawn with ``seed`` + 10."""
+    specs = make_specs(sources, clips, seed, frames, static_share=static_share, **shares)
+    if fixed_clips:
+        specs += fixed_camera_specs(sources, fixed_clips, seed + 10, frames, **shares)
+    return specs
+
+
+def _held_out_specs(sources: list[str], clips: int, seed: int, frames: int) -> list:
+    """``clips`` moving-camera clips of the held-out ``sources`` (drawn with ``seed`` + 1) and half as
+    many fixed-camera ones (``seed`` + 2), half of each from file-style senders."""
+    return (make_specs(sources, clips, seed + 1, frames, file_share=0.5)
+            + fixed_camera_specs(sources, clips // 2, seed + 2, frames, file_share=0.5))
+
+
 def train_quality(clips: int, held_out_clips: int, seed: int, workers: int, out: Path = QUALITY_MODEL_PATH,
                   frames: int = 20, static_share: float = 0.0, file_share: float = FILE_SHARE,
                   networks: int = BLOCK_NETWORKS, fixed_clips: int = FIXED_CLIPS,
@@ -88,15 +115,11 @@ def train_quality(clips: int, held_out_clips: int, seed: int, workers: int, out:
     config = FitConfig(seed=seed, networks=networks, head_trees=head_trees, tree_learning_rate=tree_learning_rate)
     warn_missing_sources()
     train_sources, held_sources = split_sources()
-    shares = dict(texture_share=TEXTURE_SHARE, file_share=file_share, compressed_source_share=compressed_source_share,
-                  graphics_share=graphics_share, grain_share=grain_share, video_source_share=video_source_share,
-                  bars_share=bars_share)  # the moving-camera and the fixed-camera clips alike
-    train_specs = make_specs(train_sources, clips, seed, frames, static_share=static_share, **shares)
-    if fixed_clips:
-        train_specs += fixed_camera_specs(train_sources, fixed_clips, seed + 10, frames, **shares)
+    shares = _clip_shares(file_share, compressed_source_share, graphics_share, grain_share, video_source_share,
+                          bars_share)
+    train_specs = _training_specs(train_sources, clips, fixed_clips, seed, frames, shares, static_share)
     train = in_parallel(label_clip, train_specs, workers, "quality: training clips")
-    held_specs = (make_specs(held_sources, held_out_clips, seed + 1, frames, file_share=0.5)
-                  + fixed_camera_specs(held_sources, held_out_clips // 2, seed + 2, frames, file_share=0.5))
+    held_specs = _held_out_specs(held_sources, held_out_clips, seed, frames)
     held = in_parallel(label_clip, held_specs, workers, "quality: held-out clips")
     model = fit_quality(train, config, workers=workers)
     scores = evaluate(model, held)
@@ -126,17 +149,11 @@ def train_quantizer(clips: int, fixed_clips: int, held_out_clips: int, seed: int
     started = time.perf_counter()
     warn_missing_sources()
     train_sources, held_sources = split_sources()
-    shares = dict(texture_share=TEXTURE_SHARE, file_share=FILE_SHARE, compressed_source_share=COMPRESSED_SOURCE_SHARE,
-                  graphics_share=GRAPHICS_SHARE, grain_share=GRAIN_SHARE, video_source_share=VIDEO_SOURCE_SHARE,
-                  bars_share=BARS_SHARE)
     first = seed + TRAINING_SEED_OFFSET
-    train_specs = make_specs(train_sources, clips, first, 20, **shares)
-    if fixed_clips:
-        train_specs += fixed_camera_specs(train_sources, fixed_clips, first + 10, 20, **shares)
+    train_specs = _training_specs(train_sources, clips, fixed_clips, first, 20, _clip_shares())
     labeller = CalibrationLabeller(str(quality_model))
     train = in_parallel(labeller, train_specs, workers, "quantizer: training clips")
-    held_specs = (make_specs(held_sources, held_out_clips, first + 1, 20, file_share=0.5)
-                  + fixed_camera_specs(held_sources, held_out_clips // 2, first + 2, 20, file_share=0.5))
+    held_specs = _held_out_specs(held_sources, held_out_clips, first, 20)
     held = in_parallel(labeller, held_specs, workers, "quantizer: held-out clips")
     identity = quality_model_identity(Path(quality_model))
     calibration = fit_calibration(train, seed, {"seed": seed, "quality_model": identity})
@@ -197,7 +214,7 @@ def evaluate_models(clips: int, images: int, seed: int, workers: int, report: Pa
     ``cameras``: for each sender family, ``clips`` clips with a moving camera (the protocol of
     earlier releases), ``clips`` of held-out stills with a fixed camera (half with the camera's noise,
     half the same picture every frame), or both."""
-    from .quality_evaluation import QualityScorer, summarise, timing_ms
+    from .quality_evaluation import QualityScorer, present_calibration, summarise, timing_ms
 
     if senders not in SENDERS:
         raise ValueError(f"senders must be one of {', '.join(SENDERS)}, got {senders!r}")
@@ -211,7 +228,7 @@ def evaluate_models(clips: int, images: int, seed: int, workers: int, report: Pa
             specs += make_specs(held_sources, clips, seed, frames, file_share=file_share)
         if cameras in ("fixed", "all"):
             specs += fixed_camera_specs(held_sources, clips, seed + 3, frames, file_share=file_share)
-    calibration = str(quantizer_calibration) if quantizer_calibration and Path(quantizer_calibration).is_file() else None
+    calibration = present_calibration(quantizer_calibration)
     rows = in_parallel(QualityScorer(str(quality_model), calibration), specs, workers, "evaluate: held-out clips")
     result: dict = {"quality": summarise(rows), "quality_timing_ms": timing_ms(str(quality_model))}
     model = CompressionModel.load(compression_model) if Path(compression_model).is_file() else None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -26,6 +27,12 @@ PROTOCOL_BITRATES = (80_000, 200_000, 500_000, 1_200_000, 3_000_000, 5_000_000)
 """The issues' bitrate range, 80 kbps to 5 Mbps, in the steps the probes of ``scripts/`` encode at."""
 PROTOCOL_SIZES = ((320, 240), (640, 480), (1280, 720))
 """The issues' frame sizes, 320x240 to 1280x720, as the probes of ``scripts/`` resize to them."""
+
+
+def present_calibration(path: str | Path | None) -> str | None:
+    """``path`` as the scorers take it when a quantizer calibration file is there, else None (the
+    corrected figures are then left out)."""
+    return str(path) if path and Path(path).is_file() else None
 
 
 class QualityScorer:
