@@ -229,7 +229,8 @@ def test_a_frame_with_its_quantizer_is_not_smoothed_by_default() -> None:
     coded = encode_decode(_clip(320, 240, 2), EncoderSetup("h264", 300_000, "veryfast", cbr=True, denoise=True))
     tracked = {}
     for name, settings in (("default", {}), ("smoothed", {"quantizer_smoothing": 0.3})):
-        tracker = QualityTracker("h264", **settings)
+        # The kept blocks setting the whole level (exponent 0), so that only the smoothing differs.
+        tracker = QualityTracker("h264", unchanged_level_exponent=0.0, **settings)
         for frame in coded:
             tracker.update(frame.image, frame.size, frame.keyframe, quantizer=frame.quantizer)
         tracked[name] = (tracker.latest.matrix, tracker.frame_estimate.matrix)
