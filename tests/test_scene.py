@@ -162,7 +162,8 @@ def test_three_bitrates_share_one_scene_matched_to_the_weakest(tmp_path: Path, f
 
     # The weakest seat is left untouched; the better ones are degraded towards it.
     assert matched["seats"]["low"]["added_loss"] == 0.0 and matched["seats"]["low"]["level"] == 0
-    assert matched["seats"]["high"]["added_loss"] > matched["seats"]["mid"]["added_loss"] > 0.0
+    assert matched["seats"]["high"]["added_loss"] > matched["seats"]["mid"]["added_loss"] > 0.0, \
+        (plain["seats"], matched["seats"])
     assert all(seat["added_loss"] == 0.0 for seat in plain["seats"].values())
     # The seats' estimated quality in the scene differs by at most a third of the spread without matching.
     assert spread(matched, "scene_quality") <= spread(plain, "scene_quality") / 3, (plain["seats"], matched["seats"])
