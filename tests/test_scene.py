@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
+from server.imaging.background_variants import LEVEL_STEP
 from server.loadtest.participant import SyntheticParticipant
 from server.loadtest.sources import PacketLoopTrack, encode_loop
 from server.loadtest.stamped_source import moved_footage
@@ -160,10 +161,15 @@ def test_three_bitrates_share_one_scene_matched_to_the_weakest(tmp_path: Path, f
         values = [seat[key] for seat in run["seats"].values()]
         return max(values) - min(values)
 
-    # The weakest seat is left untouched; the better ones are degraded towards it.
-    assert matched["seats"]["low"]["added_loss"] == 0.0 and matched["seats"]["low"]["level"] == 0
-    assert matched["seats"]["high"]["added_loss"] > matched["seats"]["mid"]["added_loss"] > 0.0, \
-        (plain["seats"], matched["seats"])
+    # The weakest seat is left untouched; the better ones are degraded towards it, the best at least
+    # as far. Not always further: the level's hysteresis (a band of 0.85 level either side) may hold
+    # two seats whose needs differ by less than two levels (here about 1.7) at one level, where
+    # their cut-outs' measured losses differ by a hair either way (0.05032 and 0.05038 once).
+    seats = matched["seats"]
+    assert seats["low"]["added_loss"] == 0.0 and seats["low"]["level"] == 0
+    assert seats["mid"]["level"] > 0 and seats["mid"]["added_loss"] > 0.0, seats
+    assert seats["high"]["level"] >= seats["mid"]["level"], seats
+    assert seats["high"]["added_loss"] > seats["mid"]["added_loss"] - LEVEL_STEP / 2, seats
     assert all(seat["added_loss"] == 0.0 for seat in plain["seats"].values())
     # The seats' estimated quality in the scene differs by at most a third of the spread without matching.
     assert spread(matched, "scene_quality") <= spread(plain, "scene_quality") / 3, (plain["seats"], matched["seats"])
