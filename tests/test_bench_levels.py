@@ -35,3 +35,6 @@ def test_tracked_estimates_of_a_short_ramp(astronaut: np.ndarray) -> None:
     assert len(estimates) == 60
     low, high = np.mean(estimates[10:30]), np.mean(estimates[40:60])
     assert low > high > 0  # the starved segment is estimated worse than the rich one
+    alone = bench.tracked_estimates(picture, [100_000, 1_000_000], seconds=1.0, with_quantizer=False)
+    assert len(alone) == 60 and alone != estimates  # fed the quantizers, as the worker does, by default
+    assert np.mean(alone[10:30]) > np.mean(alone[40:60]) > 0
