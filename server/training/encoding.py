@@ -15,7 +15,7 @@ import av
 import cv2
 import numpy as np
 
-from ..imaging.quantizer import H264_DECODER_OPTIONS, h264_mean_qp, vp8_quantizer_index
+from ..imaging.quantizer import H264_DECODER_OPTIONS, frame_quantizer
 
 INPUT_CONVERSIONS: tuple[str, ...] = ("opencv", "pyav")
 
@@ -59,8 +59,8 @@ class CodedFrame:
     size: int
     keyframe: bool
     quantizer: float | None = None
-    """VP8: the frame header's base quantizer index; H.264: the mean QP of its macroblocks
-    (``imaging.quantizer``); None for a dropped frame."""
+    """VP8: the frame header's base quantizer index; H.264: the mean QP of its macroblocks, read
+    as the receiver reads them (``imaging.quantizer.frame_quantizer``); None for a dropped frame."""
 
 
 def _encoder(setup: EncoderSetup, width: int, height: int) -> av.CodecContext:
@@ -112,14 +112,14 @@ def encode_decode(frames: list[np.ndarray], setup: EncoderSetup) -> list[CodedFr
     def picture(decoded: av.VideoFrame) -> None:
         pictures[decoded.pts] = decoded.to_ndarray(format="bgr24")
         if setup.codec == "h264":
-            quantizers[decoded.pts] = h264_mean_qp(decoded)
+            quantizers[decoded.pts] = frame_quantizer("h264", frame=decoded)
 
     def receive(encoded: list[av.Packet]) -> None:
         for packet in encoded:
             size, keyframe = packets.get(packet.pts, (0, False))
             packets[packet.pts] = (size + packet.size, keyframe or packet.is_keyframe)
             if setup.codec == "vp8":
-                quantizers[packet.pts] = float(vp8_quantizer_index(bytes(packet)))
+                quantizers[packet.pts] = frame_quantizer("vp8", data=bytes(packet))
             for decoded in decoder.decode(packet):
                 picture(decoded)
 
