@@ -7,7 +7,9 @@ import pytest
 
 from server.imaging.metrics import ssim_loss
 from server.imaging.scene_layout import Box, scene_target
-from server.imaging.scene_matching import CutOutMatcher, SeatCutOut, compose_scene, extra_loss
+from server.imaging.scene_matching import (
+    CutOutMatcher, SeatCutOut, SmoothedLoss, compose_scene, extra_loss, seat_extras,
+)
 from server.training.encoding import EncoderSetup, encode_decode
 from server.training.footage import Motion, render_still_clip
 
@@ -18,6 +20,38 @@ def test_extra_loss_brings_each_seat_to_the_target() -> None:
     assert target == 0.09
     assert [extra_loss(own, target) for own in losses] == pytest.approx([0.07, 0.0, 0.04])
     assert extra_loss(0.12, target) == 0.0  # beyond the target (e.g. a median target): left alone
+
+
+def test_seat_extras_match_every_seat_to_the_statistic_of_the_losses() -> None:
+    target, extras = seat_extras({"a": 0.02, "b": 0.09, "c": 0.05})
+    assert target == 0.09 and extras == pytest.approx({"a": 0.07, "b": 0.0, "c": 0.04})
+    target, extras = seat_extras({"a": 0.02, "b": 0.09, "c": 0.05}, "median")
+    assert target == 0.05 and extras == pytest.approx({"a": 0.03, "b": 0.0, "c": 0.0})
+    with pytest.raises(ValueError, match="at least one seat"):
+        seat_extras({})
+
+
+def test_a_seats_averaged_loss_follows_the_stream_not_each_frame() -> None:
+    """A loss that swings every other frame (as within a group of pictures) averages out, a lasting
+    change is followed within a few time constants, and frames weigh by the time they stood for."""
+    smoothed = SmoothedLoss(seconds=1.0)
+    assert smoothed.value is None
+    assert smoothed.update(0.08, 10.0) == 0.08  # the first loss is taken as it is
+    values = [smoothed.update(0.06 if frame % 2 else 0.10, 10.0 + frame / 30) for frame in range(1, 91)]
+    assert max(values[30:]) - min(values[30:]) < 0.003  # the frames swing by 0.04
+    assert values[-1] == pytest.approx(0.08, abs=0.002)
+    for frame in range(91, 181):  # the network got worse: 0.12 from now on
+        value = smoothed.update(0.12, 10.0 + frame / 30)
+    assert value == pytest.approx(0.12 - 0.04 * np.exp(-3.0), abs=0.002)
+    one_late = SmoothedLoss(seconds=1.0)
+    one_late.update(0.0, 0.0)
+    assert one_late.update(0.1, 1.0) == pytest.approx(0.1 * (1 - np.exp(-1.0)))  # one frame standing for 1 s
+    assert one_late.update(0.05, 0.5) == 0.05  # the clock went back: start again
+    for bad in (-0.01, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="loss must be"):
+            one_late.update(bad, 2.0)
+    with pytest.raises(ValueError, match="seconds"):
+        SmoothedLoss(seconds=0.0)
 
 
 def test_the_weakest_seat_passes_untouched_and_the_others_reach_its_loss(astronaut: np.ndarray) -> None:

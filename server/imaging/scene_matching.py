@@ -1,9 +1,11 @@
 """Make the seats of a shared scene look like one camera shot: every seat is degraded to the weakest.
 
-Each seat's frame has its own estimated loss (1 - SSIM against its unseen original). The scene's
-target is the weakest seat's loss (``scene_layout.scene_target``); every better seat gets the
-*extra* loss ``target - own`` added to its cut-out, the weakest gets none and its pixels pass
-untouched. Losses of successive degradations roughly add up for the small values involved, and the
+Each seat's frame has its own estimated loss (1 - SSIM against its unseen original), averaged over
+about a second of its stream (``SmoothedLoss``): a frame's estimate swings within a group of pictures,
+and a scene matched to the latest frames moved every seat's degradation every few seconds. The
+scene's target is the weakest seat's averaged loss (``scene_layout.scene_target``); every better seat
+gets the *extra* loss ``target - own`` added to its cut-out (``seat_extras``), the weakest gets none
+and its pixels pass untouched. Losses of successive degradations roughly add up for the small values involved, and the
 estimator cannot judge an already-degraded cut-out (it relies on the encoded size), so the extra loss
 is measured against the seat's own decoded frame.
 
@@ -17,6 +19,8 @@ the codec's format, so the scene goes to the encoder without a conversion).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import cv2
@@ -25,9 +29,17 @@ import numpy as np
 from .background_variants import LEVEL_STEP, LevelSelector, level_target
 from .compression_model import CompressionModel, MeasuredImage, load_compression_model
 from .degradation import BackgroundProfile, DegradationParams, choose_params, degrade
-from .scene_layout import Box
+from .scene_layout import Box, scene_target
 from .validation import require_bgr_image, require_choice
 from .yuv import planes, require_i420
+
+SEAT_LOSS_SECONDS = 2.0
+"""How long a seat's loss is averaged over (``SmoothedLoss``). Replayed on the looped 640x480 VP8
+senders of ``tests/test_scene.py`` (a keyframe a second), the 150 kbps seat read 0.063-0.104 frame by
+frame, 0.084-0.091 averaged over 1 s and 0.086-0.090 over 2 s; the 600 kbps seat 0.032-0.070,
+0.043-0.051 and 0.044-0.048. Over 1 s the 600 kbps seat's extra loss spanned two levels, over 2 s
+one. A longer window follows a network change more slowly: half of a step in 1.4 s here, then the
+levels' hysteresis (0.3 s, or 1.5 s for a change under three levels)."""
 
 CUTOUT_METHODS = ("jpeg", "webp", "blur")
 """Operators cheap enough to run on every cut-out of every frame (an intra frame of VP8 costs ~4.5 ms
@@ -38,6 +50,42 @@ def extra_loss(own_loss: float, target: float) -> float:
     """The loss to add to a seat whose own estimated loss is ``own_loss`` so it reaches ``target``
     (0 for the weakest seat, and for any seat at or beyond the target)."""
     return max(0.0, float(target) - float(own_loss))
+
+
+def seat_extras(losses: Mapping[str, float], statistic: str = "min") -> tuple[float, dict[str, float]]:
+    """The scene's target for seats whose (averaged) losses are ``losses``, and the extra loss each
+    seat needs to reach it (0 for the weakest; ``statistic`` as in ``scene_layout.scene_target``)."""
+    target = scene_target(list(losses.values()), statistic)
+    return target, {seat: extra_loss(loss, target) for seat, loss in losses.items()}
+
+
+class SmoothedLoss:
+    """One seat's estimated loss, averaged exponentially in time over about ``seconds``.
+
+    The first loss (and the first after the clock went back) is taken as it is; later ones move the
+    average by ``1 - exp(-elapsed / seconds)`` of the way, so frames dropped or late weigh by the time
+    they stood for, not by their count.
+    """
+
+    def __init__(self, seconds: float = SEAT_LOSS_SECONDS) -> None:
+        if not 0.0 < seconds < math.inf:
+            raise ValueError(f"seconds must be a finite number > 0, got {seconds}")
+        self.seconds = seconds
+        self.value: float | None = None
+        """The averaged loss (None until the first ``update``)."""
+        self._at: float | None = None
+
+    def update(self, loss: float, now_s: float) -> float:
+        """Account the latest frame's ``loss`` at time ``now_s`` (seconds); returns the average."""
+        if not (math.isfinite(loss) and loss >= 0.0):
+            raise ValueError(f"loss must be a finite number >= 0, got {loss!r}")
+        if self.value is None or self._at is None or now_s < self._at:
+            self.value = float(loss)
+        else:
+            weight = 1.0 - math.exp(-(now_s - self._at) / self.seconds)
+            self.value += weight * (float(loss) - self.value)
+        self._at = now_s
+        return self.value
 
 
 @dataclass(frozen=True)

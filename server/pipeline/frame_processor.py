@@ -14,7 +14,7 @@ from ..imaging.degradation import MATCH_METHODS, DegradationParams
 from ..imaging.features import BLOCK
 from ..imaging.quality import QualityEstimate, QualityTracker
 from ..imaging.scene_layout import Box, place_in_seat
-from ..imaging.scene_matching import CUTOUT_METHODS, CutOutMatcher, SeatCutOut, extra_loss
+from ..imaging.scene_matching import CUTOUT_METHODS, CutOutMatcher, SeatCutOut
 from ..imaging.segmentation import PersonSegmenter
 from ..imaging.validation import require_bgr_image, require_choice
 from ..imaging.yuv import bgr_to_i420, blend_i420, require_i420, resize_i420, small_bgr_from_i420
@@ -123,11 +123,12 @@ class StreamProcessor:
                        mask_reused=analysis.mask_reused, estimate_reused=analysis.estimate_reused)
 
     def cut_out_i420(self, i420: np.ndarray, width: int, height: int, encoded_size: int, keyframe: bool,
-                     timestamp_ms: int, seat: Box, target: float, reuse_mask: bool = False,
+                     timestamp_ms: int, seat: Box, extra: float, reuse_mask: bool = False,
                      reuse_estimate: bool = False, quantizer: float | None = None) -> SceneSeatFrame:
         """The frame as a shared scene's seat: scaled into ``seat`` (bottom-centre anchored), with its
-        mask as alpha, degraded by the extra loss that brings its own estimated loss to the scene's
-        ``target`` (the weakest seat is left untouched)."""
+        mask as alpha, degraded by ``extra`` loss (what the scene asks of this seat to reach its
+        target, from the seats' averaged estimates: ``scene_matching.seat_extras``; 0 leaves it
+        untouched), in levels with hysteresis."""
         analysis = self._analyse(i420, width, height, encoded_size, keyframe, timestamp_ms, reuse_mask,
                                  reuse_estimate, quantizer)
         laps = analysis.laps
@@ -135,7 +136,7 @@ class StreamProcessor:
         size = (place.width, place.height)
         alpha = cv2.resize(analysis.mask, size, interpolation=cv2.INTER_AREA)
         alpha_u8 = cv2.convertScaleAbs(alpha, alpha=255.0)
-        level = self._cutout_matcher.level(extra_loss(analysis.quality.value, target), timestamp_ms / 1000.0)
+        level = self._cutout_matcher.level(extra, timestamp_ms / 1000.0)
         if level == 0:  # the weakest seat: its planes scaled as they are, no round trip through BGR
             picture, matched = resize_i420(i420, width, height, size), None
         else:

@@ -51,12 +51,13 @@ class SetStatistic:
 
 @dataclass(frozen=True)
 class SetSceneSeat:
-    """Make a stream a seat of a shared scene (``seat`` in scene pixels, matched to the scene's
-    ``target`` loss), or, with ``seat`` None, an individual composite again."""
+    """Make a stream a seat of a shared scene (``seat`` in scene pixels, its cut-outs degraded by
+    ``extra_loss``, what brings it to the scene's target), or, with ``seat`` None, an individual
+    composite again."""
 
     stream_id: str
     seat: Box | None
-    target: float = 0.0
+    extra_loss: float = 0.0
 
 
 @dataclass(frozen=True)

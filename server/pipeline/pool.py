@@ -209,13 +209,14 @@ class WorkerPool:
         if stream.scene_seat is not None:
             self._send(stream.worker, stream.scene_seat)
 
-    def set_scene_seat(self, stream_id: str, seat: Box | None, target: float = 0.0) -> None:
+    def set_scene_seat(self, stream_id: str, seat: Box | None, extra_loss: float = 0.0) -> None:
         """Seat a camera stream in a shared scene (its results become ``CutOutResult``), update its
-        seat or target, or (``seat`` None) make it an individual composite again."""
+        seat or the extra loss added to its cut-outs, or (``seat`` None) make it an individual
+        composite again."""
         stream = self._streams.get(stream_id)
         if stream is None:
             return
-        message = SetSceneSeat(stream_id, seat, float(target))
+        message = SetSceneSeat(stream_id, seat, float(extra_loss))
         stream.scene_seat = message if seat is not None else None
         self._send(stream.worker, message)
 

@@ -144,7 +144,7 @@ class Worker:
         reuse_estimate = not stream.reused_last_estimate
         if stream.scene_seat is not None:
             seated = stream.processor.cut_out_i420(i420, job.width, job.height, job.encoded_size, job.keyframe,
-                                                   timestamp, stream.scene_seat.seat, stream.scene_seat.target,
+                                                   timestamp, stream.scene_seat.seat, stream.scene_seat.extra_loss,
                                                    reuse_mask=shed, reuse_estimate=reuse_estimate,
                                                    quantizer=job.quantizer)
             stream.reused_last_mask, stream.reused_last_estimate = seated.mask_reused, seated.estimate_reused

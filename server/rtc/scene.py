@@ -2,7 +2,8 @@
 
 The seated participants' workers send cut-outs (their frame scaled into the seat, mask as alpha,
 degraded to the scene's target); this object keeps each seat's latest one, recomputes the target
-from the seats' own estimated losses (the weakest seat by default), and composes a scene frame once
+from the seats' own estimated losses averaged over about a second (the weakest seat by default),
+sends each seat the extra loss that brings it there, and composes a scene frame once
 every live seat has a new picture, or once the oldest new picture has waited ``GATHER_SECONDS`` for
 the others, at most ``fps`` per second, one at a time (a frame asked for meanwhile is composed next,
 from the newest cut-outs). Cameras are not in step: a fixed frame clock would make a picture wait up
@@ -24,7 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..imaging.scene_layout import Box, SeatSpec, scene_target, seat_boxes
+from ..imaging.scene_layout import Box, SeatSpec, seat_boxes
+from ..imaging.scene_matching import SmoothedLoss, seat_extras
 from ..pipeline.messages import CutOutResult
 from ..pipeline.pool import WorkerPool
 from ..pipeline.scene_composer import SceneComposer, SceneFrame
@@ -35,7 +37,7 @@ logger = logging.getLogger(__name__)
 STALL_SECONDS = 2.0
 """How long a stalled participant's last cut-out stays in their seat."""
 TARGET_RESEND = 0.002
-"""A new target reaches the seats' workers once it moved this much (their levels have hysteresis)."""
+"""A seat's new extra loss reaches its worker once it moved this much (its levels have hysteresis)."""
 GATHER_SECONDS = 0.008
 """How long a seat's new picture may wait for the other seats' before the scene frame is composed
 (4 seats at 30 fps: ~63 scene frames/s; a picture waits 8 ms, against 7 ms median and 14 ms p95 at a
@@ -53,6 +55,10 @@ class _Seat:
     cutout: CutOutResult | None = None
     arrived: float = 0.0
     fresh: bool = False
+    loss: SmoothedLoss = field(default_factory=SmoothedLoss)
+    """The seat's own estimated loss, averaged over its recent cut-outs."""
+    extra: float = 0.0
+    """The extra loss last sent to the seat's worker."""
 
 
 @dataclass
@@ -90,7 +96,6 @@ class RoomScene:
         self.layout, self.statistic = "grid", "min"
         self.target = 0.0
         self.background_key = background_key
-        self._sent_target = -1.0
         self._seats: dict[str, _Seat] = {}
         self._interval = 1.0 / fps
         self.matching = matching
@@ -126,7 +131,7 @@ class RoomScene:
             if moved:
                 seat.cutout, seat.fresh = None, False  # an old cut-out has the old seat's size
             self._seats[participant_id] = seat
-            self.pool.set_scene_seat(stream_id, box, self._seat_target())
+            self.pool.set_scene_seat(stream_id, box, seat.extra)
         for seat in previous.values():
             self.pool.set_scene_seat(seat.stream_id, None)
         self._retarget(force=True)
@@ -150,7 +155,8 @@ class RoomScene:
         }
 
     def seat_figures(self) -> dict:
-        """Per seat: own estimated loss, extra loss added, the loss as shown in the scene, live or not."""
+        """Per seat: own estimated loss (latest frame's, and averaged), the extra loss asked of it and
+        the one added, the loss as shown in the scene, live or not."""
         now = time.monotonic()
         figures = {}
         for seat in self._seats.values():
@@ -158,6 +164,8 @@ class RoomScene:
             figures[seat.participant_id] = {
                 "name": seat.name,
                 "quality": None if cut is None else round(cut.quality, 4),
+                "smoothed_quality": None if seat.loss.value is None else round(seat.loss.value, 4),
+                "requested_loss": round(seat.extra, 4),
                 "added_loss": None if cut is None else round(cut.added_loss, 4),
                 "scene_quality": None if cut is None else round(cut.quality + cut.added_loss, 4),
                 "level": None if cut is None else cut.level,
@@ -187,6 +195,7 @@ class RoomScene:
         if not _inside(result.cutout.box, seat.box):
             return  # made for the seat this participant had before a re-flow
         seat.cutout, seat.arrived, seat.fresh = result, time.monotonic(), True
+        seat.loss.update(result.quality, result.received_at)  # the frame's time, not its worker's delay
         self.stats.seat_latencies_ms.append((seat.arrived - result.received_at) * 1000.0)
         for stage, value in result.timings_ms.items():
             self.stats.seat_stage_ms.setdefault(stage, deque(maxlen=240)).append(value)
@@ -200,15 +209,17 @@ class RoomScene:
         live = self._live_seats(time.monotonic())
         if not live:
             return
-        self.target = scene_target([s.cutout.quality for s in live], self.statistic)  # type: ignore[union-attr]
-        if force or abs(self.target - self._sent_target) >= TARGET_RESEND:
-            self._sent_target = self.target
-            for seat in self._seats.values():
-                self.pool.set_scene_seat(seat.stream_id, seat.box, self._seat_target())
-
-    def _seat_target(self) -> float:
-        """The loss seats are matched to (0 with matching off: nothing is added to any seat)."""
-        return self.target if self.matching else 0.0
+        losses = {s.participant_id: s.loss.value for s in live if s.loss.value is not None}
+        if not losses:
+            return
+        self.target, extras = seat_extras(losses, self.statistic)
+        for seat in self._seats.values():
+            if seat.participant_id not in extras:
+                continue  # stalled: keeps what it had until it sends again
+            extra = extras[seat.participant_id] if self.matching else 0.0  # off: nothing is added to any seat
+            if force or abs(extra - seat.extra) >= TARGET_RESEND:
+                seat.extra = extra
+                self.pool.set_scene_seat(seat.stream_id, seat.box, extra)
 
     def _schedule(self) -> None:
         if self._closed:
