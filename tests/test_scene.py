@@ -181,7 +181,9 @@ def test_three_bitrates_share_one_scene_matched_to_the_weakest(tmp_path: Path, f
     # leaves room for a loaded 2-core machine (9 fps here once, under the whole suite).
     assert matched["frames_while_stalled"] >= 4 * matched["elapsed_stalled"], matched["frames_while_stalled"]
     assert matched["back_to_individual"] == "individual"
-    assert matched["individual_frames"] > 20 and matched["individual_shape"] == (480, 640, 3)
+    # Composites flow again, at the same floor of 4 fps as the stalled scene above (with two busy
+    # processes hogging the cores, 32 runs counted 21-74 frames in the 2 s).
+    assert matched["individual_frames"] >= 8 and matched["individual_shape"] == (480, 640, 3), matched["individual_frames"]
 
 
 def test_participants_switch_the_mode_when_the_room_allows_it(tmp_path: Path, footage: list[np.ndarray]) -> None:

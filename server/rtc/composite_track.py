@@ -3,8 +3,8 @@
 ``PacketBroadcast`` belongs to one composite stream (one encoder, in a worker). Each viewer gets a
 ``CompositeTrack`` whose ``recv`` returns the shared packets as ``av.Packet`` (aiortc then only
 packetizes them). A viewer that falls behind skips to the next keyframe instead of queueing stale
-video. Keyframe requests (a viewer's PLI, a new viewer, a skipping viewer) reach the one encoder,
-debounced.
+video. Keyframe requests (a viewer's PLI, a new viewer, a skipping viewer, and again while a viewer
+waits) reach the one encoder, debounced.
 """
 
 from __future__ import annotations
@@ -117,6 +117,11 @@ class CompositeTrack(MediaStreamTrack):
             return
         if self._waiting_for_keyframe:
             if not packet.keyframe:
+                # Ask again (debounced) while frames go by: a keyframe asked for once can be lost (the
+                # frame that carried the request failed, or was made while the stream was a scene's
+                # seat), and the encoder's own keyframes are 100 s apart.
+                if self._reading:
+                    self._broadcast.request_keyframe()
                 return
             self._waiting_for_keyframe = False
         if packet.keyframe:  # a keyframe makes everything queued before it useless
