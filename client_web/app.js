@@ -171,9 +171,11 @@ function describeScene(scene) {
     const label = document.querySelector(`.seat-label[data-participant-id="${CSS.escape(id)}"] [data-role=seat-overlay]`);
     if (!label) continue;
     if (seat.quality === null) { label.textContent = "no video"; continue; }
+    // The scene matches seats on their losses averaged over a couple of seconds, not the latest frame's.
+    const loss = seat.smoothed_quality ?? seat.quality;
     const matched = seat.added_loss ? ` +${seat.added_loss.toFixed(3)}`
-      : seat.quality >= scene.target - 0.0005 ? " (weakest)" : "";
-    label.textContent = `loss ${seat.quality.toFixed(3)}${matched}${seat.live ? "" : " · stalled"}`;
+      : loss >= scene.target - 0.0005 ? " (weakest)" : "";
+    label.textContent = `loss ${loss.toFixed(3)}${matched}${seat.live ? "" : " · stalled"}`;
   }
   return parts.join(" · ");
 }

@@ -1,12 +1,12 @@
 """Make the seats of a shared scene look like one camera shot: every seat is degraded to the weakest.
 
 Each seat's frame has its own estimated loss (1 - SSIM against its unseen original), averaged over
-about a second of its stream (``SmoothedLoss``): a frame's estimate swings within a group of pictures,
-and a scene matched to the latest frames moved every seat's degradation every few seconds. The
-scene's target is the weakest seat's averaged loss (``scene_layout.scene_target``); every better seat
-gets the *extra* loss ``target - own`` added to its cut-out (``seat_extras``), the weakest gets none
-and its pixels pass untouched. Losses of successive degradations roughly add up for the small values involved, and the
-estimator cannot judge an already-degraded cut-out (it relies on the encoded size), so the extra loss
+about two seconds of its stream (``SmoothedLoss``): a frame's estimate swings within a group of
+pictures, and a scene matched to the latest frames moved the seats' degradation every few seconds.
+The scene's target is the weakest seat's averaged loss (``scene_layout.scene_target``); every better
+seat gets the *extra* loss ``target - own`` added to its cut-out (``seat_extras``), the weakest gets
+none and its pixels pass untouched. Losses of successive degradations roughly add up for the small
+values involved, and the estimator cannot judge an already-degraded cut-out (it relies on the encoded size), so the extra loss
 is measured against the seat's own decoded frame.
 
 ``CutOutMatcher`` does this for one stream: extra losses are quantised into the background's levels
@@ -37,9 +37,10 @@ SEAT_LOSS_SECONDS = 2.0
 """How long a seat's loss is averaged over (``SmoothedLoss``). Replayed on the looped 640x480 VP8
 senders of ``tests/test_scene.py`` (a keyframe a second), the 150 kbps seat read 0.063-0.104 frame by
 frame, 0.084-0.091 averaged over 1 s and 0.086-0.090 over 2 s; the 600 kbps seat 0.032-0.070,
-0.043-0.051 and 0.044-0.048. Over 1 s the 600 kbps seat's extra loss spanned two levels, over 2 s
-one. A longer window follows a network change more slowly: half of a step in 1.4 s here, then the
-levels' hysteresis (0.3 s, or 1.5 s for a change under three levels)."""
+0.043-0.051 and 0.044-0.048. Under two processes hogging the cores, the live scene test's seats
+showed levels 3-5 and 5-7 within a run averaged over 1 s, one level each over 2 s. A longer window
+follows a network change more slowly: the best seat showed its new level 3.4-12.3 s after the
+weakest seat's loss stepped, against 1.9-4.0 s over 1 s (``scripts/bench_scene_levels.py``)."""
 
 CUTOUT_METHODS = ("jpeg", "webp", "blur")
 """Operators cheap enough to run on every cut-out of every frame (an intra frame of VP8 costs ~4.5 ms
