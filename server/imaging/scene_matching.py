@@ -1,13 +1,13 @@
 """Make the seats of a shared scene look like one camera shot: every seat is degraded to the weakest.
 
 Each seat's frame has its own estimated loss (1 - SSIM against its unseen original), averaged over
-about two seconds of its stream (``SmoothedLoss``): a frame's estimate swings within a group of
+the last two seconds of its stream (``SmoothedLoss``): a frame's estimate swings within a group of
 pictures, and a scene matched to the latest frames moved the seats' degradation every few seconds.
 The scene's target is the weakest seat's averaged loss (``scene_layout.scene_target``); every better
 seat gets the *extra* loss ``target - own`` added to its cut-out (``seat_extras``), the weakest gets
 none and its pixels pass untouched. Losses of successive degradations roughly add up for the small
-values involved, and the estimator cannot judge an already-degraded cut-out (it relies on the encoded size), so the extra loss
-is measured against the seat's own decoded frame.
+values involved, and the estimator cannot judge an already-degraded cut-out (it relies on the
+encoded size), so the extra loss is measured against the seat's own decoded frame.
 
 ``CutOutMatcher`` does this for one stream: extra losses are quantised into the background's levels
 with the same hysteresis (``LevelSelector``), and each level's parameters are chosen on a recent
@@ -20,6 +20,7 @@ the codec's format, so the scene goes to the encoder without a conversion).
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -36,11 +37,12 @@ from .yuv import planes, require_i420
 SEAT_LOSS_SECONDS = 2.0
 """How long a seat's loss is averaged over (``SmoothedLoss``). Replayed on the looped 640x480 VP8
 senders of ``tests/test_scene.py`` (a keyframe a second), the 150 kbps seat read 0.063-0.104 frame by
-frame, 0.084-0.091 averaged over 1 s and 0.086-0.090 over 2 s; the 600 kbps seat 0.032-0.070,
-0.043-0.051 and 0.044-0.048. Under two processes hogging the cores, the live scene test's seats
-showed levels 3-5 and 5-7 within a run averaged over 1 s, one level each over 2 s. A longer window
-follows a network change more slowly: the best seat showed its new level 3.4-12.3 s after the
-weakest seat's loss stepped, against 1.9-4.0 s over 1 s (``scripts/bench_scene_levels.py``)."""
+frame, 0.082-0.092 averaged over 1 s and 0.085-0.090 over 2 s; the 600 kbps seat 0.032-0.070,
+0.041-0.053 and 0.043-0.050. Neither window changed a seat's level in 2 min of replay; the best seat
+showed its new level 0.7-3.3 s after the weakest seat's loss stepped over 1 s, 1.8-4.0 s over 2 s
+(``scripts/bench_scene_levels.py``). Live, under two processes hogging the cores, the test's seats
+showed levels 4 and 6 in 19 of 20 stats pushes over this window (7 once), where an exponential
+average over 1 s still moved them between levels 3-5 and 5-7 within a run."""
 
 CUTOUT_METHODS = ("jpeg", "webp", "blur")
 """Operators cheap enough to run on every cut-out of every frame (an intra frame of VP8 costs ~4.5 ms
@@ -61,11 +63,13 @@ def seat_extras(losses: Mapping[str, float], statistic: str = "min") -> tuple[fl
 
 
 class SmoothedLoss:
-    """One seat's estimated loss, averaged exponentially in time over about ``seconds``.
+    """One seat's estimated loss, the mean over its frames of the last ``seconds``.
 
-    The first loss (and the first after the clock went back) is taken as it is; later ones move the
-    average by ``1 - exp(-elapsed / seconds)`` of the way, so frames dropped or late weigh by the time
-    they stood for, not by their count.
+    A moving window rather than an exponential average: over whole groups of pictures it cancels
+    their swing, and it forgets an old level completely once ``seconds`` have passed, where an
+    exponential average creeps towards the new one (the scene test's senders: no level change in
+    2 min either way, but the best seat followed a step of the weakest in 1.8-4.0 s against
+    3.4-12.3 s, ``scripts/bench_scene_levels.py``). A clock that goes back starts the window again.
     """
 
     def __init__(self, seconds: float = SEAT_LOSS_SECONDS) -> None:
@@ -73,19 +77,23 @@ class SmoothedLoss:
             raise ValueError(f"seconds must be a finite number > 0, got {seconds}")
         self.seconds = seconds
         self.value: float | None = None
-        """The averaged loss (None until the first ``update``)."""
-        self._at: float | None = None
+        """The mean loss (None until the first ``update``)."""
+        self._frames: deque[tuple[float, float]] = deque()  # (time, loss) within the window
+        self._sum = 0.0
 
     def update(self, loss: float, now_s: float) -> float:
-        """Account the latest frame's ``loss`` at time ``now_s`` (seconds); returns the average."""
+        """Account the latest frame's ``loss`` at time ``now_s`` (seconds); returns the mean."""
         if not (math.isfinite(loss) and loss >= 0.0):
             raise ValueError(f"loss must be a finite number >= 0, got {loss!r}")
-        if self.value is None or self._at is None or now_s < self._at:
-            self.value = float(loss)
-        else:
-            weight = 1.0 - math.exp(-(now_s - self._at) / self.seconds)
-            self.value += weight * (float(loss) - self.value)
-        self._at = now_s
+        if self._frames and now_s < self._frames[-1][0]:
+            self._frames.clear()
+        if not self._frames:
+            self._sum = 0.0  # no rounding error carried over
+        self._frames.append((now_s, float(loss)))
+        self._sum += float(loss)
+        while self._frames[0][0] <= now_s - self.seconds:
+            self._sum -= self._frames.popleft()[1]
+        self.value = max(0.0, self._sum / len(self._frames))
         return self.value
 
 

@@ -2,8 +2,8 @@
 
 The seated participants' workers send cut-outs (their frame scaled into the seat, mask as alpha,
 degraded to the scene's target); this object keeps each seat's latest one, recomputes the target
-from the seats' own estimated losses averaged over about two seconds (the weakest seat by default),
-sends each seat the extra loss that brings it there, and composes a scene frame once
+from the seats' own estimated losses averaged over their last two seconds (the weakest seat by
+default), sends each seat the extra loss that brings it there, and composes a scene frame once
 every live seat has a new picture, or once the oldest new picture has waited ``GATHER_SECONDS`` for
 the others, at most ``fps`` per second, one at a time (a frame asked for meanwhile is composed next,
 from the newest cut-outs). Cameras are not in step: a fixed frame clock would make a picture wait up
