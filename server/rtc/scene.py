@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..imaging.scene_layout import Box, SeatSpec, seat_boxes
-from ..imaging.scene_matching import SmoothedLoss, seat_extras
+from ..imaging.scene_matching import SmoothedLoss, extras_to_send, seat_extras
 from ..pipeline.messages import CutOutResult
 from ..pipeline.pool import WorkerPool
 from ..pipeline.scene_composer import SceneComposer, SceneFrame
@@ -36,8 +36,6 @@ logger = logging.getLogger(__name__)
 
 STALL_SECONDS = 2.0
 """How long a stalled participant's last cut-out stays in their seat."""
-TARGET_RESEND = 0.002
-"""A seat's new extra loss reaches its worker once it moved this much (its levels have hysteresis)."""
 GATHER_SECONDS = 0.008
 """How long a seat's new picture may wait for the other seats' before the scene frame is composed
 (4 seats at 30 fps: ~63 scene frames/s; a picture waits 8 ms, against 7 ms median and 14 ms p95 at a
@@ -213,13 +211,14 @@ class RoomScene:
         if not losses:
             return
         self.target, extras = seat_extras(losses, self.statistic)
-        for seat in self._seats.values():
-            if seat.participant_id not in extras:
-                continue  # stalled: keeps what it had until it sends again
-            extra = extras[seat.participant_id] if self.matching else 0.0  # off: nothing is added to any seat
-            if force or abs(extra - seat.extra) >= TARGET_RESEND:
-                seat.extra = extra
-                self.pool.set_scene_seat(seat.stream_id, seat.box, extra)
+        # Live seats only (a stalled one keeps what it had until it sends again); matching off: nothing
+        # is added to any seat.
+        wanted = {pid: extra if self.matching else 0.0 for pid, extra in extras.items()}
+        sent = {pid: self._seats[pid].extra for pid in wanted}
+        for pid, extra in extras_to_send(wanted, sent, force).items():
+            seat = self._seats[pid]
+            seat.extra = extra
+            self.pool.set_scene_seat(seat.stream_id, seat.box, extra)
 
     def _schedule(self) -> None:
         if self._closed:
