@@ -1,16 +1,30 @@
 // Backdrop browser client: join a room, publish camera and microphone, show your own composite and
 // every other participant's, or (in a shared-scene room) the one scene everybody stands in. All
-// processing happens on the server; this page only does WebRTC.
+// processing happens on the server; this page only does WebRTC. A lost connection (the server
+// restarted, the network dropped, the media connection failed) is rejoined on its own, with backoff,
+// until the user leaves.
 "use strict";
 
 const state = {
   ws: null, id: null, publishPc: null, viewers: new Map(), names: new Map(), stream: null,
   returned: null, // what the server sends back on the publish connection: own composite or the scene
   mode: "individual", scenePc: null,
+  call: null, // {room, name} the user joined and has not left: what a lost connection rejoins
+  attempt: 0, // reconnection attempts since the last successful join
+  retryTimer: null,
+  choices: {}, // background and statistic the user picked, applied again after a reconnection
 };
 const $ = (selector) => document.querySelector(selector);
+// Seconds before reconnection attempt 1, 2, ... (the last one repeats), each spread by +-20 %.
+const RECONNECT_DELAYS_S = [1, 2, 4, 8, 10];
 
-function setStatus(text) { $("#status").textContent = text; }
+// The status line; `connection` (joining, connected, reconnecting, disconnected) goes to its
+// data-connection attribute for scripts and tests.
+function setStatus(text, connection) {
+  const status = $("#status");
+  status.textContent = text;
+  if (connection) status.dataset.connection = connection;
+}
 function showError(text) { const e = $("#error"); e.textContent = text; e.hidden = !text; }
 
 function send(message) {
@@ -34,9 +48,12 @@ async function offerFor(pc) {
 }
 
 async function publish() {
-  state.stream = await navigator.mediaDevices.getUserMedia({
-    video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } }, audio: true,
-  });
+  // A reconnection keeps the camera that is already open: no new permission prompt, no flash.
+  if (!state.stream || state.stream.getTracks().some((track) => track.readyState === "ended")) {
+    state.stream = await navigator.mediaDevices.getUserMedia({
+      video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } }, audio: true,
+    });
+  }
   const pc = new RTCPeerConnection();
   state.publishPc = pc;
   const [video] = state.stream.getVideoTracks();
@@ -47,7 +64,11 @@ async function publish() {
     state.returned = new MediaStream([event.track]);
     showReturned();
   });
-  pc.addEventListener("connectionstatechange", () => setStatus(`publishing: ${pc.connectionState}`));
+  pc.addEventListener("connectionstatechange", () => {
+    if (state.publishPc !== pc) return;
+    if (pc.connectionState === "failed") connectionLost("the media connection failed");
+    else setStatus(`publishing: ${pc.connectionState}`, pc.connectionState === "connected" ? "connected" : undefined);
+  });
   send({ type: "publish", sdp: await offerFor(pc) });
 }
 
@@ -83,6 +104,12 @@ async function watch(id) {
     media.addTrack(event.track);
     const video = tileFor(id).querySelector("video");
     if (video.srcObject !== media) video.srcObject = media;
+  });
+  // One participant's failed connection is opened again on its own; the rest of the call goes on.
+  pc.addEventListener("connectionstatechange", () => {
+    if (pc.connectionState !== "failed" || state.viewers.get(id) !== pc) return;
+    unwatch(id);
+    setTimeout(() => { if (state.names.has(id) && state.mode === "individual") watch(id); }, 1000);
   });
   tileFor(id);
   send({ type: "subscribe", participant: id, sdp: await offerFor(pc) });
@@ -188,9 +215,10 @@ async function onMessage(event) {
   const message = JSON.parse(event.data);
   switch (message.type) {
     case "joined": {
+      state.attempt = 0;
       state.id = message.id;
       $(".tile.self").dataset.participantId = message.id;
-      fillPicker(message.backgrounds, message.background);
+      fillPicker(message.backgrounds, state.choices.background || message.background);
       for (const p of message.participants) state.names.set(p.id, p.name);
       $("#join-form").hidden = true;
       $("#call").hidden = false;
@@ -198,11 +226,20 @@ async function onMessage(event) {
       state.mode = message.mode || "individual";
       $("#mode").value = state.mode;
       if (message.layout) $("#layout").value = message.layout;
-      setStatus(`in room ${message.room} as ${message.name}`);
+      setStatus(`in room ${message.room} as ${message.name}`, "connected");
+      showError("");
+      if (state.choices.background && state.choices.background !== message.background) {
+        send({ type: "background", background: state.choices.background });
+      }
+      if (state.choices.statistic) send({ type: "statistic", statistic: state.choices.statistic });
       try { await publish(); } catch (error) { showError(`camera/microphone: ${error.message}`); }
       if (state.mode === "individual") for (const p of message.participants) watch(p.id);
       break;
     }
+    case "left":
+      // With a reason the server removed us (our media connection ended); without, it confirms a leave.
+      if (message.reason) connectionLost(`removed from the room (${message.reason})`);
+      break;
     case "scene":
       enterMode(message);
       break;
@@ -238,26 +275,74 @@ async function onMessage(event) {
     case "error":
       if (message.request === "mode") { $("#mode").value = state.mode; }
       showError(`${message.error}: ${message.detail}`);
+      if (message.request === "join") endCall(`could not join: ${message.error}`); // retrying would not help
       break;
   }
 }
 
 function join(room, name) {
   showError("");
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  state.ws = new WebSocket(`${scheme}://${location.host}/ws`);
-  const token = new URLSearchParams(location.search).get("token");
-  state.ws.addEventListener("open", () => send({ type: "join", room, name, ...(token ? { token } : {}) }));
-  state.ws.addEventListener("message", (event) => onMessage(event).catch((error) => showError(error.message)));
-  state.ws.addEventListener("close", () => { setStatus("disconnected"); teardown(); });
+  endCall();
+  state.call = { room, name };
+  state.attempt = 0;
+  state.choices = {};
+  connect();
 }
 
-function teardown() {
+// Open the signaling socket and join state.call's room; every event of a replaced socket is ignored.
+function connect() {
+  clearTimeout(state.retryTimer);
+  state.retryTimer = null;
+  const { room, name } = state.call;
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const ws = new WebSocket(`${scheme}://${location.host}/ws`);
+  state.ws = ws;
+  setStatus(state.attempt ? `reconnecting to room ${room}...` : `joining room ${room}...`,
+    state.attempt ? "reconnecting" : "joining");
+  const token = new URLSearchParams(location.search).get("token");
+  ws.addEventListener("open", () => send({ type: "join", room, name, ...(token ? { token } : {}) }));
+  ws.addEventListener("message", (event) => {
+    if (state.ws === ws) onMessage(event).catch((error) => showError(error.message));
+  });
+  ws.addEventListener("close", () => { if (state.ws === ws) connectionLost("the connection to the server closed"); });
+}
+
+// The call's connections are gone: close what is left of them and, unless the user has left, try
+// again after a backoff delay (the call's view stays, with the camera open).
+function connectionLost(reason) {
+  const ws = state.ws;
+  state.ws = null;
+  if (ws && ws.readyState <= WebSocket.OPEN) ws.close();
+  closeConnections();
+  if (!state.call) { endCall(); return; }
+  const base = RECONNECT_DELAYS_S[Math.min(state.attempt, RECONNECT_DELAYS_S.length - 1)];
+  const delay = base * (0.8 + 0.4 * Math.random());
+  state.attempt += 1;
+  setStatus(`${reason}: reconnecting in ${delay.toFixed(0)} s (attempt ${state.attempt})`, "reconnecting");
+  state.retryTimer = setTimeout(connect, delay * 1000);
+}
+
+// Leave for good: no reconnection, camera off, back to the join form.
+function endCall(status = "disconnected") {
+  state.call = null;
+  clearTimeout(state.retryTimer);
+  state.retryTimer = null;
+  const ws = state.ws;
+  state.ws = null;
+  if (ws && ws.readyState <= WebSocket.OPEN) ws.close();
+  closeConnections();
+  if (state.stream) state.stream.getTracks().forEach((t) => t.stop());
+  state.stream = null;
+  $("#call").hidden = true;
+  $("#join-form").hidden = false;
+  setStatus(status, "disconnected");
+}
+
+// Close every peer connection and empty the views; the camera stays open.
+function closeConnections() {
   for (const id of [...state.viewers.keys()]) unwatch(id);
   if (state.publishPc) state.publishPc.close();
   state.publishPc = null;
-  if (state.stream) state.stream.getTracks().forEach((t) => t.stop());
-  state.stream = null;
   if (state.scenePc) state.scenePc.close();
   state.scenePc = null;
   state.returned = null;
@@ -266,9 +351,8 @@ function teardown() {
   $("video[data-role=scene]").srcObject = null;
   $("#scene").hidden = true;
   $("#tiles").hidden = false;
+  $("[data-role=seat-labels]").replaceChildren();
   state.mode = "individual";
-  $("#call").hidden = true;
-  $("#join-form").hidden = false;
 }
 
 $("#join-form").addEventListener("submit", (event) => {
@@ -276,9 +360,17 @@ $("#join-form").addEventListener("submit", (event) => {
   const form = new FormData(event.target);
   join(String(form.get("room")), String(form.get("name")));
 });
-$("#leave").addEventListener("click", () => { send({ type: "leave" }); if (state.ws) state.ws.close(); teardown(); });
-$("#background").addEventListener("change", (event) => send({ type: "background", background: event.target.value }));
-$("#statistic").addEventListener("change", (event) => send({ type: "statistic", statistic: event.target.value }));
+$("#leave").addEventListener("click", () => { send({ type: "leave" }); endCall(); });
+$("#background").addEventListener("change", (event) => {
+  state.choices.background = event.target.value;
+  send({ type: "background", background: event.target.value });
+});
+$("#statistic").addEventListener("change", (event) => {
+  state.choices.statistic = event.target.value;
+  send({ type: "statistic", statistic: event.target.value });
+});
+// Back online: do not wait out the backoff.
+window.addEventListener("online", () => { if (state.call && state.retryTimer) connect(); });
 $("#mode").addEventListener("change", () => send({ type: "mode", mode: $("#mode").value, layout: $("#layout").value }));
 $("#layout").addEventListener("change", () => {
   if (state.mode === "scene") send({ type: "mode", mode: "scene", layout: $("#layout").value });

@@ -1,4 +1,6 @@
-// A WHEP player: one receive-only peer connection, one POST of the offer, DELETE on leaving.
+// A WHEP player: one receive-only peer connection, one POST of the offer, DELETE on leaving. A
+// broadcast that is not live yet, ends, or whose connection fails is waited for and played again,
+// with backoff; a refused request (bad token, bad address) stops and says why.
 "use strict";
 
 const params = new URLSearchParams(location.search);
@@ -6,9 +8,21 @@ const room = params.get("room");
 const participant = params.get("participant");
 const view = params.get("view");
 const token = params.get("token");
-const status = (text) => { document.querySelector("#status").textContent = text; };
-const fail = (text) => { const e = document.querySelector("#error"); e.textContent = text; e.hidden = false; status("failed"); };
-let session = null;
+// Seconds before retry 1, 2, ... (the last one repeats), each spread by +-20 %.
+const RETRY_DELAYS_S = [1, 2, 4, 8, 10];
+// Answers worth waiting out: nobody of that name yet (404), not a scene room yet or they just left
+// (409), the server restarting or overloaded (5xx).
+const RETRIED_STATUSES = new Set([404, 409, 500, 502, 503, 504]);
+// `connection` (connecting, connected, waiting, failed) goes to the status line's data-connection.
+const status = (text, connection) => {
+  const element = document.querySelector("#status");
+  element.textContent = text;
+  if (connection) element.dataset.connection = connection;
+};
+const fail = (text) => { const e = document.querySelector("#error"); e.textContent = text; e.hidden = false; status("failed", "failed"); };
+const player = { pc: null, session: null, attempt: 0, retryTimer: null };
+
+class Retryable extends Error {}
 
 function gatheringComplete(pc, timeoutMs = 3000) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
@@ -18,31 +32,75 @@ function gatheringComplete(pc, timeoutMs = 3000) {
   });
 }
 
+function authorization() { return token ? { Authorization: `Bearer ${token}` } : {}; }
+
 async function play() {
-  if (!room || (!participant && view !== "scene")) throw new Error("give ?room=ROOM&participant=NAME (or &view=scene)");
-  document.querySelector("[data-role=whep-participant]").textContent = view === "scene" ? `${room} (scene)` : `${participant} in ${room}`;
+  player.retryTimer = null;
+  status(player.attempt ? "reconnecting" : "connecting", "connecting");
   const pc = new RTCPeerConnection();
+  player.pc = pc;
   pc.addTransceiver("video", { direction: "recvonly" });
   pc.addTransceiver("audio", { direction: "recvonly" });
   const media = new MediaStream();
   pc.addEventListener("track", (event) => { media.addTrack(event.track); document.querySelector("#player").srcObject = media; });
-  pc.addEventListener("connectionstatechange", () => status(pc.connectionState));
+  pc.addEventListener("connectionstatechange", () => {
+    if (player.pc !== pc) return;
+    if (pc.connectionState === "connected") player.attempt = 0;
+    if (pc.connectionState === "failed" || pc.connectionState === "closed") retry("the connection ended");
+    else status(pc.connectionState, pc.connectionState === "connected" ? "connected" : "connecting");
+  });
+  // The server ending the session (the participant left, the broadcast stopped) closes DTLS.
+  const [receiver] = pc.getReceivers();
+  receiver.transport?.addEventListener("statechange", () => {
+    if (player.pc === pc && receiver.transport.state === "closed") retry("the broadcast ended");
+  });
   await pc.setLocalDescription(await pc.createOffer());
   await gatheringComplete(pc);
   const query = new URLSearchParams(view === "scene" ? { view: "scene" } : { participant });
-  const headers = { "Content-Type": "application/sdp" };
-  if (token) headers.Authorization = `Bearer ${token}`;
-  const response = await fetch(`/whep/${encodeURIComponent(room)}?${query}`, { method: "POST", headers, body: pc.localDescription.sdp });
+  const headers = { "Content-Type": "application/sdp", ...authorization() };
+  let response;
+  try {
+    response = await fetch(`/whep/${encodeURIComponent(room)}?${query}`, { method: "POST", headers, body: pc.localDescription.sdp });
+  } catch (error) {
+    throw new Retryable(`the server cannot be reached (${error.message})`);
+  }
   if (response.status !== 201) {
     let detail = await response.text();
     try { const data = JSON.parse(detail); detail = `${data.error}: ${data.detail}`; } catch { /* plain text */ }
-    throw new Error(`WHEP ${response.status}: ${detail}`);
+    const message = `WHEP ${response.status}: ${detail}`;
+    throw RETRIED_STATUSES.has(response.status) ? new Retryable(message) : new Error(message);
   }
-  session = response.headers.get("Location");
+  player.session = response.headers.get("Location");
   await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
 }
 
-window.addEventListener("pagehide", () => {
-  if (session) fetch(session, { method: "DELETE", keepalive: true, headers: token ? { Authorization: `Bearer ${token}` } : {} });
-});
-play().catch((error) => fail(error.message));
+// Drop the current connection and play again after a backoff delay.
+function retry(reason) {
+  if (player.retryTimer) return;
+  const pc = player.pc;
+  player.pc = null;
+  if (pc) pc.close();
+  endSession();
+  const base = RETRY_DELAYS_S[Math.min(player.attempt, RETRY_DELAYS_S.length - 1)];
+  const delay = base * (0.8 + 0.4 * Math.random());
+  player.attempt += 1;
+  status(`waiting: ${reason}; retrying in ${delay.toFixed(0)} s`, "waiting");
+  player.retryTimer = setTimeout(start, delay * 1000);
+}
+
+function endSession() {
+  if (player.session) fetch(player.session, { method: "DELETE", keepalive: true, headers: authorization() }).catch(() => {});
+  player.session = null;
+}
+
+function start() {
+  play().catch((error) => (error instanceof Retryable ? retry(error.message) : fail(error.message)));
+}
+
+window.addEventListener("pagehide", endSession);
+if (!room || (!participant && view !== "scene")) {
+  fail("give ?room=ROOM&participant=NAME (or &view=scene)");
+} else {
+  document.querySelector("[data-role=whep-participant]").textContent = view === "scene" ? `${room} (scene)` : `${participant} in ${room}`;
+  start();
+}

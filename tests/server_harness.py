@@ -34,8 +34,8 @@ def free_port() -> int:
 class ServerThread:
     """``start()`` returns once the server is ready; ``stop()`` shuts it down gracefully."""
 
-    def __init__(self, data_dir: Path, workers: int = 2, **settings: object) -> None:
-        self.port = free_port()
+    def __init__(self, data_dir: Path, workers: int = 2, port: int | None = None, **settings: object) -> None:
+        self.port = port or free_port()  # a given port: a server restarted where its clients expect it
         self.settings = Settings(host="127.0.0.1", port=self.port, data_dir=data_dir, workers=workers, **settings)
         self.url = f"http://127.0.0.1:{self.port}"
         self.loop = asyncio.new_event_loop()

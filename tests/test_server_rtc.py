@@ -291,3 +291,40 @@ def test_a_stopping_stream_and_a_vanishing_client_disturb_nobody(server: ServerT
     asyncio.run(scenario())
     assert wait_until(lambda: not server.conference.participants)
     assert wait_until(lambda: sum(server.pool.occupancy().values()) == 0)
+
+
+def test_a_participant_whose_connection_ends_is_told_and_may_join_again(server: ServerThread,
+                                                                         astronaut: np.ndarray) -> None:
+    async def until(condition, timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while not condition() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return condition()
+
+    async def scenario() -> None:
+        alice = SyntheticParticipant(server.url, "room-h", "alice", FrameSourceTrack(moving(astronaut)))
+        bob = SyntheticParticipant(server.url, "room-h", "bob", FrameSourceTrack(moving(astronaut)))
+        await alice.join()
+        await bob.join()
+        try:
+            await bob.wait_for_frames("alice", 5)
+            first_id = alice.id
+            # The server loses alice's publish connection (as when ICE fails): she is removed and told.
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(
+                server.conference.participants[first_id].publish_pc.close(), server.loop))
+            assert await until(lambda: alice.removed is not None)
+            assert alice.removed == "publish_connection_closed"
+            assert first_id not in server.conference.participants
+            assert await until(lambda: first_id not in bob.others)
+            # The same signaling socket joins again, as the browser page does when it reconnects.
+            await alice.send({"type": "join", "room": "room-h", "name": "alice"})
+            assert await until(lambda: alice.id != first_id or bool(alice.errors))
+            assert not alice.errors, alice.errors
+            assert alice.id in server.conference.participants
+            assert await until(lambda: bob.others.get(alice.id) == "alice")
+        finally:
+            await alice.leave()
+            await bob.leave()
+
+    asyncio.run(scenario())
+    assert wait_until(lambda: not server.conference.participants)

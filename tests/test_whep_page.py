@@ -54,3 +54,52 @@ def test_whep_page_plays_a_whip_published_participant(tmp_path: Path) -> None:
         publisher.kill()
         publisher.wait()
         server.stop()
+
+
+def test_whep_page_waits_for_the_broadcast_and_plays_it_again_after_it_restarts(tmp_path: Path) -> None:
+    playwright_api = pytest.importorskip("playwright.async_api")
+    server = ServerThread(tmp_path / "data").start()
+    publishers = []
+    connection = "() => document.querySelector('[data-role=status]').dataset.connection"
+
+    async def until_connection(page, wanted: str, timeout: float = 30.0) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while await page.evaluate(connection) != wanted:
+            assert asyncio.get_running_loop().time() < deadline, f"the page never showed {wanted!r}"
+            await asyncio.sleep(0.1)
+
+    async def anchor_live() -> None:
+        assert await asyncio.to_thread(wait_until, lambda: (p := server.conference.find("broadcast", "anchor"))
+                                       is not None and p.stats.frames_out > 10, 30.0)
+
+    async def scenario() -> None:
+        async with playwright_api.async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True,
+                args=FLAGS + ["--disable-features=WebRtcHideLocalIpsWithMdns"])
+            page = await browser.new_page()
+            # Opened before the anchor is live: the page waits (404) instead of failing.
+            await page.goto(f"{server.url}/whep.html?room=broadcast&participant=anchor")
+            await until_connection(page, "waiting")
+            assert await page.is_hidden("[data-role=error]")
+            publishers.append(ffmpeg_publisher(f"{server.url}/whip/broadcast?name=anchor", 6))
+            await anchor_live()
+            await grab(page, "video[data-role=whep]")
+            await until_connection(page, "connected")
+            # The anchor's encoder stops (its WHIP session is deleted), then starts again.
+            await asyncio.to_thread(publishers[0].wait, 30)
+            await until_connection(page, "waiting")
+            publishers.append(ffmpeg_publisher(f"{server.url}/whip/broadcast?name=anchor", 20))
+            await anchor_live()
+            await until_connection(page, "connected")
+            await grab(page, "video[data-role=whep]")
+            assert server.conference.find("broadcast", "anchor").broadcast.viewers == 1
+            await browser.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        for publisher in publishers:
+            publisher.kill()
+            publisher.wait()
+        server.stop()

@@ -82,6 +82,7 @@ class SyntheticParticipant:
         self.scene: dict | None = None  # the room's shared scene (the latest "scene" event), if any
         self.scene_figures: dict = {}  # the scene's live figures from the latest stats
         self.joined_at: float | None = None
+        self.removed: str | None = None  # the reason the server gave if it removed this participant
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._pcs: dict[str, RTCPeerConnection] = {}
@@ -242,6 +243,8 @@ class SyntheticParticipant:
                 pc = self._pcs.pop(event["id"], None)
                 if pc is not None:
                     self._tasks.append(asyncio.ensure_future(close_quietly(pc)))
+            elif kind == "left" and event.get("reason"):
+                self.removed = event["reason"]
             elif kind == "stats":
                 self.stats = event["streams"]
                 if "scene" in event:

@@ -385,6 +385,8 @@ class Conference:
             if pc.connectionState in ("failed", "closed") and participant.id in self.participants:
                 logger.info("participant %s: publish connection %s", participant.id, pc.connectionState)
                 await self.leave(participant)
+                # Their signaling session outlives the removal: tell them, so a page can join again.
+                await participant.send_event({"type": "left", "reason": f"publish_connection_{pc.connectionState}"})
 
     async def _tell(self, participants: list[Participant], event: dict) -> None:
         await asyncio.gather(*(p.send_event(event) for p in participants), return_exceptions=True)

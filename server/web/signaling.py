@@ -4,7 +4,9 @@ Client -> server: join {room, name, probe?, token?} (token, or /ws?token=, requi
 unsubscribe {participant}; background {background}; statistic {statistic}; leave.
 Server -> client: joined {id, name, room, participants, backgrounds}; publish-answer {sdp};
 subscribe-answer {participant, sdp}; participant-joined {participant}; participant-left {id};
-stats {streams}; error {error, detail, request}.
+stats {streams}; error {error, detail, request}; left {reason?}: the answer to a leave, or, with a
+reason, the server removed the participant (their publish connection failed or closed), after which
+the same socket may join again.
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ class _Session:
 
     async def _dispatch(self, kind: object, message: dict) -> None:
         conference = self.conference
+        if self.participant is not None and self.participant.id not in conference.participants:
+            self.participant = None  # removed by the server (its publish connection ended)
         if kind == "join":
             if self.participant is not None:
                 raise SignalingError("already_joined", "leave before joining again")

@@ -1,0 +1,108 @@
+"""The browser page rejoins on its own, in real headless Chromium: after the server drops its media
+connection, and after the server restarts; and it stays out once the user leaves."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from tests.server_harness import ServerThread
+from tests.test_browser_e2e import CHROMIUM, grab, open_participant, person_footage
+
+pytestmark = pytest.mark.slow
+
+SELF = "video[data-role=self-composite]"
+CONNECTION = "() => document.querySelector('[data-role=status]').dataset.connection"
+
+
+def ids_named(server: ServerThread, name: str) -> set[str]:
+    return {p.id for p in list(server.conference.participants.values()) if p.name == name}
+
+
+def statistics_of(server: ServerThread, name: str) -> set[str]:
+    """The statistic each participant called ``name`` scores their frames with."""
+    return {server.conference.statistic_of(p) for p in list(server.conference.participants.values()) if p.name == name}
+
+
+async def until(condition, what: str, timeout: float = 30.0) -> None:
+    """Poll ``condition()`` (a value, or a coroutine of one) every 0.1 s until it is true."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        value = condition()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{what} did not hold within {timeout} s")
+
+
+async def connection_is(page, connection: str) -> bool:
+    """Whether the page's status line says ``connection`` (joining, connected, reconnecting, disconnected)."""
+    return await page.evaluate(CONNECTION) == connection
+
+
+def test_the_page_rejoins_after_a_dropped_connection_and_a_server_restart(tmp_path: Path) -> None:
+    playwright_api = pytest.importorskip("playwright.async_api")
+    assert Path(CHROMIUM).exists(), "Debian chromium is missing: run scripts/setup.sh"
+    y4m, _ = person_footage(tmp_path)
+    servers = [ServerThread(tmp_path / "data").start()]
+
+    async def scenario() -> None:
+        url = servers[0].url
+        async with playwright_api.async_playwright() as playwright:
+            alice_context, alice = await open_participant(playwright, tmp_path / "profile-alice", y4m,
+                                                          f"{url}/?room=again&name=alice&autojoin=1")
+            bob_context, bob = await open_participant(playwright, tmp_path / "profile-bob", y4m,
+                                                      f"{url}/?room=again&name=bob&autojoin=1")
+            await grab(alice, SELF)
+            await grab(bob, "video[data-role=remote][data-participant=alice]")
+
+            server = servers[0]
+            await alice.select_option("[data-role=statistic-picker]", "max")
+            await until(lambda: statistics_of(server, "alice") == {"max"}, "alice's statistic applied")
+
+            # 1. The server loses alice's media connection (as when ICE fails) and removes her.
+            (first_id,) = ids_named(server, "alice")
+            server.call(server.conference.participants[first_id].publish_pc.close())
+            await until(lambda: ids_named(server, "alice") - {first_id}, "alice rejoined")
+            assert ids_named(server, "alice") != {first_id}
+            await grab(alice, SELF)  # the composite plays again: the old one was cleared on removal
+            await grab(bob, "video[data-role=remote][data-participant=alice]")
+            assert await alice.evaluate(CONNECTION) == "connected"
+            await until(lambda: statistics_of(server, "alice") == {"max"}, "alice's statistic kept")
+
+            # 2. The server restarts on the same port: both pages wait, retry and rejoin.
+            server.stop()
+            await until(lambda: connection_is(alice, "reconnecting"), "alice reconnecting")
+            await asyncio.sleep(1.5)  # at least one attempt finds nobody listening
+            servers.append(ServerThread(tmp_path / "data-restarted", port=server.port).start())
+            restarted = servers[1]
+            await until(lambda: ids_named(restarted, "alice") and ids_named(restarted, "bob"),
+                        "both pages rejoined the restarted server")
+            await grab(alice, SELF)
+            await grab(alice, "video[data-role=remote][data-participant=bob]")
+            await grab(bob, "video[data-role=remote][data-participant=alice]")
+            await until(lambda: connection_is(alice, "connected"), "alice connected")
+            await until(lambda: statistics_of(restarted, "alice") == {"max"}, "alice's statistic kept on restart")
+
+            # 3. Leaving is final: no reconnection.
+            await alice.click("[data-role=leave]")
+            await until(lambda: not ids_named(restarted, "alice"), "alice left")
+            await asyncio.sleep(3.0)  # longer than the first reconnection delays
+            assert not ids_named(restarted, "alice")
+            assert await alice.evaluate(CONNECTION) == "disconnected"
+            assert await alice.is_visible("[data-role=join-form]")
+            assert ids_named(restarted, "bob")
+            for context in (alice_context, bob_context):
+                await context.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        for server in servers:
+            if server._thread.is_alive():
+                server.stop()
+
