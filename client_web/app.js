@@ -13,6 +13,8 @@ const state = {
   attempt: 0, // reconnection attempts since the last successful join
   retryTimer: null,
   choices: {}, // background and statistic the user picked, applied again after a reconnection
+  microphoneOn: true, cameraOn: true, // the user's mute and camera buttons
+  media: new Map(), // participant id -> {microphone, camera}, as the server relays them
 };
 const $ = (selector) => document.querySelector(selector);
 // Seconds before reconnection attempt 1, 2, ... (the last one repeats), each spread by +-20 %.
@@ -54,6 +56,7 @@ async function publish() {
       video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } }, audio: true,
     });
   }
+  applyOwnMedia();
   const pc = new RTCPeerConnection();
   state.publishPc = pc;
   const [video] = state.stream.getVideoTracks();
@@ -85,12 +88,49 @@ function tileFor(id) {
     video.autoplay = true;
     video.playsInline = true;
     const caption = document.createElement("figcaption");
-    caption.innerHTML = '<span class="name"></span> <span class="overlay" data-role="overlay"></span>';
-    caption.querySelector(".name").textContent = name;
+    caption.innerHTML = '<span class="name"><span class="label"></span> <span class="media" data-role="media-state"></span></span>'
+      + ' <span class="overlay" data-role="overlay"></span>';
+    caption.querySelector(".label").textContent = name;
     tile.append(video, caption);
     $("#tiles").append(tile);
+    showMedia(id);
   }
   return tile;
+}
+
+// A tile's microphone and camera state: data-microphone / data-camera ("on" or "off") and a caption.
+function markMedia(tile, media) {
+  tile.dataset.microphone = media.microphone ? "on" : "off";
+  tile.dataset.camera = media.camera ? "on" : "off";
+  const off = [media.microphone ? "" : "muted", media.camera ? "" : "camera off"].filter(Boolean);
+  tile.querySelector("[data-role=media-state]").textContent = off.join(" · ");
+}
+
+// Another participant's state as the server relays it (the self tile follows the buttons instead).
+function showMedia(id) {
+  const tile = document.querySelector(`.tile[data-participant-id="${CSS.escape(id)}"]:not(.self)`);
+  const media = state.media.get(id);
+  if (tile && media) markMedia(tile, media);
+}
+
+// The user's buttons act on the tracks (a disabled track sends silence or black) and tell the room.
+function applyOwnMedia() {
+  if (state.stream) {
+    for (const track of state.stream.getAudioTracks()) track.enabled = state.microphoneOn;
+    for (const track of state.stream.getVideoTracks()) track.enabled = state.cameraOn;
+  }
+  $("#microphone").setAttribute("aria-pressed", String(!state.microphoneOn));
+  $("#microphone").textContent = state.microphoneOn ? "Mute" : "Unmute";
+  $("#camera").setAttribute("aria-pressed", String(!state.cameraOn));
+  $("#camera").textContent = state.cameraOn ? "Stop camera" : "Start camera";
+  markMedia($(".tile.self"), { microphone: state.microphoneOn, camera: state.cameraOn });
+}
+
+function toggleMedia(kind) {
+  if (kind === "microphone") state.microphoneOn = !state.microphoneOn;
+  else state.cameraOn = !state.cameraOn;
+  applyOwnMedia();
+  send({ type: "media", microphone: state.microphoneOn, camera: state.cameraOn });
 }
 
 async function watch(id) {
@@ -219,7 +259,10 @@ async function onMessage(event) {
       state.id = message.id;
       $(".tile.self").dataset.participantId = message.id;
       fillPicker(message.backgrounds, state.choices.background || message.background);
-      for (const p of message.participants) state.names.set(p.id, p.name);
+      for (const p of message.participants) {
+        state.names.set(p.id, p.name);
+        state.media.set(p.id, { microphone: p.microphone !== false, camera: p.camera !== false });
+      }
       $("#join-form").hidden = true;
       $("#call").hidden = false;
       $("#mode").disabled = $("#layout").disabled = !message.participants_set_mode;
@@ -232,6 +275,9 @@ async function onMessage(event) {
         send({ type: "background", background: state.choices.background });
       }
       if (state.choices.statistic) send({ type: "statistic", statistic: state.choices.statistic });
+      if (!state.microphoneOn || !state.cameraOn) {
+        send({ type: "media", microphone: state.microphoneOn, camera: state.cameraOn });
+      }
       try { await publish(); } catch (error) { showError(`camera/microphone: ${error.message}`); }
       if (state.mode === "individual") for (const p of message.participants) watch(p.id);
       break;
@@ -253,10 +299,18 @@ async function onMessage(event) {
     }
     case "participant-joined":
       state.names.set(message.participant.id, message.participant.name);
+      state.media.set(message.participant.id, {
+        microphone: message.participant.microphone !== false, camera: message.participant.camera !== false,
+      });
       if (state.mode === "individual") watch(message.participant.id);
+      break;
+    case "participant-media":
+      state.media.set(message.id, { microphone: message.microphone, camera: message.camera });
+      showMedia(message.id);
       break;
     case "participant-left":
       state.names.delete(message.id);
+      state.media.delete(message.id);
       unwatch(message.id);
       break;
     case "stats":
@@ -286,6 +340,8 @@ function join(room, name) {
   state.call = { room, name };
   state.attempt = 0;
   state.choices = {};
+  state.microphoneOn = state.cameraOn = true;
+  applyOwnMedia();
   connect();
 }
 
@@ -347,6 +403,7 @@ function closeConnections() {
   state.scenePc = null;
   state.returned = null;
   state.names.clear();
+  state.media.clear();
   $("video[data-role=self-composite]").srcObject = null;
   $("video[data-role=scene]").srcObject = null;
   $("#scene").hidden = true;
@@ -360,6 +417,8 @@ $("#join-form").addEventListener("submit", (event) => {
   const form = new FormData(event.target);
   join(String(form.get("room")), String(form.get("name")));
 });
+$("#microphone").addEventListener("click", () => toggleMedia("microphone"));
+$("#camera").addEventListener("click", () => toggleMedia("camera"));
 $("#leave").addEventListener("click", () => { send({ type: "leave" }); endCall(); });
 $("#background").addEventListener("change", (event) => {
   state.choices.background = event.target.value;

@@ -1,5 +1,6 @@
 """The browser page rejoins on its own, in real headless Chromium: after the server drops its media
-connection, and after the server restarts; and it stays out once the user leaves."""
+connection, and after the server restarts, keeping the user's statistic, mute and camera choices;
+and it stays out once the user leaves."""
 
 from __future__ import annotations
 
@@ -9,16 +10,32 @@ from pathlib import Path
 import pytest
 
 from tests.server_harness import ServerThread
-from tests.test_browser_e2e import CHROMIUM, grab, open_participant, person_footage
+from tests.test_browser_e2e import ARTIFACTS, CHROMIUM, grab, open_participant, person_footage
 
 pytestmark = pytest.mark.slow
 
 SELF = "video[data-role=self-composite]"
 CONNECTION = "() => document.querySelector('[data-role=status]').dataset.connection"
+# The page's own microphone and camera tracks: whether each sends (app.js's top-level `state`).
+TRACKS_ENABLED = "() => [...state.stream.getAudioTracks(), ...state.stream.getVideoTracks()].map(t => t.enabled)"
 
 
 def ids_named(server: ServerThread, name: str) -> set[str]:
     return {p.id for p in list(server.conference.participants.values()) if p.name == name}
+
+
+def media_of(server: ServerThread, name: str) -> set[tuple[bool, bool]]:
+    """(microphone on, camera on) of each participant called ``name``, as the server knows them."""
+    return {(p.microphone_on, p.camera_on) for p in list(server.conference.participants.values()) if p.name == name}
+
+
+async def tile_media(page, name: str) -> tuple[str | None, str | None]:
+    """The data-microphone and data-camera of the page's tile showing ``name``."""
+    return tuple(await page.evaluate("""(name) => {
+      const video = document.querySelector(`video[data-role=remote][data-participant="${name}"]`);
+      const tile = video && video.closest('.tile');
+      return tile ? [tile.dataset.microphone || null, tile.dataset.camera || null] : [null, null];
+    }""", name))
 
 
 def statistics_of(server: ServerThread, name: str) -> set[str]:
@@ -44,7 +61,7 @@ async def connection_is(page, connection: str) -> bool:
     return await page.evaluate(CONNECTION) == connection
 
 
-def test_the_page_rejoins_after_a_dropped_connection_and_a_server_restart(tmp_path: Path) -> None:
+def test_the_page_rejoins_after_a_dropped_connection_and_a_server_restart_keeping_choices(tmp_path: Path) -> None:
     playwright_api = pytest.importorskip("playwright.async_api")
     assert Path(CHROMIUM).exists(), "Debian chromium is missing: run scripts/setup.sh"
     y4m, _ = person_footage(tmp_path)
@@ -63,6 +80,14 @@ def test_the_page_rejoins_after_a_dropped_connection_and_a_server_restart(tmp_pa
             server = servers[0]
             await alice.select_option("[data-role=statistic-picker]", "max")
             await until(lambda: statistics_of(server, "alice") == {"max"}, "alice's statistic applied")
+            await alice.click("[data-role=microphone-toggle]")
+            await alice.click("[data-role=camera-toggle]")
+            await until(lambda: media_of(server, "alice") == {(False, False)}, "alice muted on the server")
+            await until(lambda: _equal(tile_media(bob, "alice"), ("off", "off")), "bob's tile shows alice muted")
+            ARTIFACTS.mkdir(exist_ok=True)
+            await bob.screenshot(path=str(ARTIFACTS / "browser_muted_participant.png"))
+            assert await alice.get_attribute("[data-role=microphone-toggle]", "aria-pressed") == "true"
+            assert await alice.evaluate(TRACKS_ENABLED) == [False, False]  # muting stops what the page sends
 
             # 1. The server loses alice's media connection (as when ICE fails) and removes her.
             (first_id,) = ids_named(server, "alice")
@@ -73,6 +98,8 @@ def test_the_page_rejoins_after_a_dropped_connection_and_a_server_restart(tmp_pa
             await grab(bob, "video[data-role=remote][data-participant=alice]")
             assert await alice.evaluate(CONNECTION) == "connected"
             await until(lambda: statistics_of(server, "alice") == {"max"}, "alice's statistic kept")
+            await until(lambda: media_of(server, "alice") == {(False, False)}, "alice still muted")
+            await until(lambda: _equal(tile_media(bob, "alice"), ("off", "off")), "bob's new tile shows alice muted")
 
             # 2. The server restarts on the same port: both pages wait, retry and rejoin.
             server.stop()
@@ -87,6 +114,12 @@ def test_the_page_rejoins_after_a_dropped_connection_and_a_server_restart(tmp_pa
             await grab(bob, "video[data-role=remote][data-participant=alice]")
             await until(lambda: connection_is(alice, "connected"), "alice connected")
             await until(lambda: statistics_of(restarted, "alice") == {"max"}, "alice's statistic kept on restart")
+            await until(lambda: media_of(restarted, "alice") == {(False, False)}, "alice still muted on restart")
+            await alice.click("[data-role=microphone-toggle]")
+            await alice.click("[data-role=camera-toggle]")
+            await until(lambda: _equal(tile_media(bob, "alice"), ("on", "on")), "bob's tile shows alice unmuted")
+            assert media_of(restarted, "alice") == {(True, True)}
+            assert await alice.evaluate(TRACKS_ENABLED) == [True, True]
 
             # 3. Leaving is final: no reconnection.
             await alice.click("[data-role=leave]")
@@ -106,3 +139,7 @@ def test_the_page_rejoins_after_a_dropped_connection_and_a_server_restart(tmp_pa
             if server._thread.is_alive():
                 server.stop()
 
+
+
+async def _equal(value, expected) -> bool:
+    return await value == expected

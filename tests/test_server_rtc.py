@@ -328,3 +328,49 @@ def test_a_participant_whose_connection_ends_is_told_and_may_join_again(server: 
 
     asyncio.run(scenario())
     assert wait_until(lambda: not server.conference.participants)
+
+
+def test_muting_is_relayed_to_the_room_and_bad_values_are_refused(server: ServerThread, astronaut: np.ndarray) -> None:
+    async def until(condition, timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while not condition() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return condition()
+
+    async def scenario() -> None:
+        alice = SyntheticParticipant(server.url, "room-i", "alice", FrameSourceTrack(moving(astronaut)))
+        bob = SyntheticParticipant(server.url, "room-i", "bob", None)
+        await alice.join()
+        await bob.join()
+        try:
+            await alice.send({"type": "media", "microphone": False})
+            assert await until(lambda: alice.id in bob.media)
+            assert bob.media[alice.id] == {"microphone": False, "camera": True}
+            assert await until(lambda: alice.id in alice.media)  # the sender hears it too
+            await alice.send({"type": "media", "camera": False, "microphone": True})
+            assert await until(lambda: bob.media[alice.id] == {"microphone": True, "camera": False})
+            record = server.conference.participants[alice.id]
+            assert (record.microphone_on, record.camera_on) == (True, False)
+            # A late joiner learns it from the room's list.
+            carol = SyntheticParticipant(server.url, "room-i", "carol", None, watch_others=False)
+            await carol.join()
+            try:
+                async with aiohttp.ClientSession() as session:
+                    async with session.ws_connect(f"{server.url}/ws") as ws:
+                        await ws.send_json({"type": "join", "room": "room-i", "name": "dave"})
+                        joined = await ws.receive_json()
+                        listed = {p["name"]: p for p in joined["participants"]}
+                        assert (listed["alice"]["microphone"], listed["alice"]["camera"]) == (True, False)
+                        assert (listed["bob"]["microphone"], listed["bob"]["camera"]) == (True, True)
+                        await ws.send_json({"type": "media", "microphone": "off"})
+                        while (reply := await ws.receive_json())["type"] != "error":
+                            pass
+                        assert reply["error"] == "bad_media" and reply["request"] == "media"
+            finally:
+                await carol.leave()
+        finally:
+            await alice.leave()
+            await bob.leave()
+
+    asyncio.run(scenario())
+    assert wait_until(lambda: not server.conference.participants)

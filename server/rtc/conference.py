@@ -247,6 +247,17 @@ class Conference:
         if participant.stream_open:
             self.pool.set_statistic(participant.stream_id, statistic)  # type: ignore[arg-type]
 
+    async def set_media(self, participant: Participant, microphone: object, camera: object) -> None:
+        """Record that a participant muted or unmuted their microphone or camera (either may be None:
+        unchanged), and tell the room. The page stops sending itself; the server only relays it."""
+        if any(value is not None and not isinstance(value, bool) for value in (microphone, camera)):
+            raise SignalingError("bad_media", "microphone and camera must be true or false")
+        if microphone is not None:
+            participant.microphone_on = microphone
+        if camera is not None:
+            participant.camera_on = camera
+        await self._tell(self.members(participant.room), {"type": "participant-media", **participant.describe()})
+
     async def configure_room(self, room: str, settings: RoomSettings) -> None:
         """Store a room's settings and apply them live to everyone in it (personal choices reset)."""
         self.room_settings.put(room, settings)

@@ -100,6 +100,8 @@ class Participant:
         self.background_key: str | None = None  # the participant's own choice
         self.statistic: str | None = None  # the participant's own choice
         self.applied_background: str | None = None  # what their composite uses now
+        self.microphone_on = True  # as the participant says (their page mutes the track itself)
+        self.camera_on = True
 
     @property
     def stream_id(self) -> str:
@@ -108,7 +110,7 @@ class Participant:
 
     def describe(self) -> dict:
         """Public description for room events."""
-        return {"id": self.id, "name": self.name}
+        return {"id": self.id, "name": self.name, "microphone": self.microphone_on, "camera": self.camera_on}
 
     @property
     def ingesting(self) -> bool:

@@ -1,9 +1,11 @@
 """The signaling WebSocket: JSON messages between a browser (or a synthetic client) and the conference.
 
 Client -> server: join {room, name, probe?, token?} (token, or /ws?token=, required when a join secret is set); publish {sdp}; subscribe {participant, sdp};
-unsubscribe {participant}; background {background}; statistic {statistic}; leave.
+unsubscribe {participant}; background {background}; statistic {statistic}; media {microphone?, camera?}
+(booleans: the page muted or unmuted them); leave.
 Server -> client: joined {id, name, room, participants, backgrounds}; publish-answer {sdp};
 subscribe-answer {participant, sdp}; participant-joined {participant}; participant-left {id};
+participant-media {id, name, microphone, camera} (to the whole room, the sender included);
 stats {streams}; error {error, detail, request}; left {reason?}: the answer to a leave, or, with a
 reason, the server removed the participant (their publish connection failed or closed), after which
 the same socket may join again.
@@ -99,7 +101,7 @@ class _Session:
                 "participants_set_mode": conference.room_settings.get(p.room).participants_set_mode,
             })
             return
-        if kind not in ("publish", "subscribe", "unsubscribe", "background", "statistic", "mode", "leave"):
+        if kind not in ("publish", "subscribe", "unsubscribe", "background", "statistic", "mode", "media", "leave"):
             raise SignalingError("unknown_type", f"unknown message type {kind!r}")
         participant = self.participant
         if participant is None:
@@ -116,6 +118,8 @@ class _Session:
             await conference.set_background(participant, message.get("background"))
         elif kind == "statistic":
             conference.set_statistic(participant, message.get("statistic"))
+        elif kind == "media":
+            await conference.set_media(participant, message.get("microphone"), message.get("camera"))
         elif kind == "mode":
             await conference.set_mode(participant, message.get("mode"), message.get("layout"))
         elif kind == "leave":
