@@ -16,6 +16,7 @@ from server.imaging.default_background import studio_background
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError
 
 from server.loadtest.participant import FrameSourceTrack, SyntheticParticipant
+from server.rtc.room_figures import room_stats
 from server.loadtest.sources import PacketLoopTrack, encode_loop
 from tests.server_harness import ServerThread, wait_until
 
@@ -204,7 +205,7 @@ def test_health_and_readiness(server: ServerThread) -> None:
 
 
 async def _describe(server: ServerThread) -> dict:
-    return {state.name: server.conference.room_stats(state.name) for state in server.conference.directory.rooms()}
+    return {state.name: room_stats(server.conference, state.name) for state in server.conference.directory.rooms()}
 
 
 def corrupted(packets: list) -> list:

@@ -1,4 +1,5 @@
-"""The conference service: joins, publishing, subscribing, leaving, live settings and stats.
+"""The conference service: joins, publishing, subscribing, leaving, live settings, and the stats push
+(the figures themselves: `room_figures`).
 
 Connections: each participant publishes on one peer connection (camera and microphone up, their own
 composite down on the same video transceiver) and opens one receive-only connection per other
@@ -30,6 +31,7 @@ from .audio_fanout import AudioFanout
 from .composite_track import PacketBroadcast
 from .participant import EventSender, Participant, StreamObserver
 from .peers import answer, close_quietly, new_peer_connection, offered_codecs, offered_direction, parse_offer, prefer_codecs
+from .room_figures import room_stats
 from .rooms import ROOM_NAME_RULE, RoomDirectory, is_room_name
 from .scene import RoomScene
 
@@ -356,34 +358,6 @@ class Conference:
                 self.pool.set_background(participant.stream_id, key, image)
         await participant.send_event({"type": "background", "background": key})
 
-    def admin_view(self) -> list[dict]:
-        """Active rooms with their settings, participants and each stream's live figures."""
-        rooms = []
-        for state in self.directory.rooms():
-            settings = self.room_settings.get(state.name)
-            rooms.append({
-                "room": state.name, "background_id": settings.background_id, "statistic": settings.statistic,
-                "latency_probe": settings.latency_probe, "mode": settings.mode, "layout": settings.layout,
-                "scene": self.scenes[state.name].figures() if state.name in self.scenes else None,
-                "participants": [{
-                    **p.describe(), "probe": self.probes(p), "publishing": p.stream_open,
-                    "background_id": p.applied_background, "statistic": self.statistic_of(p),
-                    "quality": None if p.stats.quality is None else round(p.stats.quality, 4),
-                    "stream": self._stream_figures(p),
-                } for p in self.members(state.name)],
-            })
-        return rooms
-
-    def room_stats(self, room: str) -> dict:
-        """Per-participant stream figures of a room."""
-        return {p.id: {"name": p.name, **self._stream_figures(p)} for p in self.members(room)}
-
-    def _stream_figures(self, participant: Participant) -> dict:
-        """A participant's live stream figures: their stats plus the pool's and the broadcast's counters."""
-        return {**participant.stats.as_dict(), "frames_dropped": self.pool.dropped(participant.stream_id),
-                "viewers": participant.broadcast.viewers,
-                "keyframe_requests": participant.broadcast.keyframe_requests}
-
     def _offer(self, sdp: object):
         try:
             return parse_offer(sdp)
@@ -408,7 +382,7 @@ class Conference:
             for state in self.directory.rooms():
                 members = self.members(state.name)
                 if members:
-                    event = {"type": "stats", "streams": self.room_stats(state.name)}
+                    event = {"type": "stats", "streams": room_stats(self, state.name)}
                     scene = self.scenes.get(state.name)
                     if scene is not None:
                         event["scene"] = scene.figures()

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from ..imaging.quality import check_statistic
 from ..imaging.scene_layout import LAYOUTS, MAX_SEATS, SCENE_STATISTICS, SeatSpec
+from ..rtc.room_figures import admin_view
 from ..rtc.rooms import ROOM_NAME_RULE, is_room_name
 from ..storage.room_settings import MODES, RoomSettings
 from .admin_auth import require_admin
@@ -64,7 +65,7 @@ async def put_room(request: web.Request) -> web.Response:
 async def list_rooms(request: web.Request) -> web.Response:
     """Active rooms, their participants and each stream's live quality."""
     require_admin(request)
-    return web.json_response(request.config_dict[CONFERENCE].admin_view())
+    return web.json_response(admin_view(request.config_dict[CONFERENCE]))
 
 
 def _scene_fields(body: dict, settings: RoomSettings) -> RoomSettings:
