@@ -375,3 +375,60 @@ def test_muting_is_relayed_to_the_room_and_bad_values_are_refused(server: Server
 
     asyncio.run(scenario())
     assert wait_until(lambda: not server.conference.participants)
+
+
+class ToneTrack(AudioStreamTrack):
+    """A microphone playing a 440 Hz tone at about a quarter of full scale."""
+
+    async def recv(self):
+        frame = await super().recv()
+        t = (frame.pts + np.arange(frame.samples)) / frame.sample_rate
+        frame.planes[0].update((8000 * np.sin(2 * np.pi * 440 * t)).astype(np.int16).tobytes())
+        return frame
+
+
+def test_muting_is_enforced_by_the_server_even_if_the_client_keeps_sending(server: ServerThread,
+                                                                           astronaut: np.ndarray) -> None:
+    """A client that says it muted and stopped its camera but still sends both (a broken or hostile
+    page): the room hears silence and sees the bare background at a couple of frames a second."""
+    virtual = fit_background(studio_background(), 640, 480).astype(float)
+
+    async def window(listener: SyntheticParticipant, seconds: float = 2.0) -> tuple[int, int, float]:
+        """Frames of the speaker received in ``seconds``, the loudest recent audio, and how far the
+        latest picture is from the virtual background relative to the camera's picture."""
+        before = listener.received["speaker"].frames
+        await asyncio.sleep(seconds)
+        image = listener.received["speaker"].last_image.astype(float)
+        to_virtual = np.abs(image - virtual).mean()
+        to_camera = np.abs(image - astronaut).mean()
+        return (listener.received["speaker"].frames - before, max(list(listener.audio_peaks["speaker"])[-10:]),
+                to_virtual / to_camera)
+
+    async def scenario() -> list[tuple[int, int, float]]:
+        speaker = SyntheticParticipant(server.url, "room-j", "speaker", FrameSourceTrack(lambda index: astronaut),
+                                       audio=ToneTrack())
+        listener = SyntheticParticipant(server.url, "room-j", "listener", None)
+        try:
+            await speaker.join()
+            await listener.join()
+            await listener.wait_for_frames("speaker", 10)
+            await asyncio.sleep(1.0)
+            figures = [await window(listener)]
+            await speaker.send({"type": "media", "microphone": False, "camera": False})
+            await asyncio.sleep(1.0)
+            figures.append(await window(listener))
+            await speaker.send({"type": "media", "microphone": True, "camera": True})
+            await asyncio.sleep(1.0)
+            figures.append(await window(listener))
+            return figures
+        finally:
+            await speaker.leave()
+            await listener.leave()
+
+    (frames_on, loud_on, picture_on), (frames_off, loud_off, picture_off), (frames_back, loud_back, _) = \
+        asyncio.run(scenario())
+    assert frames_on > 30 and frames_back > 30, (frames_on, frames_back)
+    assert 1 <= frames_off <= 8, frames_off  # CAMERA_OFF_FPS: 2 a second
+    assert loud_on > 4000 and loud_back > 4000, (loud_on, loud_back)
+    assert loud_off < 100, loud_off
+    assert picture_off < 0.3 < picture_on, (picture_on, picture_off)  # the person gone, the backdrop left

@@ -77,6 +77,7 @@ class SyntheticParticipant:
         self.others: dict[str, str] = {}
         self.received: dict[str, ReceivedStream] = {}  # "self" or a participant's name
         self.audio_frames: dict[str, int] = {}  # a participant's name -> audio frames received
+        self.audio_peaks: dict[str, deque] = {}  # a participant's name -> peak |sample| of recent audio frames
         self.errors: list[dict] = []
         self.stats: dict = {}
         self.scene: dict | None = None  # the room's shared scene (the latest "scene" event), if any
@@ -211,8 +212,10 @@ class SyntheticParticipant:
     async def _drain(self, track: MediaStreamTrack, label: str) -> None:
         try:
             while True:
-                await track.recv()
+                frame = await track.recv()
                 self.audio_frames[label] = self.audio_frames.get(label, 0) + 1
+                peaks = self.audio_peaks.setdefault(label, deque(maxlen=25))
+                peaks.append(int(np.abs(frame.to_ndarray().astype(np.int32)).max()))
         except MediaStreamError:
             pass
 

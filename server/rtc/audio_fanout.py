@@ -2,13 +2,18 @@
 
 aiortc encodes each sender's frames in a thread; handing one frame object to several senders lets
 those threads touch it concurrently (FACTS.md), so every subscriber track gets a copy. A subscriber
-that falls behind loses its oldest audio instead of accumulating delay.
+that falls behind loses its oldest audio instead of accumulating delay. While the speaker is muted
+every subscriber gets silence in place of each frame (the timing stays; nothing said gets out even if
+their client keeps sending).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+
+import numpy as np
 
 import av
 from aiortc import MediaStreamTrack
@@ -22,8 +27,9 @@ MAX_QUEUED_FRAMES = 5
 class AudioFanout:
     """Reads one remote audio track and offers copies to subscriber tracks."""
 
-    def __init__(self, source: MediaStreamTrack) -> None:
+    def __init__(self, source: MediaStreamTrack, muted: Callable[[], bool] = lambda: False) -> None:
         self._source = source
+        self._muted = muted
         self._tracks: set[AudioCopyTrack] = set()
         self._task = asyncio.ensure_future(self._run())
 
@@ -54,6 +60,8 @@ class AudioFanout:
                 if not self._tracks:
                     continue
                 samples = frame.to_ndarray()
+                if self._muted():
+                    samples = np.zeros_like(samples)
                 for track in list(self._tracks):
                     copy = av.AudioFrame.from_ndarray(samples.copy(), format=frame.format.name, layout=frame.layout.name)
                     copy.sample_rate, copy.pts, copy.time_base = frame.sample_rate, frame.pts, frame.time_base

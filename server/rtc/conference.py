@@ -110,7 +110,7 @@ class Conference:
             if track.kind == "video" and not participant.ingesting:
                 participant.start_ingest(track)
             elif track.kind == "audio" and participant.audio is None:
-                participant.audio = AudioFanout(track)
+                participant.audio = AudioFanout(track, muted=lambda: not participant.microphone_on)
 
         self._watch(pc, participant)
         await _set_offer(pc, offer)
@@ -250,8 +250,9 @@ class Conference:
             self.pool.set_statistic(participant.stream_id, statistic)  # type: ignore[arg-type]
 
     async def set_media(self, participant: Participant, microphone: object, camera: object) -> None:
-        """Record that a participant muted or unmuted their microphone or camera (either may be None:
-        unchanged), and tell the room. The page stops sending itself; the server only relays it."""
+        """A participant muted or unmuted their microphone or camera (either may be None: unchanged):
+        the server enforces it (silence relayed, the camera's frames blanked and thinned) and tells
+        the room. The page also stops sending itself."""
         if any(value is not None and not isinstance(value, bool) for value in (microphone, camera)):
             raise SignalingError("bad_media", "microphone and camera must be true or false")
         if microphone is not None:
