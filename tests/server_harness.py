@@ -25,6 +25,19 @@ def wait_until(condition, timeout: float = 15.0) -> bool:
     return False
 
 
+async def eventually(condition, timeout: float = 10.0) -> bool:
+    """Inside an event loop: poll ``condition()`` (a value, or a coroutine of one) every 0.05 s, without
+    blocking the loop, until it is true (True) or ``timeout`` passes (False)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value or time.monotonic() >= deadline:
+            return bool(value)
+        await asyncio.sleep(0.05)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

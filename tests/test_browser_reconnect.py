@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.server_harness import ServerThread
+from tests.server_harness import ServerThread, eventually
 from tests.test_browser_e2e import ARTIFACTS, CHROMIUM, grab, open_participant, person_footage
 
 pytestmark = pytest.mark.slow
@@ -44,16 +44,8 @@ def statistics_of(server: ServerThread, name: str) -> set[str]:
 
 
 async def until(condition, what: str, timeout: float = 30.0) -> None:
-    """Poll ``condition()`` (a value, or a coroutine of one) every 0.1 s until it is true."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        value = condition()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{what} did not hold within {timeout} s")
+    """``eventually``, failing with ``what`` if ``condition`` never holds."""
+    assert await eventually(condition, timeout), f"{what} did not hold within {timeout} s"
 
 
 async def connection_is(page, connection: str) -> bool:

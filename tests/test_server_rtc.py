@@ -18,7 +18,7 @@ from aiortc.mediastreams import AudioStreamTrack, MediaStreamError
 from server.loadtest.participant import FrameSourceTrack, SyntheticParticipant
 from server.rtc.room_figures import room_stats
 from server.loadtest.sources import PacketLoopTrack, encode_loop
-from tests.server_harness import ServerThread, wait_until
+from tests.server_harness import ServerThread, eventually, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -296,12 +296,6 @@ def test_a_stopping_stream_and_a_vanishing_client_disturb_nobody(server: ServerT
 
 def test_a_participant_whose_connection_ends_is_told_and_may_join_again(server: ServerThread,
                                                                          astronaut: np.ndarray) -> None:
-    async def until(condition, timeout: float = 10.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while not condition() and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        return condition()
-
     async def scenario() -> None:
         alice = SyntheticParticipant(server.url, "room-h", "alice", FrameSourceTrack(moving(astronaut)))
         bob = SyntheticParticipant(server.url, "room-h", "bob", FrameSourceTrack(moving(astronaut)))
@@ -313,16 +307,16 @@ def test_a_participant_whose_connection_ends_is_told_and_may_join_again(server: 
             # The server loses alice's publish connection (as when ICE fails): she is removed and told.
             await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(
                 server.conference.participants[first_id].publish_pc.close(), server.loop))
-            assert await until(lambda: alice.removed is not None)
+            assert await eventually(lambda: alice.removed is not None)
             assert alice.removed == "publish_connection_closed"
             assert first_id not in server.conference.participants
-            assert await until(lambda: first_id not in bob.others)
+            assert await eventually(lambda: first_id not in bob.others)
             # The same signaling socket joins again, as the browser page does when it reconnects.
             await alice.send({"type": "join", "room": "room-h", "name": "alice"})
-            assert await until(lambda: alice.id != first_id or bool(alice.errors))
+            assert await eventually(lambda: alice.id != first_id or bool(alice.errors))
             assert not alice.errors, alice.errors
             assert alice.id in server.conference.participants
-            assert await until(lambda: bob.others.get(alice.id) == "alice")
+            assert await eventually(lambda: bob.others.get(alice.id) == "alice")
         finally:
             await alice.leave()
             await bob.leave()
@@ -332,12 +326,6 @@ def test_a_participant_whose_connection_ends_is_told_and_may_join_again(server: 
 
 
 def test_muting_is_relayed_to_the_room_and_bad_values_are_refused(server: ServerThread, astronaut: np.ndarray) -> None:
-    async def until(condition, timeout: float = 10.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while not condition() and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        return condition()
-
     async def scenario() -> None:
         alice = SyntheticParticipant(server.url, "room-i", "alice", FrameSourceTrack(moving(astronaut)))
         bob = SyntheticParticipant(server.url, "room-i", "bob", None)
@@ -345,11 +333,11 @@ def test_muting_is_relayed_to_the_room_and_bad_values_are_refused(server: Server
         await bob.join()
         try:
             await alice.send({"type": "media", "microphone": False})
-            assert await until(lambda: alice.id in bob.media)
+            assert await eventually(lambda: alice.id in bob.media)
             assert bob.media[alice.id] == {"microphone": False, "camera": True}
-            assert await until(lambda: alice.id in alice.media)  # the sender hears it too
+            assert await eventually(lambda: alice.id in alice.media)  # the sender hears it too
             await alice.send({"type": "media", "camera": False, "microphone": True})
-            assert await until(lambda: bob.media[alice.id] == {"microphone": True, "camera": False})
+            assert await eventually(lambda: bob.media[alice.id] == {"microphone": True, "camera": False})
             record = server.conference.participants[alice.id]
             assert (record.microphone_on, record.camera_on) == (True, False)
             # A late joiner learns it from the room's list.
