@@ -102,8 +102,13 @@ function tileFor(id) {
 function markMedia(tile, media) {
   tile.dataset.microphone = media.microphone ? "on" : "off";
   tile.dataset.camera = media.camera ? "on" : "off";
-  const off = [media.microphone ? "" : "muted", media.camera ? "" : "camera off"].filter(Boolean);
-  tile.querySelector("[data-role=media-state]").textContent = off.join(" · ");
+  tile.querySelector("[data-role=media-state]").textContent = mediaNotes(media).join(" · ");
+}
+
+// What is off of a participant's microphone and camera, in words.
+function mediaNotes(media) {
+  if (!media) return [];
+  return [media.microphone ? "" : "muted", media.camera ? "" : "camera off"].filter(Boolean);
 }
 
 // Another participant's state as the server relays it (the self tile follows the buttons instead).
@@ -237,12 +242,14 @@ function describeScene(scene) {
   for (const [id, seat] of Object.entries(scene.seats || {})) {
     const label = document.querySelector(`.seat-label[data-participant-id="${CSS.escape(id)}"] [data-role=seat-overlay]`);
     if (!label) continue;
-    if (seat.quality === null) { label.textContent = "no video"; continue; }
+    const media = id === state.id ? { microphone: state.microphoneOn, camera: state.cameraOn } : state.media.get(id);
+    const notes = mediaNotes(media).map((note) => ` · ${note}`).join("");
+    if (seat.quality === null) { label.textContent = `no video${notes}`; continue; }
     // The scene matches seats on their losses averaged over a couple of seconds, not the latest frame's.
     const loss = seat.smoothed_quality ?? seat.quality;
     const matched = seat.added_loss ? ` +${seat.added_loss.toFixed(3)}`
       : loss >= scene.target - 0.0005 ? " (weakest)" : "";
-    label.textContent = `loss ${loss.toFixed(3)}${matched}${seat.live ? "" : " · stalled"}`;
+    label.textContent = `loss ${loss.toFixed(3)}${matched}${seat.live ? "" : " · stalled"}${notes}`;
   }
   return parts.join(" · ");
 }

@@ -57,6 +57,12 @@ def test_two_browsers_share_a_cohost_scene(tmp_path: Path) -> None:
                 "overlay": await pages["alice"].evaluate("document.querySelector('[data-role=scene-overlay]').textContent"),
             }
             await pages["alice"].screenshot(path=str(ARTIFACTS / "scene_cohost.png"))
+            # Bob mutes: alice's label under his seat says so at the next stats push.
+            await pages["bob"].click("[data-role=microphone-toggle]")
+            await pages["alice"].wait_for_function(
+                "[...document.querySelectorAll('[data-role=seat-overlay]')].some((o) => o.textContent.includes('muted'))",
+                timeout=10_000)
+            result["labels_after_mute"] = await pages["alice"].evaluate(SEAT_LABELS)
             for context in contexts:
                 await context.close()
             return result
@@ -67,6 +73,7 @@ def test_two_browsers_share_a_cohost_scene(tmp_path: Path) -> None:
         server.stop()
     assert [label["name"] for label in result["labels"]] == ["alice (you)", "bob"]
     assert all("loss" in label["overlay"] for label in result["labels"]), result["labels"]
+    assert [("muted" in label["overlay"]) for label in result["labels_after_mute"]] == [False, True]
     assert "target loss" in result["overlay"]
     assert result["tiles_hidden"] and result["remote_videos"] == 0  # one stream: the scene
     virtual = fit_background(studio_background(), 960, 540)
