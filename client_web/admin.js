@@ -93,11 +93,38 @@ async function refreshRooms() {
         p.quality === null ? "–" : p.quality.toFixed(3), p.stream.fps.toFixed(0),
         p.stream.latency_ms ? `${p.stream.latency_ms.p50.toFixed(0)} ms` : "–", String(p.stream.viewers)];
       row.replaceChildren(...cells.map((text) => { const td = document.createElement("td"); td.textContent = text; return td; }));
-      if (p) row.dataset.participant = p.name;
+      if (p) {
+        row.dataset.participant = p.name;
+        row.append(moderation(room.room, p));
+      }
       rows.push(row);
     }
   }
   $("#rooms-body").replaceChildren(...rows);
+}
+
+// A participant's moderation buttons: mute or unmute their microphone and camera, remove them.
+function moderation(room, participant) {
+  const cell = document.createElement("td");
+  const path = `/api/rooms/${encodeURIComponent(room)}/participants/${encodeURIComponent(participant.id)}`;
+  const act = (label, role, action) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = label;
+    button.dataset.role = role;
+    button.addEventListener("click", async () => {
+      try { await action(); showError(""); await refreshRooms(); } catch (error) { showError(error.message); }
+    });
+    cell.append(button);
+  };
+  act(participant.microphone ? "Mute" : "Unmute", "moderate-microphone",
+    () => call("PATCH", path, { microphone: !participant.microphone }));
+  act(participant.camera ? "Stop camera" : "Start camera", "moderate-camera",
+    () => call("PATCH", path, { camera: !participant.camera }));
+  act("Remove", "moderate-remove", async () => {
+    if (confirm(`Remove ${participant.name} from ${room}?`)) await call("DELETE", path);
+  });
+  return cell;
 }
 
 async function start() {

@@ -290,8 +290,14 @@ async function onMessage(event) {
       break;
     }
     case "left":
-      // With a reason the server removed us (our media connection ended); without, it confirms a leave.
-      if (message.reason) connectionLost(`removed from the room (${message.reason})`);
+      // Without a reason it confirms our leave. "removed": a moderator took us out, so we stay out;
+      // any other reason (our media connection ended): rejoin.
+      if (message.reason === "removed") {
+        showError("A moderator removed you from the room.");
+        endCall("removed by a moderator");
+      } else if (message.reason) {
+        connectionLost(`removed from the room (${message.reason})`);
+      }
       break;
     case "scene":
       enterMode(message);
@@ -313,6 +319,11 @@ async function onMessage(event) {
       break;
     case "participant-media":
       state.media.set(message.id, { microphone: message.microphone, camera: message.camera });
+      if (message.id === state.id) { // our own change echoed, or a moderator's: the buttons follow
+        state.microphoneOn = message.microphone;
+        state.cameraOn = message.camera;
+        applyOwnMedia();
+      }
       showMedia(message.id);
       break;
     case "participant-left":

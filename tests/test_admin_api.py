@@ -189,6 +189,9 @@ def test_admin_routes_need_the_token_and_change_nothing_without_it(server: Serve
         requests.delete(api(server, f"/backgrounds/{kept}"), headers=headers, timeout=10),
         requests.put(api(server, "/rooms/locked"), json={"statistic": "max"}, headers=headers, timeout=10),
         requests.get(api(server, "/rooms"), headers=headers, timeout=10),
+        requests.patch(api(server, "/rooms/locked/participants/nobody"), json={"microphone": False}, headers=headers,
+                       timeout=10),
+        requests.delete(api(server, "/rooms/locked/participants/nobody"), headers=headers, timeout=10),
     ]
     for response in attempts:
         assert (response.status_code, response.json()["error"]) == (401, "unauthorized")
@@ -253,6 +256,7 @@ def test_openapi_describes_every_route(server: ServerThread) -> None:
     assert set(paths["/api/backgrounds/{id}"]) == {"get", "delete"}
     assert "get" in paths["/api/backgrounds/{id}/image"] and "put" in paths["/api/rooms/{room}"]
     assert "get" in paths["/api/rooms"]
+    assert set(paths["/api/rooms/{room}/participants/{participant}"]) == {"parameters", "patch", "delete"}
 
 
 def picture(color_bgr: tuple[int, int, int]) -> bytes:
@@ -377,5 +381,54 @@ def test_a_join_token_may_come_in_the_websocket_url(server: ServerThread) -> Non
                 joined = await ws.receive_json(timeout=10)
                 assert joined["type"] == "joined" and joined["name"] == "Ada"
                 await ws.send_json({"type": "leave"})
+
+    asyncio.run(scenario())
+
+
+def test_a_moderator_mutes_and_removes_a_participant(server: ServerThread, astronaut: np.ndarray) -> None:
+    def moderate(method: str, path: str, **kwargs) -> requests.Response:
+        return requests.request(method, api(server, f"/rooms/{path}"), headers=ADMIN, timeout=10, **kwargs)
+
+    async def scenario() -> None:
+        ada = SyntheticParticipant(server.url, "mod-room", "Ada", FrameSourceTrack(lambda i: astronaut),
+                                   token=issue_join_token(JOIN_SECRET, "mod-room", "Ada", 300))
+        bob = SyntheticParticipant(server.url, "mod-room", "Bob", None,
+                                   token=issue_join_token(JOIN_SECRET, "mod-room", "Bob", 300))
+        await ada.join()
+        await bob.join()
+        try:
+            refusals = [await asyncio.to_thread(moderate, method, path, **kwargs) for method, path, kwargs in [
+                ("PATCH", "mod-room/participants/nobody", {"json": {"microphone": False}}),
+                ("DELETE", "mod-room/participants/nobody", {}),
+                ("PATCH", "bad%20room/participants/Ada", {"json": {"microphone": False}}),
+                ("PATCH", "mod-room/participants/Ada", {"json": {}}),
+                ("PATCH", "mod-room/participants/Ada", {"json": {"volume": 0}}),
+                ("PATCH", "mod-room/participants/Ada", {"json": {"microphone": "off"}}),
+                ("PATCH", "mod-room/participants/Ada", {"data": "not json"}),
+            ]]
+            assert [(r.status_code, r.json()["error"]) for r in refusals] == [
+                (404, "unknown_participant"), (404, "unknown_participant"), (400, "bad_room"),
+                (400, "unknown_field"), (400, "unknown_field"), (400, "bad_media"), (400, "bad_json")]
+            assert server.conference.participants[ada.id].microphone_on  # nothing changed
+
+            muted = await asyncio.to_thread(moderate, "PATCH", f"mod-room/participants/{ada.id}",
+                                            json={"microphone": False})
+            assert muted.status_code == 200
+            assert muted.json() == {"id": ada.id, "name": "Ada", "room": "mod-room", "microphone": False, "camera": True}
+            await wait_for(lambda: ada.media.get(ada.id) == bob.media.get(ada.id) == {"microphone": False,
+                                                                                       "camera": True})
+            by_name = await asyncio.to_thread(moderate, "PATCH", "mod-room/participants/Ada", json={"camera": False})
+            assert by_name.status_code == 200 and not by_name.json()["camera"]
+            assert not server.conference.participants[ada.id].camera_on
+
+            removed = await asyncio.to_thread(moderate, "DELETE", "mod-room/participants/Ada")
+            assert removed.status_code == 204
+            await wait_for(lambda: ada.removed == "removed" and ada.id not in bob.others)
+            assert ada.id not in server.conference.participants
+            again = await asyncio.to_thread(moderate, "DELETE", f"mod-room/participants/{ada.id}")
+            assert (again.status_code, again.json()["error"]) == (404, "unknown_participant")
+        finally:
+            await ada.leave()
+            await bob.leave()
 
     asyncio.run(scenario())

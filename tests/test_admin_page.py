@@ -1,5 +1,5 @@
 """The admin page in real headless Chromium: token, upload with progress, thumbnail, assign to a live
-room, the live rooms view, delete."""
+room, the live rooms view, delete, and moderating a participant (mute, remove)."""
 
 from __future__ import annotations
 
@@ -75,6 +75,16 @@ def test_admin_page_uploads_assigns_watches_and_deletes(tmp_path: Path, astronau
             await until(lambda: _true(ada.background == "builtin:studio"))
             await page.wait_for_selector("[data-role=backgrounds] figure.thumb", state="detached")
             assert server.call(asyncio.to_thread(server.app[BACKGROUND_STORE].list)) == []
+
+            # Moderation: mute Ada (the server enforces it and tells her), then remove her.
+            await page.click(f"{row} [data-role=moderate-microphone]")
+            await until(lambda: _true(ada.media.get(ada.id) == {"microphone": False, "camera": True}))
+            assert not server.conference.participants[ada.id].microphone_on
+            await until(lambda: _text_is(page, f"{row} [data-role=moderate-microphone]", "Unmute"))
+            await page.click(f"{row} [data-role=moderate-remove]")
+            await until(lambda: _true(ada.removed == "removed"))
+            assert ada.id not in server.conference.participants
+            await page.wait_for_selector(row, state="detached")
             await browser.close()
         await ada.leave()
 
@@ -86,6 +96,10 @@ def test_admin_page_uploads_assigns_watches_and_deletes(tmp_path: Path, astronau
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def _text_is(page, selector: str, text: str) -> bool:
+    return await page.text_content(selector) == text
 
 
 async def _quality_shown(page, row: str) -> bool:

@@ -1,6 +1,6 @@
 """The browser page rejoins on its own, in real headless Chromium: after the server drops its media
 connection, and after the server restarts, keeping the user's statistic, mute and camera choices;
-and it stays out once the user leaves."""
+it follows a moderator's mute; and it stays out once the user leaves or a moderator removes them."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.server_harness import ServerThread, eventually
 from tests.test_browser_e2e import ARTIFACTS, CHROMIUM, grab, open_participant, person_footage
@@ -16,6 +17,7 @@ pytestmark = pytest.mark.slow
 
 SELF = "video[data-role=self-composite]"
 CONNECTION = "() => document.querySelector('[data-role=status]').dataset.connection"
+ADMIN_TOKEN = "reconnect-moderator"
 # The page's own microphone and camera tracks: whether each sends (app.js's top-level `state`).
 TRACKS_ENABLED = "() => [...state.stream.getAudioTracks(), ...state.stream.getVideoTracks()].map(t => t.enabled)"
 
@@ -36,6 +38,12 @@ async def tile_media(page, name: str) -> tuple[str | None, str | None]:
       const tile = video && video.closest('.tile');
       return tile ? [tile.dataset.microphone || null, tile.dataset.camera || null] : [null, null];
     }""", name))
+
+
+async def moderate(server: ServerThread, method: str, name: str, body: dict | None = None) -> requests.Response:
+    """A moderator's request on the participant called ``name`` in the room "again"."""
+    return await asyncio.to_thread(requests.request, method, f"{server.url}/api/rooms/again/participants/{name}",
+                                   json=body, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10)
 
 
 def statistics_of(server: ServerThread, name: str) -> set[str]:
@@ -97,7 +105,7 @@ def test_the_page_rejoins_after_a_dropped_connection_and_a_server_restart_keepin
             server.stop()
             await until(lambda: connection_is(alice, "reconnecting"), "alice reconnecting")
             await asyncio.sleep(1.5)  # at least one attempt finds nobody listening
-            servers.append(ServerThread(tmp_path / "data-restarted", port=server.port).start())
+            servers.append(ServerThread(tmp_path / "data-restarted", port=server.port, admin_token=ADMIN_TOKEN).start())
             restarted = servers[1]
             await until(lambda: ids_named(restarted, "alice") and ids_named(restarted, "bob"),
                         "both pages rejoined the restarted server")
@@ -111,7 +119,12 @@ def test_the_page_rejoins_after_a_dropped_connection_and_a_server_restart_keepin
             await alice.click("[data-role=camera-toggle]")
             await until(lambda: _equal(tile_media(bob, "alice"), ("on", "on")), "bob's tile shows alice unmuted")
             assert media_of(restarted, "alice") == {(True, True)}
-            assert await alice.evaluate(TRACKS_ENABLED) == [True, True]
+            await until(lambda: _equal(alice.evaluate(TRACKS_ENABLED), [True, True]), "alice's tracks on")
+            # A moderator mutes alice: her page's button and microphone follow.
+            assert (await moderate(restarted, "PATCH", "alice", {"microphone": False})).status_code == 200
+            await until(lambda: _equal(alice.get_attribute("[data-role=microphone-toggle]", "aria-pressed"), "true"),
+                        "alice's mute button follows the moderator")
+            assert await alice.evaluate(TRACKS_ENABLED) == [False, True]
 
             # 3. Leaving is final: no reconnection.
             await alice.click("[data-role=leave]")
@@ -121,6 +134,13 @@ def test_the_page_rejoins_after_a_dropped_connection_and_a_server_restart_keepin
             assert await alice.evaluate(CONNECTION) == "disconnected"
             assert await alice.is_visible("[data-role=join-form]")
             assert ids_named(restarted, "bob")
+
+            # 4. A moderator removes bob: his page says so and does not rejoin.
+            assert (await moderate(restarted, "DELETE", "bob")).status_code == 204
+            await until(lambda: connection_is(bob, "disconnected"), "bob's page gave up")
+            await asyncio.sleep(3.0)
+            assert not ids_named(restarted, "bob")
+            assert "removed" in await bob.text_content("[data-role=error]")
             for context in (alice_context, bob_context):
                 await context.close()
 

@@ -219,6 +219,12 @@ class Conference:
         await self._tell(others, {"type": "participant-left", "id": participant.id})
         await self.sync_scene(participant.room)
 
+    async def remove(self, participant: Participant, reason: str) -> None:
+        """``leave`` on the server's initiative: the participant's signaling session outlives it and is
+        told why (``left {reason}``), and may join again."""
+        await self.leave(participant)
+        await participant.send_event({"type": "left", "reason": reason})
+
     def background_of(self, participant: Participant) -> str:
         """The background a participant's composite uses: their choice, else the room's, else the default."""
         return (participant.background_key or self.room_settings.get(participant.room).background_id
@@ -370,9 +376,7 @@ class Conference:
         async def on_state() -> None:
             if pc.connectionState in ("failed", "closed") and participant.id in self.participants:
                 logger.info("participant %s: publish connection %s", participant.id, pc.connectionState)
-                await self.leave(participant)
-                # Their signaling session outlives the removal: tell them, so a page can join again.
-                await participant.send_event({"type": "left", "reason": f"publish_connection_{pc.connectionState}"})
+                await self.remove(participant, f"publish_connection_{pc.connectionState}")
 
     async def _tell(self, participants: list[Participant], event: dict) -> None:
         await asyncio.gather(*(p.send_event(event) for p in participants), return_exceptions=True)

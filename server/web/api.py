@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import backgrounds_api, rooms_api
+from . import backgrounds_api, moderation_api, rooms_api
 from .api_errors import json_errors
 from .keys import SETTINGS
 from .openapi import openapi_document
@@ -15,6 +15,7 @@ def create_api_app() -> web.Application:
     api = web.Application(middlewares=[json_errors])
     backgrounds_api.add_routes(api)
     rooms_api.add_routes(api)
+    moderation_api.add_routes(api)
     api.router.add_get("/openapi.json", _openapi)
     return api
 

@@ -35,7 +35,7 @@ def openapi_document(max_upload_bytes: int) -> dict:
     return {
         "openapi": "3.0.3",
         "info": {"title": "Backdrop admin API", "version": "1.0.0",
-                 "description": "Backgrounds (upload, list, images, delete) and room settings. Admin routes "
+                 "description": "Backgrounds (upload, list, images, delete), room settings and moderation. Admin routes "
                                 "need 'Authorization: Bearer <admin token>'. Errors are JSON "
                                 "{\"error\": CODE, \"detail\": TEXT}."},
         "paths": {
@@ -100,6 +100,25 @@ def openapi_document(max_upload_bytes: int) -> dict:
                                                   "$ref": "#/components/schemas/RoomSettingsResult"}}}},
                                       **_errors(400, 401)}},
             },
+            "/api/rooms/{room}/participants/{participant}": {
+                "parameters": [{"name": "room", "in": "path", "required": True, "schema": {"type": "string"},
+                                "description": "Room name"},
+                               {"name": "participant", "in": "path", "required": True, "schema": {"type": "string"},
+                                "description": "Participant id, or name (the earliest joined of that name)"}],
+                "patch": {"summary": "Mute or unmute a participant's microphone or camera (enforced by the server)",
+                          "operationId": "patchParticipant", "security": _ADMIN,
+                          "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                              "type": "object", "additionalProperties": False, "minProperties": 1,
+                              "properties": {"microphone": {"type": "boolean"}, "camera": {"type": "boolean"}}}}}},
+                          "responses": {"200": {"description": "The participant now",
+                                                "content": {"application/json": {"schema": {
+                                                    "$ref": "#/components/schemas/ParticipantMedia"}}}},
+                                        **_errors(400, 401), "404": _error("No such participant in that room")}},
+                "delete": {"summary": "Remove a participant from their room (their page does not rejoin)",
+                           "operationId": "deleteParticipant", "security": _ADMIN,
+                           "responses": {"204": {"description": "Removed"}, **_errors(400, 401),
+                                         "404": _error("No such participant in that room")}},
+            },
             "/api/openapi.json": {
                 "get": {"summary": "This document", "operationId": "openapi",
                         "responses": {"200": {"description": "OpenAPI 3 document",
@@ -149,6 +168,10 @@ def openapi_document(max_upload_bytes: int) -> dict:
                                                       "scene_statistic": {"type": "string"},
                                                       "participants_set_mode": {"type": "boolean"},
                                                       "participants": {"type": "integer"}}},
+                "ParticipantMedia": {"type": "object", "required": ["id", "name", "room", "microphone", "camera"],
+                                     "properties": {"id": {"type": "string"}, "name": {"type": "string"},
+                                                    "room": {"type": "string"}, "microphone": {"type": "boolean"},
+                                                    "camera": {"type": "boolean"}}},
                 "ActiveRoom": {"type": "object", "required": ["room", "participants"], "properties": {
                     "room": {"type": "string"},
                     "background_id": {"type": "string", "nullable": True},

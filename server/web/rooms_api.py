@@ -33,7 +33,7 @@ async def put_room(request: web.Request) -> web.Response:
     room = request.match_info["room"]
     if not is_room_name(room):
         raise ApiError(400, "bad_room", ROOM_NAME_RULE)
-    body = await _json_object(request)
+    body = await json_object(request)
     unknown = sorted(set(body) - set(ROOM_FIELDS))
     if unknown:
         raise ApiError(400, "unknown_field", f"unknown fields {unknown}; accepted: {list(ROOM_FIELDS)}")
@@ -120,7 +120,8 @@ def _describe(room: str, settings: RoomSettings, participants: int) -> dict:
             "participants": participants}
 
 
-async def _json_object(request: web.Request) -> dict:
+async def json_object(request: web.Request) -> dict:
+    """The request's body as a JSON object, else a 400 ``bad_json``."""
     try:
         body = json.loads(await request.text())
     except (json.JSONDecodeError, UnicodeDecodeError):

@@ -7,8 +7,8 @@ Server -> client: joined {id, name, room, participants, backgrounds}; publish-an
 subscribe-answer {participant, sdp}; participant-joined {participant}; participant-left {id};
 participant-media {id, name, microphone, camera} (to the whole room, the sender included);
 stats {streams}; error {error, detail, request}; left {reason?}: the answer to a leave, or, with a
-reason, the server removed the participant (their publish connection failed or closed), after which
-the same socket may join again.
+reason, the server removed the participant ("publish_connection_failed" / "_closed": their media
+connection ended; "removed": a moderator took them out), after which the same socket may join again.
 """
 
 from __future__ import annotations
