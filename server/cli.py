@@ -202,8 +202,9 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings(host=args.host, port=args.port, data_dir=args.data_dir, statistic=args.statistic,
                         degradation=args.degradation, loopback_candidates=loopback, **overrides)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = create_app(settings)
     print(f"Backdrop serving on http://{args.host}:{args.port}/  (Ctrl-C to stop)", flush=True)
-    web.run_app(create_app(settings), host=args.host, port=args.port, print=None, shutdown_timeout=5.0)
+    web.run_app(app, host=args.host, port=args.port, print=None, shutdown_timeout=5.0)
     return 0
 
 

@@ -11,6 +11,12 @@ def _from_environment(name: str) -> str | None:
     return os.environ.get(name) or None
 
 
+def _default_client_dir() -> Path:
+    # A checkout (or an editable install) has client_web/ beside server/; a wheel does not carry it.
+    configured = _from_environment("BACKDROP_CLIENT_DIR")
+    return Path(configured) if configured else Path(__file__).resolve().parents[1] / "client_web"
+
+
 def _default_workers() -> int:
     # Two per core: streams pinned to the same worker wait for each other in FIFO order, while more
     # processes than cores are time-sliced by the kernel. Measured with scripts/bench_server.py on 2
@@ -58,8 +64,8 @@ class Settings:
     """Largest background upload, checked while the body streams in."""
     max_upload_pixels: int = 40_000_000
     """Largest background pixel count, checked from the image header before decoding."""
-    client_dir: Path = Path(__file__).resolve().parents[1] / "client_web"
-    """The browser client served at ``/``."""
+    client_dir: Path = field(default_factory=_default_client_dir)
+    """The browser client served at ``/``: ``BACKDROP_CLIENT_DIR``, else the checkout's ``client_web/``."""
 
     @property
     def offers_loopback(self) -> bool:

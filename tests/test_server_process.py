@@ -114,3 +114,39 @@ def test_json_logs_are_one_object_per_line(tmp_path: Path) -> None:
     assert all({"ts", "level", "logger", "message"} <= set(r) for r in records)
     # Python's own logging never falls back to text lines (native libraries' stderr is not ours to format).
     assert not [line for line in output.splitlines() if re.match(r"^\d{4}-\d\d-\d\d .* (INFO|WARNING|ERROR) ", line)]
+
+
+def test_serve_finds_the_browser_client_where_told_and_says_so_when_it_is_missing(tmp_path: Path) -> None:
+    """A wheel (the Docker image's install) has no client_web/ beside the package: BACKDROP_CLIENT_DIR
+    points at one, and without it serve stops with an error that says what to do."""
+    import shutil
+    import urllib.request
+
+    port = free_port()
+    command = [sys.executable, "-m", "server", "serve", "--port", str(port), "--workers", "1",
+               "--data-dir", str(tmp_path / "data")]
+    missing = subprocess.run(command, env={**os.environ, "BACKDROP_CLIENT_DIR": str(tmp_path / "nowhere")},
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode != 0
+    assert "BACKDROP_CLIENT_DIR" in missing.stderr and "serving on" not in missing.stdout
+
+    client = tmp_path / "client"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "client_web", client)
+    page = (client / "index.html").read_text().replace("<title>Backdrop</title>", "<title>Backdrop (copy)</title>")
+    (client / "index.html").write_text(page)
+    process = subprocess.Popen(command, env={**os.environ, "BACKDROP_CLIENT_DIR": str(client)},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as response:
+                    served = response.read().decode()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.3)
+        assert "<title>Backdrop (copy)</title>" in served
+    finally:
+        process.terminate()
+        process.wait(20)

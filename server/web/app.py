@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
+from ..errors import BackdropError
 from ..pipeline.pool import WorkerPool
 from ..rtc import aiortc_patches
 from ..rtc.conference import Conference
@@ -37,7 +38,12 @@ logger = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> web.Application:
-    """The whole server as an aiohttp application."""
+    """The whole server as an aiohttp application; ``BackdropError`` if the browser client is missing."""
+    if not (settings.client_dir / "index.html").is_file():
+        raise BackdropError(
+            f"the browser client is not at {settings.client_dir}: a wheel does not carry client_web/, so "
+            "install from a checkout (pip install -e .) or set BACKDROP_CLIENT_DIR to a copy of the "
+            "repository's client_web folder (the Docker image does)")
     app = web.Application(client_max_size=1024 * 1024)
     app[SETTINGS] = settings
     app[METRICS] = ServerMetrics(lambda: app.get(CONFERENCE), lambda: app.get(POOL))
