@@ -15,6 +15,7 @@ const state = {
   choices: {}, // background and statistic the user picked, applied again after a reconnection
   microphoneOn: true, cameraOn: true, // the user's mute and camera buttons
   media: new Map(), // participant id -> {microphone, camera}, as the server relays them
+  iceServers: [], // STUN/TURN servers the server gave with the join (TURN with our own credentials)
 };
 const $ = (selector) => document.querySelector(selector);
 // Seconds before reconnection attempt 1, 2, ... (the last one repeats), each spread by +-20 %.
@@ -31,6 +32,13 @@ function showError(text) { const e = $("#error"); e.textContent = text; e.hidden
 
 function send(message) {
   if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(message));
+}
+
+// Every connection uses the ICE servers the join gave; ?relay=1 forces them through TURN (to check a
+// TURN setup: the call then works only if the relay does).
+function peerConnection() {
+  const relay = new URLSearchParams(location.search).get("relay") === "1";
+  return new RTCPeerConnection({ iceServers: state.iceServers, ...(relay ? { iceTransportPolicy: "relay" } : {}) });
 }
 
 // aiortc takes no trickled candidates: offer only once gathering is complete (or after a timeout).
@@ -57,7 +65,7 @@ async function publish() {
     });
   }
   applyOwnMedia();
-  const pc = new RTCPeerConnection();
+  const pc = peerConnection();
   state.publishPc = pc;
   const [video] = state.stream.getVideoTracks();
   pc.addTransceiver(video, { direction: "sendrecv", streams: [state.stream] });
@@ -140,7 +148,7 @@ function toggleMedia(kind) {
 
 async function watch(id) {
   if (state.viewers.has(id)) return;
-  const pc = new RTCPeerConnection();
+  const pc = peerConnection();
   state.viewers.set(id, pc);
   pc.addTransceiver("video", { direction: "recvonly" });
   pc.addTransceiver("audio", { direction: "recvonly" });
@@ -190,6 +198,7 @@ async function onMessage(event) {
     case "joined": {
       state.attempt = 0;
       state.id = message.id;
+      state.iceServers = message.ice_servers || [];
       $(".tile.self").dataset.participantId = message.id;
       fillPicker(message.backgrounds, state.choices.background || message.background);
       for (const p of message.participants) {

@@ -15,7 +15,7 @@ function showReturned() {
 // Without a camera there is no publish connection: watch the scene on a receive-only one.
 async function watchScene() {
   if (state.returned || state.scenePc) return;
-  const pc = new RTCPeerConnection();
+  const pc = peerConnection();
   state.scenePc = pc;
   pc.addTransceiver("video", { direction: "recvonly" });
   pc.addEventListener("track", (event) => {

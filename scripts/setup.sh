@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# libgl1/libglib2.0-0: OpenCV; chromium (driven by pip's playwright) and firefox-esr: browser tests.
-debian_packages=(libgl1 libglib2.0-0 chromium firefox-esr)
+# libgl1/libglib2.0-0: OpenCV; chromium (driven by pip's playwright) and firefox-esr: browser tests;
+# coturn: the TURN tests' relay.
+debian_packages=(libgl1 libglib2.0-0 chromium firefox-esr coturn)
 missing=()
 for package in "${debian_packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="text lines, or one JSON object per line")
     serve.add_argument("--admin-token", help="admin API bearer token (default: BACKDROP_ADMIN_TOKEN, else one "
                        "generated on first start and kept in the data directory)")
+    serve.add_argument("--ice-server", action="append", dest="ice_servers", metavar="URL",
+                       help="a STUN or TURN server for clients, e.g. turn:turn.example.com:3478?transport=udp "
+                       "(repeatable; default: BACKDROP_ICE_SERVERS, space-separated)")
+    serve.add_argument("--turn-secret", help="the TURN server's shared secret (coturn static-auth-secret); "
+                       "default: BACKDROP_TURN_SECRET")
     serve.set_defaults(handler=_serve)
 
     load = commands.add_parser("loadtest", help="drive a running server with synthetic participants")
@@ -61,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--footage", help="a video of a person (default: a talking-head sample)")
     load.add_argument("--json", type=Path, help="write the JSON summary here")
     load.add_argument("--plots", type=Path, help="write PNG plots into this directory")
+    load.add_argument("--relay-only", action="store_true",
+                      help="connect only through the TURN servers the server hands out (tests a TURN deployment)")
     load.set_defaults(handler=_loadtest)
 
     token = commands.add_parser("token", help="print a signed join token (needs BACKDROP_JOIN_SECRET or --secret)")
@@ -199,6 +206,10 @@ def _serve(args: argparse.Namespace) -> int:
     overrides: dict[str, object] = {} if args.workers is None else {"workers": args.workers}
     if args.admin_token:
         overrides["admin_token"] = args.admin_token
+    if args.ice_servers:
+        overrides["ice_servers"] = tuple(args.ice_servers)
+    if args.turn_secret:
+        overrides["turn_secret"] = args.turn_secret
     settings = Settings(host=args.host, port=args.port, data_dir=args.data_dir, statistic=args.statistic,
                         degradation=args.degradation, loopback_candidates=loopback, **overrides)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -225,7 +236,7 @@ def _loadtest(args: argparse.Namespace) -> int:
     secret = os.environ.get("BACKDROP_JOIN_SECRET")
     token_for = (lambda room, name: issue_join_token(secret, room, name, int(args.duration) + 600)) if secret else None
     config = LoadtestConfig(args.url, args.rooms, args.participants, args.duration, width, height, args.fps, bitrate,
-                            args.footage, token_for=token_for)
+                            args.footage, token_for=token_for, relay_only=args.relay_only)
     logging.getLogger().setLevel(logging.WARNING)
     summary = asyncio.run(Loadtest(config, terminal_progress).run())
     print(file=sys.stderr)

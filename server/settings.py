@@ -58,6 +58,13 @@ class Settings:
     """Bearer token of the admin API; None: generated on first start and kept in the data directory."""
     join_secret: str | None = field(default_factory=lambda: _from_environment("BACKDROP_JOIN_SECRET"))
     """HS256 secret of join tokens; None: joins are open (development default)."""
+    ice_servers: tuple[str, ...] = field(default_factory=lambda: tuple(
+        url for url in (_from_environment("BACKDROP_ICE_SERVERS") or "").split() if url))
+    """STUN/TURN URLs handed to clients (``BACKDROP_ICE_SERVERS``, space-separated); none by default:
+    clients connect straight to the server's own address."""
+    turn_secret: str | None = field(default_factory=lambda: _from_environment("BACKDROP_TURN_SECRET"))
+    """The TURN server's shared secret (coturn's static-auth-secret), from which each participant gets
+    credentials of their own (``rtc.ice_servers``); required with turn: URLs."""
     whip_media_timeout: float = 5.0
     """A WHIP publisher whose video stops for this long is gone (some never answer ICE consent)."""
     max_upload_bytes: int = 15 * 1024 * 1024

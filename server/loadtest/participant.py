@@ -14,7 +14,10 @@ import aiohttp
 import av
 import cv2
 import numpy as np
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    MediaStreamTrack, RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription,
+)
+from aiortc.rtcconfiguration import RTCIceTransportPolicy
 from aiortc.mediastreams import MediaStreamError
 
 from ..pipeline.output_encoder import VIDEO_CLOCK
@@ -66,9 +69,11 @@ class SyntheticParticipant:
     def __init__(self, url: str, room: str, name: str, source: MediaStreamTrack | None, probe: bool = False,
                  watch_others: bool = True, keep_images: bool = True, audio: MediaStreamTrack | None = None,
                  token: str | None = None,
-                 on_frame: Callable[[str, av.VideoFrame, float], None] | None = None) -> None:
+                 on_frame: Callable[[str, av.VideoFrame, float], None] | None = None, relay_only: bool = False) -> None:
         self.url, self.room, self.name, self.source, self.probe = url.rstrip("/"), room, name, source, probe
         self.token = token
+        self.relay_only = relay_only  # connect only through the TURN servers the join gives, as a client behind a strict firewall
+        self.ice_servers: list[dict] = []  # as the join gave them
         self.on_frame = on_frame  # (stream label, decoded frame, arrival time) for every video frame
         self.background: str | None = None  # the background the server says this participant's composite uses
         self.audio = audio
@@ -115,7 +120,7 @@ class SyntheticParticipant:
 
     async def subscribe(self, participant_id: str, name: str) -> None:
         """Watch another participant's composite."""
-        pc = RTCPeerConnection()
+        pc = self._peer_connection()
         self._pcs[participant_id] = pc
         pc.addTransceiver("video", direction="recvonly")
         pc.addTransceiver("audio", direction="recvonly")
@@ -168,8 +173,14 @@ class SyntheticParticipant:
         got = self.received.get(stream)
         raise TimeoutError(f"{self.name}: {got.frames if got else 0}/{count} frames of {stream} in {timeout}s")
 
+    def _peer_connection(self) -> RTCPeerConnection:
+        """A connection using the ICE servers the join gave (only their relays with ``relay_only``)."""
+        servers = [RTCIceServer(s["urls"], s.get("username"), s.get("credential")) for s in self.ice_servers]
+        policy = RTCIceTransportPolicy.RELAY if self.relay_only else RTCIceTransportPolicy.ALL
+        return RTCPeerConnection(RTCConfiguration(iceServers=servers, iceTransportPolicy=policy))
+
     async def _publish(self) -> None:
-        pc = RTCPeerConnection()
+        pc = self._peer_connection()
         self._pcs["self"] = pc
         pc.addTransceiver(self.source, direction="sendrecv")
         if self.audio is not None:
@@ -228,6 +239,7 @@ class SyntheticParticipant:
             kind = event.get("type")
             if kind == "joined":
                 self.id = event["id"]
+                self.ice_servers = event.get("ice_servers", [])
                 self.others = {p["id"]: p["name"] for p in event["participants"]}
                 self.background = event.get("background")
                 self._resolve("join", "")

@@ -53,6 +53,8 @@ class LoadtestConfig:
     """Join as latency probes (the server passes the frame-code corner through)."""
     token_for: Callable[[str, str], str] | None = None
     """Makes a join token for (room, identity) when the server needs one."""
+    relay_only: bool = False
+    """Connect only through the TURN servers the server hands out (to load a TURN deployment)."""
 
     def __post_init__(self) -> None:
         if urlsplit(self.url).scheme not in ("http", "https"):
@@ -144,7 +146,7 @@ class Loadtest:
         self.tracks[sender_id], self.names[sender_id] = track, name
         token = config.token_for(room, name) if config.token_for else None
         participant = SyntheticParticipant(config.url, room, name, track, probe=config.probe, keep_images=False,
-                                           token=token, on_frame=lambda label, frame, now: self._on_frame(
+                                           token=token, relay_only=config.relay_only, on_frame=lambda label, frame, now: self._on_frame(
                                                name, label, frame, now))
         self.participants.append(participant)
         started = time.monotonic()

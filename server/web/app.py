@@ -12,6 +12,7 @@ from ..errors import BackdropError
 from ..pipeline.pool import WorkerPool
 from ..rtc import aiortc_patches
 from ..rtc.conference import Conference
+from ..rtc.ice_servers import check_ice_urls
 from ..rtc.media_sessions import MediaSessions
 from ..rtc.rooms import InMemoryRoomDirectory
 from ..settings import Settings
@@ -38,12 +39,17 @@ logger = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> web.Application:
-    """The whole server as an aiohttp application; ``BackdropError`` if the browser client is missing."""
+    """The whole server as an aiohttp application; ``BackdropError`` if the browser client is missing or
+    the ICE servers are malformed."""
     if not (settings.client_dir / "index.html").is_file():
         raise BackdropError(
             f"the browser client is not at {settings.client_dir}: a wheel does not carry client_web/, so "
             "install from a checkout (pip install -e .) or set BACKDROP_CLIENT_DIR to a copy of the "
             "repository's client_web folder (the Docker image does)")
+    try:
+        check_ice_urls(settings.ice_servers, settings.turn_secret)
+    except ValueError as error:
+        raise BackdropError(str(error)) from None
     app = web.Application(client_max_size=1024 * 1024)
     app[SETTINGS] = settings
     app[METRICS] = ServerMetrics(lambda: app.get(CONFERENCE), lambda: app.get(POOL))

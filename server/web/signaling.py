@@ -3,7 +3,8 @@
 Client -> server: join {room, name, probe?, token?} (token, or /ws?token=, required when a join secret is set); publish {sdp}; subscribe {participant, sdp};
 unsubscribe {participant}; background {background}; statistic {statistic}; media {microphone?, camera?}
 (booleans: the page muted or unmuted them); leave.
-Server -> client: joined {id, name, room, participants, backgrounds}; publish-answer {sdp};
+Server -> client: joined {id, name, room, participants, backgrounds, ice_servers: the RTCIceServer
+dictionaries to use, TURN with this participant's credentials}; publish-answer {sdp};
 subscribe-answer {participant, sdp}; participant-joined {participant}; participant-left {id};
 participant-media {id, name, microphone, camera} (to the whole room, the sender included);
 stats {streams}; error {error, detail, request}; left {reason?}: the answer to a leave, or, with a
@@ -15,10 +16,12 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 from aiohttp import WSMsgType, web
 
 from ..rtc.conference import Conference, SignalingError
+from ..rtc.ice_servers import ice_servers_for
 from ..rtc.participant import Participant
 from .join_tokens import JoinRefused, verify_join_token
 from .keys import CONFERENCE
@@ -91,8 +94,11 @@ class _Session:
             self.participant = await conference.join(message.get("room"), name,
                                                      message.get("probe", False), self.send)
             p = self.participant
+            ice_servers = ice_servers_for(conference.settings.ice_servers, conference.settings.turn_secret, p.id,
+                                          time.time())
             await self.send({
                 "type": "joined", "id": p.id, "name": p.name, "room": p.room,
+                "ice_servers": [server.as_json() for server in ice_servers],
                 "participants": [o.describe() for o in conference.members(p.room) if o.id != p.id],
                 "backgrounds": [vars(b) for b in conference.backgrounds.list()],
                 "background": conference.background_of(p),

@@ -8,11 +8,13 @@ join secret set, every request needs ``Authorization: Bearer <join token for tha
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from ..rtc.conference import SignalingError
+from ..rtc.ice_servers import ice_servers_for
 from ..rtc.media_sessions import MediaSession
 from ..rtc.rooms import ROOM_NAME_RULE, is_room_name
 from .api_errors import ApiError, json_errors
@@ -181,4 +183,9 @@ def _api_error(error: SignalingError) -> ApiError:
 
 def _created(request: web.Request, session: MediaSession, answer: str) -> web.Response:
     location = str(request.url.with_path(f"/{session.kind}/{session.room}/{session.id}").with_query(None))
-    return web.Response(status=201, text=answer, content_type=SDP, headers={"Location": location})
+    response = web.Response(status=201, text=answer, content_type=SDP, headers={"Location": location})
+    settings = request.config_dict[SETTINGS]
+    # The WHIP/WHEP way to hand out STUN/TURN servers (RFC 9725, section 4.6): one Link header each.
+    for server in ice_servers_for(settings.ice_servers, settings.turn_secret, session.id, time.time()):
+        response.headers.add("Link", server.as_link())
+    return response
