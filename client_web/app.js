@@ -254,7 +254,7 @@ async function onMessage(event) {
       break;
     case "participant-media":
       state.media.set(message.id, { microphone: message.microphone, camera: message.camera });
-      if (message.id === state.id) { // our own change echoed, or a moderator's: the buttons follow
+      if (message.id === state.id && message.by === "moderator") { // our own changes are applied already
         state.microphoneOn = message.microphone;
         state.cameraOn = message.camera;
         applyOwnMedia();

@@ -415,8 +415,8 @@ def test_a_moderator_mutes_and_removes_a_participant(server: ServerThread, astro
                                             json={"microphone": False})
             assert muted.status_code == 200
             assert muted.json() == {"id": ada.id, "name": "Ada", "room": "mod-room", "microphone": False, "camera": True}
-            await wait_for(lambda: ada.media.get(ada.id) == bob.media.get(ada.id) == {"microphone": False,
-                                                                                       "camera": True})
+            await wait_for(lambda: ada.media.get(ada.id) == bob.media.get(ada.id) == {
+                "microphone": False, "camera": True, "by": "moderator"})
             by_name = await asyncio.to_thread(moderate, "PATCH", "mod-room/participants/Ada", json={"camera": False})
             assert by_name.status_code == 200 and not by_name.json()["camera"]
             assert not server.conference.participants[ada.id].camera_on

@@ -78,7 +78,7 @@ def test_admin_page_uploads_assigns_watches_and_deletes(tmp_path: Path, astronau
 
             # Moderation: mute Ada (the server enforces it and tells her), then remove her.
             await page.click(f"{row} [data-role=moderate-microphone]")
-            await until(lambda: _true(ada.media.get(ada.id) == {"microphone": False, "camera": True}))
+            await until(lambda: _true(ada.media.get(ada.id) == {"microphone": False, "camera": True, "by": "moderator"}))
             assert not server.conference.participants[ada.id].microphone_on
             await until(lambda: _text_is(page, f"{row} [data-role=moderate-microphone]", "Unmute"))
             await page.click(f"{row} [data-role=moderate-remove]")

@@ -125,6 +125,10 @@ def test_the_page_rejoins_after_a_dropped_connection_and_a_server_restart_keepin
             await until(lambda: _equal(alice.get_attribute("[data-role=microphone-toggle]", "aria-pressed"), "true"),
                         "alice's mute button follows the moderator")
             assert await alice.evaluate(TRACKS_ENABLED) == [False, True]
+            # An echo of the page's own earlier change, arriving late, does not undo the buttons.
+            await alice.evaluate("""() => onMessage({data: JSON.stringify({type: 'participant-media', id: state.id,
+                                                     microphone: true, camera: true, by: 'participant'})})""")
+            assert await alice.get_attribute("[data-role=microphone-toggle]", "aria-pressed") == "true"
 
             # 3. Leaving is final: no reconnection.
             await alice.click("[data-role=leave]")

@@ -334,10 +334,11 @@ def test_muting_is_relayed_to_the_room_and_bad_values_are_refused(server: Server
         try:
             await alice.send({"type": "media", "microphone": False})
             assert await eventually(lambda: alice.id in bob.media)
-            assert bob.media[alice.id] == {"microphone": False, "camera": True}
+            assert bob.media[alice.id] == {"microphone": False, "camera": True, "by": "participant"}
             assert await eventually(lambda: alice.id in alice.media)  # the sender hears it too
             await alice.send({"type": "media", "camera": False, "microphone": True})
-            assert await eventually(lambda: bob.media[alice.id] == {"microphone": True, "camera": False})
+            assert await eventually(lambda: bob.media[alice.id] == {"microphone": True, "camera": False,
+                                                                    "by": "participant"})
             record = server.conference.participants[alice.id]
             assert (record.microphone_on, record.camera_on) == (True, False)
             # A late joiner learns it from the room's list.

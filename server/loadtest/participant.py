@@ -89,7 +89,7 @@ class SyntheticParticipant:
         self.scene_figures: dict = {}  # the scene's live figures from the latest stats
         self.joined_at: float | None = None
         self.removed: str | None = None  # the reason the server gave if it removed this participant
-        self.media: dict[str, dict] = {}  # participant id -> {"microphone", "camera"}: on (True) or off
+        self.media: dict[str, dict] = {}  # participant id -> {"microphone", "camera": on (True) or off, "by"}
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._pcs: dict[str, RTCPeerConnection] = {}
@@ -260,7 +260,7 @@ class SyntheticParticipant:
                 if pc is not None:
                     self._tasks.append(asyncio.ensure_future(close_quietly(pc)))
             elif kind == "participant-media":
-                self.media[event["id"]] = {"microphone": event["microphone"], "camera": event["camera"]}
+                self.media[event["id"]] = {key: event[key] for key in ("microphone", "camera", "by")}
             elif kind == "left" and event.get("reason"):
                 self.removed = event["reason"]
             elif kind == "stats":

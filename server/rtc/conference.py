@@ -255,17 +255,20 @@ class Conference:
         if participant.stream_open:
             self.pool.set_statistic(participant.stream_id, statistic)  # type: ignore[arg-type]
 
-    async def set_media(self, participant: Participant, microphone: object, camera: object) -> None:
+    async def set_media(self, participant: Participant, microphone: object, camera: object,
+                        by_moderator: bool = False) -> None:
         """A participant muted or unmuted their microphone or camera (either may be None: unchanged):
         the server enforces it (silence relayed, the camera's frames blanked and thinned) and tells
-        the room. The page also stops sending itself."""
+        the room (``by``: "participant" or "moderator", so a page applies only a moderator's change to
+        its own buttons). The page also stops sending itself."""
         if any(value is not None and not isinstance(value, bool) for value in (microphone, camera)):
             raise SignalingError("bad_media", "microphone and camera must be true or false")
         if microphone is not None:
             participant.microphone_on = microphone
         if camera is not None:
             participant.camera_on = camera
-        await self._tell(self.members(participant.room), {"type": "participant-media", **participant.describe()})
+        await self._tell(self.members(participant.room), {"type": "participant-media", **participant.describe(),
+                                                          "by": "moderator" if by_moderator else "participant"})
 
     async def configure_room(self, room: str, settings: RoomSettings) -> None:
         """Store a room's settings and apply them live to everyone in it (personal choices reset)."""

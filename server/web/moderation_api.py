@@ -34,7 +34,7 @@ async def patch_participant(request: web.Request) -> web.Response:
     if unknown or not body:
         raise ApiError(400, "unknown_field", f"give microphone and/or camera (true or false); unknown: {unknown}")
     try:
-        await conference.set_media(participant, body.get("microphone"), body.get("camera"))
+        await conference.set_media(participant, body.get("microphone"), body.get("camera"), by_moderator=True)
     except SignalingError as error:
         raise ApiError(400, error.code, error.detail) from None
     return web.json_response({**participant.describe(), "room": participant.room})

@@ -6,7 +6,8 @@ unsubscribe {participant}; background {background}; statistic {statistic}; media
 Server -> client: joined {id, name, room, participants, backgrounds, ice_servers: the RTCIceServer
 dictionaries to use, TURN with this participant's credentials}; publish-answer {sdp};
 subscribe-answer {participant, sdp}; participant-joined {participant}; participant-left {id};
-participant-media {id, name, microphone, camera} (to the whole room, the sender included);
+participant-media {id, name, microphone, camera, by: participant | moderator} (to the whole room, the
+sender included);
 stats {streams}; error {error, detail, request}; left {reason?}: the answer to a leave, or, with a
 reason, the server removed the participant ("publish_connection_failed" / "_closed": their media
 connection ended; "removed": a moderator took them out), after which the same socket may join again.
