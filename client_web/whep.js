@@ -8,6 +8,7 @@ const room = params.get("room");
 const participant = params.get("participant");
 const view = params.get("view");
 const token = params.get("token");
+const relay = params.get("relay") === "1";
 // Seconds before retry 1, 2, ... (the last one repeats), each spread by +-20 %.
 const RETRY_DELAYS_S = [1, 2, 4, 8, 10];
 // Answers worth waiting out: nobody of that name yet (404), not a scene room yet or they just left
@@ -34,10 +35,28 @@ function gatheringComplete(pc, timeoutMs = 3000) {
 
 function authorization() { return token ? { Authorization: `Bearer ${token}` } : {}; }
 
+// The STUN/TURN servers the endpoint offers, read from its OPTIONS answer's Link headers (RFC 9725's
+// format) before the offer is made; none if it offers none or cannot be asked.
+async function iceServers() {
+  let links = "";
+  try {
+    const response = await fetch(`/whep/${encodeURIComponent(room)}`, { method: "OPTIONS", headers: authorization() });
+    links = response.headers.get("Link") || "";
+  } catch { return []; }
+  const servers = [];
+  for (const [, url, rest] of links.matchAll(/<([^>]+)>([^<]*)/g)) {
+    const fields = Object.fromEntries([...rest.matchAll(/([\w-]+)="([^"]*)"/g)].map(([, key, value]) => [key, value]));
+    if (fields.rel !== "ice-server") continue;
+    servers.push({ urls: [url], ...(fields.username ? { username: fields.username, credential: fields.credential } : {}) });
+  }
+  return servers;
+}
+
 async function play() {
   player.retryTimer = null;
   status(player.attempt ? "reconnecting" : "connecting", "connecting");
-  const pc = new RTCPeerConnection();
+  // ?relay=1 plays through TURN only, to check a TURN setup.
+  const pc = new RTCPeerConnection({ iceServers: await iceServers(), ...(relay ? { iceTransportPolicy: "relay" } : {}) });
   player.pc = pc;
   pc.addTransceiver("video", { direction: "recvonly" });
   pc.addTransceiver("audio", { direction: "recvonly" });

@@ -13,6 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import aiohttp
 import numpy as np
 import pytest
 
@@ -107,6 +108,13 @@ def test_participants_that_may_only_relay_call_through_turn(tmp_path: Path, turn
                 await player.wait_for(5)
             finally:
                 await player.stop()
+            # Before its offer a client may ask the endpoint (OPTIONS) for them, as the WHEP page does.
+            async with aiohttp.ClientSession() as http:
+                async with http.options(f"{server.url}/whep/relayed") as options:
+                    assert options.status == 204
+                    (link,) = options.headers.getall("Link")
+                    assert link.startswith(f'<turn:127.0.0.1:{turn_port}?transport=udp>; rel="ice-server"; username="')
+                    assert ':whep-' in link
         finally:
             await alice.leave()
             await bob.leave()
@@ -117,9 +125,9 @@ def test_participants_that_may_only_relay_call_through_turn(tmp_path: Path, turn
         server.stop()
 
 
-LOCAL_CANDIDATE_TYPES = """async () => {
+LOCAL_CANDIDATE_TYPES = """async (pc) => {
   const types = new Set();
-  (await state.publishPc.getStats()).forEach((s) => { if (s.type === 'local-candidate') types.add(s.candidateType); });
+  (await pc.getStats()).forEach((s) => { if (s.type === 'local-candidate') types.add(s.candidateType); });
   return [...types];
 }"""
 
@@ -134,16 +142,21 @@ def test_the_page_calls_through_turn_when_told_to_relay(tmp_path: Path, turn_por
     server = ServerThread(tmp_path / "data", ice_servers=(f"turn:127.0.0.1:{turn_port}?transport=udp",),
                           turn_secret=SECRET).start()
 
-    async def scenario() -> list[str]:
+    async def scenario() -> tuple[list[str], list[str]]:
         async with playwright_api.async_playwright() as playwright:
             context, page = await open_participant(playwright, tmp_path / "profile", y4m,
                                                    f"{server.url}/?room=relayed&name=ada&autojoin=1&relay=1")
             await grab(page, "video[data-role=self-composite]")
-            types = await page.evaluate(LOCAL_CANDIDATE_TYPES)
+            call = await page.evaluate(f"({LOCAL_CANDIDATE_TYPES})(state.publishPc)")
+            # The WHEP player page reads the ICE servers from the endpoint's OPTIONS answer.
+            whep = await context.new_page()
+            await whep.goto(f"{server.url}/whep.html?room=relayed&participant=ada&relay=1")
+            await grab(whep, "video[data-role=whep]")
+            playback = await whep.evaluate(f"({LOCAL_CANDIDATE_TYPES})(player.pc)")
             await context.close()
-            return types
+            return call, playback
 
     try:
-        assert asyncio.run(scenario()) == ["relay"]
+        assert asyncio.run(scenario()) == (["relay"], ["relay"])
     finally:
         server.stop()

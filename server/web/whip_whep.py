@@ -32,6 +32,7 @@ def create_whip_app() -> web.Application:
     """The ``/whip/`` sub-application (publishing)."""
     app = web.Application(middlewares=[_cors, json_errors])
     app.router.add_post("/{room}", whip_publish)
+    app.router.add_route("OPTIONS", "/{room}", _endpoint_options)
     _add_session_routes(app, "whip")
     return app
 
@@ -40,6 +41,7 @@ def create_whep_app() -> web.Application:
     """The ``/whep/`` sub-application (playback)."""
     app = web.Application(middlewares=[_cors, json_errors])
     app.router.add_post("/{room}", whep_play)
+    app.router.add_route("OPTIONS", "/{room}", _endpoint_options)
     _add_session_routes(app, "whep")
     return app
 
@@ -50,7 +52,9 @@ async def _cors(request: web.Request,
     """Browser-based WHIP/WHEP clients on other origins: answer preflights and allow any origin (the
     endpoints authenticate with bearer tokens, never cookies)."""
     if request.method == "OPTIONS":
-        response: web.StreamResponse = web.Response(status=204, headers={
+        endpoint = getattr(request.match_info.route, "method", None) == "OPTIONS"
+        response: web.StreamResponse = await handler(request) if endpoint else web.Response(status=204)
+        response.headers.update({
             "Access-Control-Allow-Methods": "POST, PATCH, DELETE, OPTIONS",
             "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match",
             "Access-Control-Max-Age": "600"})
@@ -58,6 +62,27 @@ async def _cors(request: web.Request,
         response = await handler(request)
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Access-Control-Expose-Headers"] = _EXPOSED
+    return response
+
+
+async def _endpoint_options(request: web.Request) -> web.Response:
+    """OPTIONS on an endpoint: a CORS preflight, and the ICE servers to use as ``Link`` headers (with
+    fresh TURN credentials), which a client can read before it makes its offer (the 201's Link
+    headers come after it). When joins need a token, only a caller showing one for the room gets
+    them; a preflight, which carries none, gets a plain 204."""
+    response = web.Response(status=204)
+    room = request.match_info["room"]
+    if not is_room_name(room):
+        return response
+    try:
+        identity = _authorize(request, room)
+    except ApiError:
+        return response
+    settings = request.config_dict[SETTINGS]
+    kind = request.path.strip("/").split("/")[0]
+    holder = f"{kind}-{identity or secrets.token_hex(4)}"
+    for server in ice_servers_for(settings.ice_servers, settings.turn_secret, holder, time.time()):
+        response.headers.add("Link", server.as_link())
     return response
 
 
