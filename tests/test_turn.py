@@ -160,3 +160,32 @@ def test_the_page_calls_through_turn_when_told_to_relay(tmp_path: Path, turn_por
         assert asyncio.run(scenario()) == (["relay"], ["relay"])
     finally:
         server.stop()
+
+
+@pytest.mark.slow
+def test_with_a_join_secret_only_a_token_holder_gets_turn_credentials(tmp_path: Path) -> None:
+    from server.web.join_tokens import issue_join_token
+
+    join_secret = "join-secret-for-turn-tests-0123456789"
+    server = ServerThread(tmp_path / "data", ice_servers=("turn:127.0.0.1:3478",), turn_secret=SECRET,
+                          join_secret=join_secret).start()
+
+    async def links(headers: dict) -> list[str]:
+        async with aiohttp.ClientSession() as http:
+            async with http.options(f"{server.url}/whep/vault", headers=headers) as response:
+                assert response.status == 204
+                return response.headers.getall("Link", [])
+
+    async def scenario() -> tuple[list[str], list[str], list[str]]:
+        token = issue_join_token(join_secret, "vault", "viewer", 300)
+        other_room = issue_join_token(join_secret, "elsewhere", "viewer", 300)
+        return (await links({}), await links({"Authorization": f"Bearer {other_room}"}),
+                await links({"Authorization": f"Bearer {token}"}))
+
+    try:
+        anonymous, wrong_room, holder = asyncio.run(scenario())
+    finally:
+        server.stop()
+    assert anonymous == [] and wrong_room == []
+    (link,) = holder
+    assert ':whep-viewer"; credential="' in link
