@@ -7,6 +7,7 @@ join secret set, every request needs ``Authorization: Bearer <join token for tha
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -80,7 +81,8 @@ async def _endpoint_options(request: web.Request) -> web.Response:
         return response
     settings = request.config_dict[SETTINGS]
     kind = request.path.strip("/").split("/")[0]
-    holder = f"{kind}-{identity or secrets.token_hex(4)}"
+    # The TURN username carries who holds it; kept to characters that need no quoting in a Link header.
+    holder = re.sub(r"[^A-Za-z0-9._-]", "_", f"{kind}-{identity or secrets.token_hex(4)}")
     for server in ice_servers_for(settings.ice_servers, settings.turn_secret, holder, time.time()):
         response.headers.add("Link", server.as_link())
     return response
