@@ -2,7 +2,7 @@
 // every other participant's, or (in a shared-scene room) the one scene everybody stands in. All
 // processing happens on the server; this page only does WebRTC. A lost connection (the server
 // restarted, the network dropped, the media connection failed) is rejoined on its own, with backoff,
-// until the user leaves.
+// until the user leaves. Loaded after peering.js (shared with the WHEP player), before scene_view.js.
 "use strict";
 
 const state = {
@@ -18,8 +18,6 @@ const state = {
   iceServers: [], // STUN/TURN servers the server gave with the join (TURN with our own credentials)
 };
 const $ = (selector) => document.querySelector(selector);
-// Seconds before reconnection attempt 1, 2, ... (the last one repeats), each spread by +-20 %.
-const RECONNECT_DELAYS_S = [1, 2, 4, 8, 10];
 
 // The status line; `connection` (joining, connected, reconnecting, disconnected) goes to its
 // data-connection attribute for scripts and tests.
@@ -34,22 +32,8 @@ function send(message) {
   if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(message));
 }
 
-// Every connection uses the ICE servers the join gave; ?relay=1 forces them through TURN (to check a
-// TURN setup: the call then works only if the relay does).
-function peerConnection() {
-  const relay = new URLSearchParams(location.search).get("relay") === "1";
-  return new RTCPeerConnection({ iceServers: state.iceServers, ...(relay ? { iceTransportPolicy: "relay" } : {}) });
-}
-
-// aiortc takes no trickled candidates: offer only once gathering is complete (or after a timeout).
-function gatheringComplete(pc, timeoutMs = 3000) {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => { if (pc.iceGatheringState === "complete") { pc.removeEventListener("icegatheringstatechange", done); resolve(); } };
-    pc.addEventListener("icegatheringstatechange", done);
-    setTimeout(resolve, timeoutMs);
-  });
-}
+// Every connection uses the ICE servers the join gave (peering.js: ?relay=1 forces their relays).
+function peerConnection() { return newPeerConnection(state.iceServers); }
 
 async function offerFor(pc) {
   await pc.setLocalDescription(await pc.createOffer());
@@ -324,8 +308,7 @@ function connectionLost(reason) {
   if (ws && ws.readyState <= WebSocket.OPEN) ws.close();
   closeConnections();
   if (!state.call) { endCall(); return; }
-  const base = RECONNECT_DELAYS_S[Math.min(state.attempt, RECONNECT_DELAYS_S.length - 1)];
-  const delay = base * (0.8 + 0.4 * Math.random());
+  const delay = retryDelaySeconds(state.attempt);
   state.attempt += 1;
   setStatus(`${reason}: reconnecting in ${delay.toFixed(0)} s (attempt ${state.attempt})`, "reconnecting");
   state.retryTimer = setTimeout(connect, delay * 1000);

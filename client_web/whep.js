@@ -1,6 +1,6 @@
 // A WHEP player: one receive-only peer connection, one POST of the offer, DELETE on leaving. A
 // broadcast that is not live yet, ends, or whose connection fails is waited for and played again,
-// with backoff; a refused request (bad token, bad address) stops and says why.
+// with backoff; a refused request (bad token, bad address) stops and says why. Loaded after peering.js.
 "use strict";
 
 const params = new URLSearchParams(location.search);
@@ -8,9 +8,6 @@ const room = params.get("room");
 const participant = params.get("participant");
 const view = params.get("view");
 const token = params.get("token");
-const relay = params.get("relay") === "1";
-// Seconds before retry 1, 2, ... (the last one repeats), each spread by +-20 %.
-const RETRY_DELAYS_S = [1, 2, 4, 8, 10];
 // Answers worth waiting out: nobody of that name yet (404), not a scene room yet or they just left
 // (409), the server restarting or overloaded (5xx).
 const RETRIED_STATUSES = new Set([404, 409, 500, 502, 503, 504]);
@@ -24,14 +21,6 @@ const fail = (text) => { const e = document.querySelector("#error"); e.textConte
 const player = { pc: null, session: null, attempt: 0, retryTimer: null };
 
 class Retryable extends Error {}
-
-function gatheringComplete(pc, timeoutMs = 3000) {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    pc.addEventListener("icegatheringstatechange", () => { if (pc.iceGatheringState === "complete") resolve(); });
-    setTimeout(resolve, timeoutMs);
-  });
-}
 
 function authorization() { return token ? { Authorization: `Bearer ${token}` } : {}; }
 
@@ -55,8 +44,7 @@ async function iceServers() {
 async function play() {
   player.retryTimer = null;
   status(player.attempt ? "reconnecting" : "connecting", "connecting");
-  // ?relay=1 plays through TURN only, to check a TURN setup.
-  const pc = new RTCPeerConnection({ iceServers: await iceServers(), ...(relay ? { iceTransportPolicy: "relay" } : {}) });
+  const pc = newPeerConnection(await iceServers()); // peering.js: ?relay=1 plays through TURN only
   player.pc = pc;
   pc.addTransceiver("video", { direction: "recvonly" });
   pc.addTransceiver("audio", { direction: "recvonly" });
@@ -100,8 +88,7 @@ function retry(reason) {
   player.pc = null;
   if (pc) pc.close();
   endSession();
-  const base = RETRY_DELAYS_S[Math.min(player.attempt, RETRY_DELAYS_S.length - 1)];
-  const delay = base * (0.8 + 0.4 * Math.random());
+  const delay = retryDelaySeconds(player.attempt);
   player.attempt += 1;
   status(`waiting: ${reason}; retrying in ${delay.toFixed(0)} s`, "waiting");
   player.retryTimer = setTimeout(start, delay * 1000);

@@ -106,7 +106,7 @@ class Participant:
         self.background_key: str | None = None  # the participant's own choice
         self.statistic: str | None = None  # the participant's own choice
         self.applied_background: str | None = None  # what their composite uses now
-        self.microphone_on = True  # as the participant says (their page mutes the track itself)
+        self.microphone_on = True  # as they or a moderator set it (Conference.set_media); enforced here
         self.camera_on = True
 
     @property

@@ -33,7 +33,6 @@ def create_whip_app() -> web.Application:
     """The ``/whip/`` sub-application (publishing)."""
     app = web.Application(middlewares=[_cors, json_errors])
     app.router.add_post("/{room}", whip_publish)
-    app.router.add_route("OPTIONS", "/{room}", _endpoint_options)
     _add_session_routes(app, "whip")
     return app
 
@@ -42,7 +41,6 @@ def create_whep_app() -> web.Application:
     """The ``/whep/`` sub-application (playback)."""
     app = web.Application(middlewares=[_cors, json_errors])
     app.router.add_post("/{room}", whep_play)
-    app.router.add_route("OPTIONS", "/{room}", _endpoint_options)
     _add_session_routes(app, "whep")
     return app
 
@@ -66,7 +64,7 @@ async def _cors(request: web.Request,
     return response
 
 
-async def _endpoint_options(request: web.Request) -> web.Response:
+async def _endpoint_options(request: web.Request, kind: str) -> web.Response:
     """OPTIONS on an endpoint: a CORS preflight, and the ICE servers to use as ``Link`` headers (with
     fresh TURN credentials), which a client can read before it makes its offer (the 201's Link
     headers come after it). When joins need a token, only a caller showing one for the room gets
@@ -79,22 +77,30 @@ async def _endpoint_options(request: web.Request) -> web.Response:
         identity = _authorize(request, room)
     except ApiError:
         return response
-    settings = request.config_dict[SETTINGS]
-    kind = request.path.strip("/").split("/")[0]
     # The TURN username carries who holds it; kept to characters that need no quoting in a Link header.
-    holder = re.sub(r"[^A-Za-z0-9._-]", "_", f"{kind}-{identity or secrets.token_hex(4)}")
-    for server in ice_servers_for(settings.ice_servers, settings.turn_secret, holder, time.time()):
-        response.headers.add("Link", server.as_link())
+    _link_ice_servers(request, response, re.sub(r"[^A-Za-z0-9._-]", "_", f"{kind}-{identity or secrets.token_hex(4)}"))
     return response
 
 
+def _link_ice_servers(request: web.Request, response: web.Response, holder: str) -> None:
+    """Add the ICE servers as ``Link`` headers (RFC 9725's format), TURN with ``holder``'s credentials."""
+    settings = request.config_dict[SETTINGS]
+    for server in ice_servers_for(settings.ice_servers, settings.turn_secret, holder, time.time()):
+        response.headers.add("Link", server.as_link())
+
+
 def _add_session_routes(app: web.Application, kind: str) -> None:
+    """The endpoint's OPTIONS and a session's PATCH and DELETE, for ``kind`` (whip or whep)."""
+    async def options(request: web.Request) -> web.Response:
+        return await _endpoint_options(request, kind)
+
     async def patch(request: web.Request) -> web.Response:
         return await _patch_session(request, kind)
 
     async def delete(request: web.Request) -> web.Response:
         return await _delete_session(request, kind)
 
+    app.router.add_route("OPTIONS", "/{room}", options)
     app.router.add_patch("/{room}/{session}", patch)
     app.router.add_delete("/{room}/{session}", delete)
 
@@ -211,8 +217,5 @@ def _api_error(error: SignalingError) -> ApiError:
 def _created(request: web.Request, session: MediaSession, answer: str) -> web.Response:
     location = str(request.url.with_path(f"/{session.kind}/{session.room}/{session.id}").with_query(None))
     response = web.Response(status=201, text=answer, content_type=SDP, headers={"Location": location})
-    settings = request.config_dict[SETTINGS]
-    # The WHIP/WHEP way to hand out STUN/TURN servers (RFC 9725, section 4.6): one Link header each.
-    for server in ice_servers_for(settings.ice_servers, settings.turn_secret, session.id, time.time()):
-        response.headers.add("Link", server.as_link())
+    _link_ice_servers(request, response, session.id)  # the WHIP/WHEP way (RFC 9725, section 4.6)
     return response
