@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -53,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
                        "(repeatable; default: BACKDROP_ICE_SERVERS, space-separated)")
     serve.add_argument("--turn-secret", help="the TURN server's shared secret (coturn static-auth-secret); "
                        "default: BACKDROP_TURN_SECRET")
+    serve.add_argument("--public-address", action="append", dest="public_addresses", metavar="IP",
+                       help="the public IP a one-to-one NAT maps to this machine port for port (cloud VM, "
+                       "Docker bridge): announced in the server's ICE candidates in place of the interface's "
+                       "(one IPv4 and/or one IPv6; default: BACKDROP_PUBLIC_ADDRESS, space-separated)")
+    serve.add_argument("--ice-ports", metavar="MIN-MAX",
+                       help="UDP port range of the server's media sockets, to open in a firewall or publish "
+                       "from a container, e.g. 40000-40199 (default: BACKDROP_ICE_PORTS, else any port)")
     serve.set_defaults(handler=_serve)
 
     load = commands.add_parser("loadtest", help="drive a running server with synthetic participants")
@@ -193,6 +201,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from .imaging.degradation import MATCH_METHODS
     from .imaging.quality import check_statistic
+    from .rtc.nat import parse_port_range
     from .settings import Settings
     from .web.app import create_app
 
@@ -210,6 +219,14 @@ def _serve(args: argparse.Namespace) -> int:
         overrides["ice_servers"] = tuple(args.ice_servers)
     if args.turn_secret:
         overrides["turn_secret"] = args.turn_secret
+    if args.public_addresses:
+        overrides["public_addresses"] = tuple(args.public_addresses)
+    ice_ports = args.ice_ports or os.environ.get("BACKDROP_ICE_PORTS")
+    if ice_ports:
+        try:
+            overrides["ice_ports"] = parse_port_range(ice_ports)
+        except ValueError as error:
+            raise BackdropError(str(error)) from None
     settings = Settings(host=args.host, port=args.port, data_dir=args.data_dir, statistic=args.statistic,
                         degradation=args.degradation, loopback_candidates=loopback, **overrides)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -222,7 +239,6 @@ def _serve(args: argparse.Namespace) -> int:
 def _loadtest(args: argparse.Namespace) -> int:
     import asyncio
     import json
-    import os
 
     from .loadtest.plots import write_plots
     from .loadtest.runner import Loadtest, LoadtestConfig, format_table, parse_rate, terminal_progress
@@ -251,7 +267,6 @@ def _loadtest(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    import os
 
     from .rtc.rooms import ROOM_NAME_RULE, is_room_name
     from .web.join_tokens import issue_join_token, parse_duration

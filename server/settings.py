@@ -65,6 +65,14 @@ class Settings:
     turn_secret: str | None = field(default_factory=lambda: _from_environment("BACKDROP_TURN_SECRET"))
     """The TURN server's shared secret (coturn's static-auth-secret), from which each participant gets
     credentials of their own (``rtc.ice_servers``); required with turn: URLs."""
+    public_addresses: tuple[str, ...] = field(default_factory=lambda: tuple(
+        (_from_environment("BACKDROP_PUBLIC_ADDRESS") or "").split()))
+    """The address(es) a one-to-one NAT maps to this machine, port for port (``BACKDROP_PUBLIC_ADDRESS``,
+    space-separated; at most one IPv4 and one IPv6): announced in place of the interface's address in
+    every host candidate of that family (``rtc.nat``). None by default: the interface's own address."""
+    ice_ports: tuple[int, int] | None = None
+    """Inclusive UDP port range the server's ICE sockets bind in (``BACKDROP_ICE_PORTS``, ``MIN-MAX``,
+    read by the command line); None: the kernel's ephemeral ports."""
     whip_media_timeout: float = 5.0
     """A WHIP publisher whose video stops for this long is gone (some never answer ICE consent)."""
     max_upload_bytes: int = 15 * 1024 * 1024

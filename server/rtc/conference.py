@@ -139,7 +139,7 @@ class Conference:
         participant.stream_open = True
         participant.applied_background = key
         await self.sync_scene(participant.room)
-        return await answer(pc)
+        return await answer(pc, self.settings.public_addresses)
 
     async def subscribe(self, viewer: Participant, publisher_id: object, offer_sdp: object) -> str:
         """Answer a receive-only offer with another participant's composite and audio (``"scene"``: the
@@ -184,7 +184,7 @@ class Conference:
             broadcast.attach_sender(sender)
             if audio is not None and any(t.kind == "audio" for t in pc.getTransceivers()):
                 pc.addTrack(audio.subscribe())
-            return pc, await answer(pc)
+            return pc, await answer(pc, self.settings.public_addresses)
         except BaseException:
             await _close_viewer_pc(pc)
             raise

@@ -8,6 +8,8 @@ import re
 from aiortc import sdp as sdp_module
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCRtpTransceiver, RTCSessionDescription
 
+from .nat import announce_public_addresses
+
 BITRATE_HINTS = "x-google-start-bitrate=1500;x-google-min-bitrate=750;x-google-max-bitrate=3000"
 
 
@@ -73,10 +75,11 @@ def add_bitrate_hints(sdp: str) -> str:
     return "\r\n".join(result)
 
 
-async def answer(pc: RTCPeerConnection) -> str:
-    """Create and set the local answer (aiortc gathers all candidates first); returns its SDP with hints."""
+async def answer(pc: RTCPeerConnection, public_addresses: tuple[str, ...] = ()) -> str:
+    """Create and set the local answer (aiortc gathers all candidates first); returns its SDP with hints,
+    its host candidates announcing ``public_addresses`` (``nat.announce_public_addresses``)."""
     await pc.setLocalDescription(await pc.createAnswer())
-    return add_bitrate_hints(pc.localDescription.sdp)
+    return announce_public_addresses(add_bitrate_hints(pc.localDescription.sdp), public_addresses)
 
 
 def parse_offer(sdp: object) -> RTCSessionDescription:

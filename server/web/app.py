@@ -14,6 +14,7 @@ from ..rtc import aiortc_patches
 from ..rtc.conference import Conference
 from ..rtc.ice_servers import check_ice_urls
 from ..rtc.media_sessions import MediaSessions
+from ..rtc.nat import bind_ice_sockets_within, check_public_addresses
 from ..rtc.rooms import InMemoryRoomDirectory
 from ..settings import Settings
 from ..storage.background_store import BackgroundStore
@@ -40,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 def create_app(settings: Settings) -> web.Application:
     """The whole server as an aiohttp application; ``BackdropError`` if the browser client is missing or
-    the ICE servers are malformed."""
+    the ICE servers or public addresses are malformed."""
     if not (settings.client_dir / "index.html").is_file():
         raise BackdropError(
             f"the browser client is not at {settings.client_dir}: a wheel does not carry client_web/, so "
@@ -48,6 +49,7 @@ def create_app(settings: Settings) -> web.Application:
             "repository's client_web folder (the Docker image does)")
     try:
         check_ice_urls(settings.ice_servers, settings.turn_secret)
+        check_public_addresses(settings.public_addresses)
     except ValueError as error:
         raise BackdropError(str(error)) from None
     app = web.Application(client_max_size=1024 * 1024)
@@ -91,6 +93,11 @@ async def _pipeline(app: web.Application) -> AsyncIterator[None]:
     aiortc_patches.install()
     if settings.offers_loopback:
         aiortc_patches.offer_loopback_candidates()
+    if settings.ice_ports is not None:
+        bind_ice_sockets_within(asyncio.get_running_loop(), settings.ice_ports)
+        logger.info("media sockets bind in UDP ports %d-%d", *settings.ice_ports)
+    if settings.public_addresses:
+        logger.info("ICE host candidates announce %s", " and ".join(settings.public_addresses))
     pool = WorkerPool(settings.workers)
     await pool.start()
     app[POOL] = pool
