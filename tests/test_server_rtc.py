@@ -17,6 +17,7 @@ from aiortc.mediastreams import AudioStreamTrack, MediaStreamError
 
 from server.loadtest.participant import FrameSourceTrack, SyntheticParticipant
 from server.rtc.room_figures import room_stats
+from server.storage.room_settings import RoomSettings
 from server.loadtest.sources import PacketLoopTrack, encode_loop
 from tests.server_harness import ServerThread, eventually, wait_until
 
@@ -99,6 +100,42 @@ def test_participants_see_their_own_and_each_others_composites(server: ServerThr
         finally:
             await alice.leave()
             await bob.leave()
+
+    asyncio.run(scenario())
+    assert wait_until(lambda: not server.conference.participants)
+
+
+def test_a_participant_may_blur_their_own_room_instead_of_replacing_it(server: ServerThread,
+                                                                       astronaut: np.ndarray) -> None:
+    """"Blur my room" from the picker: the composite's background is the camera's own room, blurred; a
+    shared scene, one background for all, falls back to the default there."""
+    def small(image: np.ndarray) -> np.ndarray:
+        return cv2.resize(image, (80, 60), interpolation=cv2.INTER_AREA).astype(float)
+
+    corners = (np.s_[:8, :8], np.s_[:8, -8:])  # the flag and the shuttle, 64 px square, at 1/8 scale
+    virtual, camera = small(fit_background(studio_background(), 640, 480)), small(astronaut)
+
+    async def scenario() -> None:
+        alice = SyntheticParticipant(server.url, "own-room", "alice", FrameSourceTrack(moving(astronaut)))
+        try:
+            await alice.join()
+            assert "builtin:blur" in [b.id for b in server.conference.backgrounds.list()]  # in every picker
+            await alice.wait_for_frames("self", 10)
+            await alice.send({"type": "background", "background": "builtin:blur"})
+            participant = next(p for p in server.conference.participants.values() if p.name == "alice")
+            assert await eventually(lambda: participant.applied_background == "builtin:blur")
+            await asyncio.sleep(1.0)
+            shown = small(alice.received["self"].last_image)
+            for corner in corners:
+                to_room = np.abs(shown[corner] - cv2.GaussianBlur(camera, (0, 0), 2.5)[corner]).mean()
+                assert to_room < 0.4 * np.abs(shown[corner] - virtual[corner]).mean(), to_room
+                # Blurred: far less detail than the camera's own corner.
+                assert shown[corner].std() < 0.7 * camera[corner].std()
+            await asyncio.to_thread(server.call, server.conference.configure_room(
+                "own-room", RoomSettings(background_id="builtin:blur", mode="scene")))
+            assert server.conference.scenes["own-room"].background_key == "builtin:studio"
+        finally:
+            await alice.leave()
 
     asyncio.run(scenario())
     assert wait_until(lambda: not server.conference.participants)

@@ -13,6 +13,7 @@ from ..imaging.compositing import composite, fit_background
 from ..imaging.degradation import MATCH_METHODS, DegradationParams
 from ..imaging.features import BLOCK
 from ..imaging.quality import QualityEstimate, QualityTracker
+from ..imaging.room_blur import BLURRED_ROOM_KEY, blurred_room_bgr, blurred_room_i420
 from ..imaging.scene_layout import Box, place_in_seat
 from ..imaging.scene_matching import CUTOUT_METHODS, CutOutMatcher, SeatCutOut
 from ..imaging.segmentation import PersonSegmenter
@@ -76,7 +77,8 @@ class StreamProcessor:
         self.set_background(background_key, background_bgr)
 
     def set_background(self, key: str, background_bgr: np.ndarray) -> None:
-        """Switch to another pristine background (any size; it is fitted to each frame size)."""
+        """Switch to another pristine background (any size; it is fitted to each frame size).
+        ``BLURRED_ROOM_KEY`` instead shows the frame's own room blurred (``background_bgr`` unused)."""
         self._background_key = key
         self._background = require_bgr_image(background_bgr, "background")
         self._fitted.clear()
@@ -95,6 +97,12 @@ class StreamProcessor:
         laps.lap("segment")
         quality = self._tracker.update(frame_bgr, encoded_size, keyframe, quantizer)
         laps.lap("estimate")
+        if self.blurs_room:
+            room = blurred_room_bgr(frame_bgr, mask)
+            laps.lap("match")
+            image = composite(frame_bgr, room, mask)
+            laps.lap("composite")
+            return _blurred_room_frame(image, mask, quality, laps)
         level, variant = self._variant_for(quality, frame_bgr.shape[1], frame_bgr.shape[0], timestamp_ms)
         laps.lap("match")
         image = composite(frame_bgr, variant.image, mask)
@@ -114,13 +122,20 @@ class StreamProcessor:
         analysis = self._analyse(i420, width, height, encoded_size, keyframe, timestamp_ms, reuse_mask,
                                  reuse_estimate, quantizer)
         laps = analysis.laps
-        level, variant = self._variant_for(analysis.quality, width, height, timestamp_ms)
-        laps.lap("match")
-        assert variant.i420 is not None  # even sizes, checked above
-        image = blend_i420(i420, variant.i420, analysis.mask, width, height)
-        laps.lap("composite")
-        return replace(_processed(image, analysis.mask, analysis.quality, level, variant, laps),
-                       mask_reused=analysis.mask_reused, estimate_reused=analysis.estimate_reused)
+        if self.blurs_room:
+            background = blurred_room_i420(i420, width, height, analysis.mask)
+            laps.lap("match")
+            image = blend_i420(i420, background, analysis.mask, width, height)
+            laps.lap("composite")
+            processed = _blurred_room_frame(image, analysis.mask, analysis.quality, laps)
+        else:
+            level, variant = self._variant_for(analysis.quality, width, height, timestamp_ms)
+            laps.lap("match")
+            assert variant.i420 is not None  # even sizes, checked above
+            image = blend_i420(i420, variant.i420, analysis.mask, width, height)
+            laps.lap("composite")
+            processed = _processed(image, analysis.mask, analysis.quality, level, variant, laps)
+        return replace(processed, mask_reused=analysis.mask_reused, estimate_reused=analysis.estimate_reused)
 
     def cut_out_i420(self, i420: np.ndarray, width: int, height: int, encoded_size: int, keyframe: bool,
                      timestamp_ms: int, seat: Box, extra: float, reuse_mask: bool = False,
@@ -176,6 +191,11 @@ class StreamProcessor:
         wanted = self._levels.update(quality.value, timestamp_ms / 1000.0)
         variant = self._variants.variant(self._background_key, self._background_at(width, height), self._method, wanted)
         return variant.level, variant
+
+    @property
+    def blurs_room(self) -> bool:
+        """Whether the background is the frame's own room, blurred (``BLURRED_ROOM_KEY``)."""
+        return self._background_key == BLURRED_ROOM_KEY
 
     def pristine_background(self, width: int, height: int) -> np.ndarray:
         """The undegraded background fitted to ``width`` x ``height``."""
@@ -235,3 +255,9 @@ def _processed(image: np.ndarray, mask: np.ndarray, quality: QualityEstimate, le
                laps: _Laps) -> ProcessedFrame:
     return ProcessedFrame(image=image, mask=mask, quality=quality, level=level, params=variant.match.params,
                           background_loss=variant.match.loss if level > 0 else 0.0, timings_ms=laps.ms)
+
+
+def _blurred_room_frame(image: np.ndarray, mask: np.ndarray, quality: QualityEstimate, laps: _Laps) -> ProcessedFrame:
+    # The room comes from the frame itself: nothing to match, no level, no added loss.
+    return ProcessedFrame(image=image, mask=mask, quality=quality, level=0, params=DegradationParams(),
+                          background_loss=0.0, timings_ms=laps.ms)

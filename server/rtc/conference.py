@@ -20,6 +20,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.exceptions import InvalidStateError
 
 from ..imaging.quality import check_statistic
+from ..imaging.room_blur import BLURRED_ROOM_KEY
 from ..pipeline.frame_processor import ProcessorSettings
 from ..pipeline.messages import OpenStream
 from ..pipeline.pool import WorkerPool
@@ -309,7 +310,9 @@ class Conference:
         members = self.members(room)
         scene = self.scenes.get(room)
         if settings.mode == "scene" and members:
-            key = settings.background_id or self.backgrounds.default_key
+            # A shared scene is one background for everyone: "blur my room" has no room to blur there.
+            key = (settings.background_id if settings.background_id not in (None, BLURRED_ROOM_KEY)
+                   else self.backgrounds.default_key)
             if scene is None or scene.background_key != key:
                 image = await asyncio.to_thread(self.backgrounds.image, key)
                 if self.room_settings.get(room).mode != "scene" or not self.members(room):

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from ..imaging.default_background import DEFAULT_BACKGROUND_KEY, studio_background
+from ..imaging.room_blur import BLURRED_ROOM_KEY
 from .background_store import BackgroundStore
 from .lru import LruCache
 
@@ -17,6 +18,8 @@ BUILTINS: dict[str, tuple[str, int]] = {
     DEFAULT_BACKGROUND_KEY: ("Studio", 3),
     "builtin:lights": ("Evening lights", 11),
 }
+BLURRED_ROOM_NAME = "Blur my room"
+"""``BLURRED_ROOM_KEY`` in the picker: the participant's own room, blurred, instead of an image."""
 PIPELINE_MAX_SIZE = (1920, 1080)
 """Uploaded backgrounds are handed to the pipeline at most this large (no stream is bigger)."""
 
@@ -46,15 +49,19 @@ class BackgroundCatalog:
     def list(self) -> list[BackgroundInfo]:
         """Every background a participant can choose: built-ins first, then uploads oldest first."""
         builtins = [BackgroundInfo(key, name, 1280, 720) for key, (name, _) in BUILTINS.items()]
+        blurred_room = BackgroundInfo(BLURRED_ROOM_KEY, BLURRED_ROOM_NAME, 0, 0)  # takes the frame's size
         uploads = [BackgroundInfo(r.id, r.name, r.width, r.height) for r in self.store.list()] if self.store else []
-        return builtins + uploads
+        return builtins + [blurred_room] + uploads
 
     def has(self, key: str) -> bool:
         """Whether ``key`` names a background."""
-        return key in BUILTINS or (self.store is not None and self.store.get(key) is not None)
+        return (key in BUILTINS or key == BLURRED_ROOM_KEY
+                or (self.store is not None and self.store.get(key) is not None))
 
     def image(self, key: str) -> np.ndarray:
-        """The pristine background (BGR, read-only) for ``key``; the default if unknown or unreadable."""
+        """The pristine background (BGR, read-only) for ``key``; the default if unknown or unreadable,
+        and for ``BLURRED_ROOM_KEY`` (whose pixels come from each frame: the default stands in where
+        an image is needed, as in a shared scene)."""
         if key in BUILTINS:
             return _render(BUILTINS[key][1])
         image = self._decoded.get(key)

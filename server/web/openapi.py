@@ -138,7 +138,9 @@ def openapi_document(max_upload_bytes: int) -> dict:
                 "RoomSettings": {"type": "object", "additionalProperties": False, "properties": {
                     "background_id": {"type": "string", "nullable": True,
                                       "description": "An uploaded background's id or a built-in key "
-                                                     "(builtin:studio, builtin:lights); null: the default"},
+                                                     "(builtin:studio, builtin:lights, or builtin:blur: each "
+                                                     "participant's own room, blurred; a shared scene "
+                                                     "shows the default instead); null: the default"},
                     "statistic": {"type": "string", "nullable": True,
                                   "description": "mean, median, max or pNN (e.g. p90); null: the server's"},
                     "latency_probe": {"type": "boolean",
