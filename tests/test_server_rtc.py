@@ -292,6 +292,28 @@ def test_microphones_reach_the_others(server: ServerThread, astronaut: np.ndarra
     assert frames.get("speaker", 0) > 20, frames  # 20 ms frames: well over 0.4 s of audio arrived
 
 
+def test_a_speaker_who_joins_later_is_heard_by_those_already_there(server: ServerThread,
+                                                                   astronaut: np.ndarray) -> None:
+    """The listener subscribes as soon as the speaker joins, before the speaker's microphone has reached
+    the server: the voice still comes through once it does."""
+    async def scenario() -> dict:
+        listener = SyntheticParticipant(server.url, "room-late-voice", "listener", None)
+        speaker = SyntheticParticipant(server.url, "room-late-voice", "speaker", FrameSourceTrack(moving(astronaut)),
+                                       audio=AudioStreamTrack())
+        try:
+            await listener.join()
+            await speaker.join()
+            await listener.wait_for_frames("speaker", 5)
+            await asyncio.sleep(1.0)
+            return dict(listener.audio_frames)
+        finally:
+            await speaker.leave()
+            await listener.leave()
+
+    frames = asyncio.run(scenario())
+    assert frames.get("speaker", 0) > 20, frames
+
+
 class StoppingTrack(FrameSourceTrack):
     """A camera that ends after ``frames`` frames."""
 

@@ -5,6 +5,9 @@ those threads touch it concurrently (FACTS.md), so every subscriber track gets a
 that falls behind loses its oldest audio instead of accumulating delay. While the speaker is muted
 every subscriber gets silence in place of each frame (the timing stays; nothing said gets out even if
 their client keeps sending).
+
+A fanout exists before its microphone does: others subscribe as soon as a participant joins, before
+the participant's publish connection brings the track (``attach``), and hear it from then on.
 """
 
 from __future__ import annotations
@@ -25,13 +28,27 @@ MAX_QUEUED_FRAMES = 5
 
 
 class AudioFanout:
-    """Reads one remote audio track and offers copies to subscriber tracks."""
+    """Reads one remote audio track (given now or ``attach``-ed later) and offers copies to subscriber
+    tracks."""
 
-    def __init__(self, source: MediaStreamTrack, muted: Callable[[], bool] = lambda: False) -> None:
-        self._source = source
+    def __init__(self, source: MediaStreamTrack | None = None, muted: Callable[[], bool] = lambda: False) -> None:
         self._muted = muted
         self._tracks: set[AudioCopyTrack] = set()
-        self._task = asyncio.ensure_future(self._run())
+        self._task: asyncio.Task | None = None
+        self._closed = False
+        if source is not None:
+            self.attach(source)
+
+    @property
+    def attached(self) -> bool:
+        """Whether the microphone's track has arrived."""
+        return self._task is not None
+
+    def attach(self, source: MediaStreamTrack) -> None:
+        """Start relaying ``source`` to every subscriber, present and future (once; later calls are
+        ignored, as is a call after ``close``)."""
+        if self._task is None and not self._closed:
+            self._task = asyncio.ensure_future(self._run(source))
 
     def subscribe(self) -> "AudioCopyTrack":
         """A new subscriber track."""
@@ -45,18 +62,20 @@ class AudioFanout:
 
     async def close(self) -> None:
         """Stop reading and end every subscriber track."""
-        self._task.cancel()
-        try:
-            await self._task
-        except (asyncio.CancelledError, Exception):
-            pass
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
         for track in list(self._tracks):
             track.stop()
 
-    async def _run(self) -> None:
+    async def _run(self, source: MediaStreamTrack) -> None:
         try:
             while True:
-                frame = await self._source.recv()
+                frame = await source.recv()
                 if not self._tracks:
                     continue
                 samples = frame.to_ndarray()

@@ -110,8 +110,8 @@ class Conference:
             # Frames flow only once the connection is up, after the pool stream below is open.
             if track.kind == "video" and not participant.ingesting:
                 participant.start_ingest(track)
-            elif track.kind == "audio" and participant.audio is None:
-                participant.audio = AudioFanout(track, muted=lambda: not participant.microphone_on)
+            elif track.kind == "audio":
+                participant.audio.attach(track)
 
         self._watch(pc, participant)
         await _set_offer(pc, offer)

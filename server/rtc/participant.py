@@ -94,7 +94,8 @@ class Participant:
         self.stats = StreamStats()
         self.broadcast = PacketBroadcast(lambda: pool.request_keyframe(self.stream_id))
         self.publish_pc: RTCPeerConnection | None = None
-        self.audio: AudioFanout | None = None
+        # Exists from the join: others subscribe at once, the microphone is attached when it arrives.
+        self.audio = AudioFanout(muted=lambda: not self.microphone_on)
         self.viewer_pcs: dict[str, RTCPeerConnection] = {}  # publisher id -> connection watching them
         self.external_viewers: set[RTCPeerConnection] = set()  # WHEP players of this participant's composite
         self.codec = "vp8"  # of the camera stream: from the offer, corrected by the tap if it differs
@@ -174,8 +175,7 @@ class Participant:
             self.pool.close_stream(self.stream_id)
             self.stream_open = False
         self.broadcast.close()
-        if self.audio:
-            await self.audio.close()
+        await self.audio.close()
         connections = list(self.viewer_pcs.values()) + list(self.external_viewers)
         connections += [self.publish_pc] if self.publish_pc else []
         self.viewer_pcs.clear()
