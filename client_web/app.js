@@ -130,34 +130,56 @@ function toggleMedia(kind) {
   send({ type: "media", microphone: state.microphoneOn, camera: state.cameraOn });
 }
 
+// Another participant: their composite and voice in a tile or, in scene mode (the scene shows
+// everyone), their voice alone.
 async function watch(id) {
   if (state.viewers.has(id)) return;
   const pc = peerConnection();
   state.viewers.set(id, pc);
-  pc.addTransceiver("video", { direction: "recvonly" });
+  const voiceOnly = state.mode === "scene";
+  if (!voiceOnly) pc.addTransceiver("video", { direction: "recvonly" });
   pc.addTransceiver("audio", { direction: "recvonly" });
   const media = new MediaStream();
   pc.addEventListener("track", (event) => {
     media.addTrack(event.track);
-    const video = tileFor(id).querySelector("video");
-    if (video.srcObject !== media) video.srcObject = media;
+    const player = voiceOnly ? voiceFor(id) : tileFor(id).querySelector("video");
+    if (player.srcObject !== media) player.srcObject = media;
   });
   // One participant's failed connection is opened again on its own; the rest of the call goes on.
   pc.addEventListener("connectionstatechange", () => {
     if (pc.connectionState !== "failed" || state.viewers.get(id) !== pc) return;
     unwatch(id);
-    setTimeout(() => { if (state.names.has(id) && state.mode === "individual") watch(id); }, 1000);
+    setTimeout(() => { if (state.names.has(id)) watch(id); }, 1000);
   });
-  tileFor(id);
+  if (voiceOnly) voiceFor(id); else tileFor(id);
   send({ type: "subscribe", participant: id, sdp: await offerFor(pc) });
+}
+
+function voiceFor(id) {
+  let audio = document.querySelector(`audio[data-role=voice][data-participant-id="${CSS.escape(id)}"]`);
+  if (!audio) {
+    audio = document.createElement("audio");
+    audio.dataset.role = "voice";
+    audio.dataset.participantId = id;
+    audio.autoplay = true;
+    $("[data-role=voices]").append(audio);
+  }
+  return audio;
 }
 
 function unwatch(id) {
   const pc = state.viewers.get(id);
   if (pc) pc.close();
   state.viewers.delete(id);
-  const tile = document.querySelector(`.tile[data-participant-id="${CSS.escape(id)}"]`);
-  if (tile) tile.remove();
+  for (const element of document.querySelectorAll(`[data-participant-id="${CSS.escape(id)}"]:is(.tile, [data-role=voice])`)) {
+    element.remove();
+  }
+}
+
+// After a switch between tiles and the scene: every other participant again, as the new mode wants.
+function watchEveryoneAgain() {
+  for (const id of [...state.viewers.keys()]) unwatch(id);
+  for (const id of state.names.keys()) watch(id);
 }
 
 function describe(stream) {
@@ -205,7 +227,7 @@ async function onMessage(event) {
         send({ type: "media", microphone: state.microphoneOn, camera: state.cameraOn });
       }
       try { await publish(); } catch (error) { showError(`camera/microphone: ${error.message}`); }
-      if (state.mode === "individual") for (const p of message.participants) watch(p.id);
+      for (const p of message.participants) watch(p.id);
       break;
     }
     case "left":
@@ -234,7 +256,7 @@ async function onMessage(event) {
       state.media.set(message.participant.id, {
         microphone: message.participant.microphone !== false, camera: message.participant.camera !== false,
       });
-      if (state.mode === "individual") watch(message.participant.id);
+      watch(message.participant.id);
       break;
     case "participant-media":
       state.media.set(message.id, { microphone: message.microphone, camera: message.camera });

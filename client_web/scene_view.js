@@ -25,20 +25,21 @@ async function watchScene() {
 }
 
 function enterMode(message) {
+  const switched = state.mode !== message.mode;
   state.mode = message.mode;
   $("#mode").value = message.mode;
   if (message.layout) $("#layout").value = message.layout;
   const scene = message.mode === "scene";
   $("#scene").hidden = !scene;
   $("#tiles").hidden = scene;
+  // The scene holds everyone: no tiles, but everyone's voice still (audio-only connections).
+  if (switched) watchEveryoneAgain();
   if (scene) {
-    for (const id of [...state.viewers.keys()]) unwatch(id); // the scene holds everyone: no tiles needed
     placeSeats(message);
     watchScene();
   } else {
     if (state.scenePc) { state.scenePc.close(); state.scenePc = null; }
     $("[data-role=seat-labels]").replaceChildren();
-    for (const id of state.names.keys()) watch(id);
   }
   showReturned();
 }

@@ -26,6 +26,30 @@ SEAT_LABELS = """() => [...document.querySelectorAll('[data-role=seat-label]')].
 }))"""
 
 
+VOICES = """async () => Promise.all([...document.querySelectorAll('audio[data-role=voice]')].map(async (audio) => {
+  const stats = { playing: audio.srcObject !== null && !audio.paused, packets: 0, energy: 0, videos: 0,
+    connection: state.viewers.get(audio.dataset.participantId).connectionState };
+  (await state.viewers.get(audio.dataset.participantId).getStats()).forEach((s) => {
+    if (s.type === 'inbound-rtp' && s.kind === 'audio') { stats.packets = s.packetsReceived; stats.energy = s.totalAudioEnergy; }
+    if (s.type === 'inbound-rtp' && s.kind === 'video') stats.videos += 1;
+  });
+  return { id: audio.dataset.participantId, ...stats };
+}))"""
+
+
+
+async def heard(page, timeout: float = 15.0) -> list[dict]:
+    """The page's voices once one plays with sound (50 packets and some energy), else the last seen."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        voices = await page.evaluate(VOICES)
+        if voices and all(v["playing"] and v["packets"] > 50 and v["energy"] > 0 for v in voices):
+            return voices
+        if asyncio.get_running_loop().time() > deadline:
+            return voices
+        await asyncio.sleep(0.25)
+
+
 def test_two_browsers_share_a_cohost_scene(tmp_path: Path) -> None:
     playwright_api = pytest.importorskip("playwright.async_api")
     assert Path(CHROMIUM).exists(), "Debian chromium is missing: run scripts/setup.sh"
@@ -56,6 +80,9 @@ def test_two_browsers_share_a_cohost_scene(tmp_path: Path) -> None:
                 "remote_videos": await pages["alice"].evaluate("document.querySelectorAll('video[data-role=remote]').length"),
                 "overlay": await pages["alice"].evaluate("document.querySelector('[data-role=scene-overlay]').textContent"),
             }
+            # The scene shows everyone, and each page still hears the other: an audio-only connection
+            # per other participant, playing in an <audio data-role=voice>, with the fake microphone's beeps.
+            result["voices"] = {name: await heard(page) for name, page in pages.items()}
             await pages["alice"].screenshot(path=str(ARTIFACTS / "scene_cohost.png"))
             # Bob mutes: alice's label under his seat says so at the next stats push.
             await pages["bob"].click("[data-role=microphone-toggle]")
@@ -76,6 +103,12 @@ def test_two_browsers_share_a_cohost_scene(tmp_path: Path) -> None:
     assert [("muted" in label["overlay"]) for label in result["labels_after_mute"]] == [False, True]
     assert "target loss" in result["overlay"]
     assert result["tiles_hidden"] and result["remote_videos"] == 0  # one stream: the scene
+    for name, voices in result["voices"].items():
+        assert len(voices) == 1 and voices[0]["playing"], (name, str(voices))
+        assert voices[0]["packets"] > 50 and voices[0]["energy"] > 0, (name, voices)  # the fake mic's beeps
+    ids = {name: voices[0]["id"] for name, voices in result["voices"].items()}
+    assert ids["alice"] != ids["bob"]  # each hears the other, not themselves
+    assert all(voice["videos"] == 0 for voices in result["voices"].values() for voice in voices)  # voice only
     virtual = fit_background(studio_background(), 960, 540)
     for name, image in result["frames"].items():
         assert image.shape == (540, 960, 3), name

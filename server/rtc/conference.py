@@ -143,8 +143,9 @@ class Conference:
         return await answer(pc, self.settings.public_addresses)
 
     async def subscribe(self, viewer: Participant, publisher_id: object, offer_sdp: object) -> str:
-        """Answer a receive-only offer with another participant's composite and audio (``"scene"``: the
-        room's shared scene, for a participant who does not publish)."""
+        """Answer a receive-only offer with another participant's composite and audio, or their audio
+        alone for an audio-only offer (``"scene"``: the room's shared scene, for a participant who
+        does not publish)."""
         if publisher_id == "scene":
             await self.unsubscribe(viewer, "scene")
             pc, answer_sdp = await self.watch_scene(viewer.room, offer_sdp)
@@ -178,12 +179,14 @@ class Conference:
         try:
             await _set_offer(pc, offer)
             videos = [t for t in pc.getTransceivers() if t.kind == "video"]
-            if not videos:
-                raise SignalingError("no_video", "the offer has no video to receive")
-            prefer_codecs(videos[0], ("vp8",))
-            sender = pc.addTrack(broadcast.subscribe())
-            broadcast.attach_sender(sender)
-            if audio is not None and any(t.kind == "audio" for t in pc.getTransceivers()):
+            audios = [t for t in pc.getTransceivers() if t.kind == "audio"]
+            if not videos and not audios:
+                raise SignalingError("no_video", "the offer has no video (or audio) to receive")
+            if videos:  # an audio-only offer: a page in scene mode, which sees everyone in the scene
+                prefer_codecs(videos[0], ("vp8",))
+                sender = pc.addTrack(broadcast.subscribe())
+                broadcast.attach_sender(sender)
+            if audio is not None and audios:
                 pc.addTrack(audio.subscribe())
             return pc, await answer(pc, self.settings.public_addresses)
         except BaseException:
