@@ -6,6 +6,7 @@ import asyncio
 import subprocess
 import sys
 import time
+from collections import deque
 from pathlib import Path
 
 import aiohttp
@@ -64,12 +65,14 @@ class WhepPlayer:
         self.frames = 0
         self.last_image: np.ndarray | None = None
         self.location: str | None = None
+        self.sound: deque[np.ndarray] = deque(maxlen=50)  # the last second of audio, 20 ms frames (mono)
         self._task: asyncio.Task | None = None
+        self._audio_task: asyncio.Task | None = None
 
     async def start(self) -> aiohttp.ClientResponse:
         self.pc.addTransceiver("video", direction="recvonly")
         self.pc.addTransceiver("audio", direction="recvonly")
-        self.pc.on("track", lambda track: self._consume(track) if track.kind == "video" else None)
+        self.pc.on("track", lambda track: self._consume(track) if track.kind == "video" else self._listen(track))
         await self.pc.setLocalDescription(await self.pc.createOffer())
         async with aiohttp.ClientSession() as http:
             async with http.post(self.url, data=self.pc.localDescription.sdp,
@@ -91,6 +94,17 @@ class WhepPlayer:
                 pass
         self._task = asyncio.ensure_future(run())
 
+    def _listen(self, track) -> None:
+        async def run() -> None:
+            try:
+                while True:
+                    frame = await track.recv()
+                    samples = frame.to_ndarray().astype(np.float64).reshape(-1, len(frame.layout.channels))
+                    self.sound.append(samples.mean(axis=1))
+            except MediaStreamError:
+                pass
+        self._audio_task = asyncio.ensure_future(run())
+
     async def wait_for(self, count: int, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
         while self.frames < count:
@@ -104,8 +118,9 @@ class WhepPlayer:
             async with aiohttp.ClientSession() as http:
                 async with http.delete(self.location, headers=self.headers) as response:
                     status = response.status
-        if self._task:
-            self._task.cancel()
+        for task in (self._task, self._audio_task):
+            if task:
+                task.cancel()
         await close_quietly(self.pc)
         return status
 
@@ -374,3 +389,60 @@ def test_whep_plays_a_scene_room_and_a_member_without_camera_watches_it(server: 
     asyncio.run(scenario())
     assert wait_until(lambda: not server.conference.participants and not server.conference.scenes
                       and len(server.app[MEDIA_SESSIONS]) == 0)
+
+
+class Tone(AudioStreamTrack):
+    """A microphone playing a steady tone at about a quarter of full scale."""
+
+    def __init__(self, hertz: float) -> None:
+        super().__init__()
+        self.hertz = hertz
+
+    async def recv(self):
+        frame = await super().recv()
+        t = (frame.pts + np.arange(frame.samples)) / frame.sample_rate
+        frame.planes[0].update((8000 * np.sin(2 * np.pi * self.hertz * t)).astype(np.int16).tobytes())
+        return frame
+
+
+def tone_levels(sound: deque, sample_rate: int = 48_000) -> dict[int, float]:
+    """How far each test tone stands above the spectrum's median, in decibels, over the sound kept."""
+    samples = np.concatenate(list(sound))
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
+    bins = np.fft.rfftfreq(len(samples), 1 / sample_rate)
+    floor = np.median(spectrum) + 1e-9
+    return {hertz: float(20 * np.log10(spectrum[np.abs(bins - hertz) < 5].max() / floor)) for hertz in (440, 660)}
+
+
+def test_the_scene_audience_hears_every_voice_mixed(server: ServerThread, astronaut: np.ndarray) -> None:
+    """A WHEP player of a scene (a broadcast's audience) hears the room: both co-hosts' tones in one
+    track, and a muted co-host drops out of it."""
+    from server.storage.room_settings import RoomSettings
+
+    async def scenario() -> tuple[dict, dict]:
+        hosts = [SyntheticParticipant(server.url, "on-air", name, FrameSourceTrack(lambda i: np.roll(astronaut, i % 7, 1)),
+                                      audio=Tone(hertz), watch_others=False)
+                 for name, hertz in (("low", 440), ("high", 660))]
+        player = WhepPlayer(f"{server.url}/whep/on-air?view=scene")
+        try:
+            for host in hosts:
+                await host.join()
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(
+                server.conference.configure_room("on-air", RoomSettings(mode="scene", layout="cohost")), server.loop))
+            assert (await player.start()).status == 201
+            await player.wait_for(10)
+            await asyncio.sleep(1.5)  # a full second of mixed sound
+            both = tone_levels(player.sound)
+            await hosts[1].send({"type": "media", "microphone": False})
+            await asyncio.sleep(2.5)  # the mute travels a few hundred ms of buffers, then a clean second
+            one = tone_levels(player.sound)
+            await player.stop()
+            return both, one
+        finally:
+            for host in hosts:
+                await host.leave()
+
+    both, one = asyncio.run(scenario())
+    assert both[440] > 30 and both[660] > 30 and abs(both[440] - both[660]) < 10, both  # as loud as each other
+    assert one[440] > 30 and one[440] - one[660] > 25, one  # what is left at 660 Hz: the codec's noise
+    assert wait_until(lambda: not server.conference.participants and not server.conference.scenes)

@@ -166,11 +166,12 @@ class Conference:
         return await self._watch_broadcast(publisher.broadcast, publisher.audio, offer_sdp)
 
     async def watch_scene(self, room: str, offer_sdp: object) -> tuple[RTCPeerConnection, str]:
-        """A new connection playing ``room``'s shared scene; the caller owns the connection."""
+        """A new connection playing ``room``'s shared scene, and the room's voices mixed when the offer
+        takes audio (a WHEP audience; a member's page asks for video only); the caller owns it."""
         scene = self.scenes.get(room)
         if scene is None:
             raise SignalingError("not_scene_mode", f"room {room} is not in scene mode")
-        return await self._watch_broadcast(scene.broadcast, None, offer_sdp)
+        return await self._watch_broadcast(scene.broadcast, scene.audio, offer_sdp)
 
     async def _watch_broadcast(self, broadcast: PacketBroadcast, audio: AudioFanout | None,
                                offer_sdp: object) -> tuple[RTCPeerConnection, str]:
@@ -331,6 +332,7 @@ class Conference:
                 settings, members = self.room_settings.get(room), self.members(room)
             seated = scene.arrange(settings.layout, [(p.id, p.name, p.stream_id) for p in members if p.stream_open],
                                    settings.scene_statistic, settings.seats)
+            scene.voices.set_voices({p.id: p.audio for p in members})
             for member in members:
                 member.scene_sink = scene.on_seat_result if member.id in seated else None
                 member.show(scene.broadcast)

@@ -30,6 +30,8 @@ from ..imaging.scene_matching import SmoothedLoss, extras_to_send, seat_extras
 from ..pipeline.messages import CutOutResult
 from ..pipeline.pool import WorkerPool
 from ..pipeline.scene_composer import SceneComposer, SceneFrame
+from .audio_fanout import AudioFanout
+from .audio_mix import AudioMixTrack
 from .composite_track import PacketBroadcast
 
 logger = logging.getLogger(__name__)
@@ -90,6 +92,8 @@ class RoomScene:
         self.room, self.pool = room, pool
         self.width, self.height = width, height
         self.broadcast = PacketBroadcast(self._want_keyframe)
+        self.voices = AudioMixTrack()  # the room's voices for the scene's audience (``set_voices``)
+        self.audio = AudioFanout(self.voices)
         self.stats = SceneStats()
         self.layout, self.statistic = "grid", "min"
         self.target = 0.0
@@ -315,6 +319,7 @@ class RoomScene:
         self._thread.shutdown(wait=False, cancel_futures=True)
         self._composer.close()
         self.broadcast.close()
+        self.voices.stop()  # the fanout reading it ends, and with it every player's audio track
 
 
 def _percentiles(values: deque) -> dict | None:
