@@ -15,6 +15,7 @@ const state = {
   choices: {}, // background and statistic the user picked, applied again after a reconnection
   microphoneOn: true, cameraOn: true, // the user's mute and camera buttons
   media: new Map(), // participant id -> {microphone, camera}, as the server relays them
+  speaking: new Map(), // participant id -> whether they are speaking (own id included), as the server says
   iceServers: [], // STUN/TURN servers the server gave with the join (TURN with our own credentials)
 };
 const $ = (selector) => document.querySelector(selector);
@@ -86,6 +87,7 @@ function tileFor(id) {
     tile.append(video, caption);
     $("#tiles").append(tile);
     showMedia(id);
+    showSpeaking(id);
   }
   return tile;
 }
@@ -121,6 +123,13 @@ function applyOwnMedia() {
   $("#camera").setAttribute("aria-pressed", String(!state.cameraOn));
   $("#camera").textContent = state.cameraOn ? "Stop camera" : "Start camera";
   markMedia($(".tile.self"), { microphone: state.microphoneOn, camera: state.cameraOn });
+}
+
+function showSpeaking(id) {
+  const speaking = String(state.speaking.get(id) === true);
+  for (const element of document.querySelectorAll(`[data-participant-id="${CSS.escape(id)}"]:is(.tile, .seat-label)`)) {
+    element.dataset.speaking = speaking;
+  }
 }
 
 function toggleMedia(kind) {
@@ -267,9 +276,15 @@ async function onMessage(event) {
       }
       showMedia(message.id);
       break;
+    case "participant-speaking":
+      // The tile (own included) and, in a scene, the seat label of whoever speaks light up.
+      state.speaking.set(message.id, message.speaking);
+      showSpeaking(message.id);
+      break;
     case "participant-left":
       state.names.delete(message.id);
       state.media.delete(message.id);
+      state.speaking.delete(message.id);
       unwatch(message.id);
       break;
     case "stats":
@@ -362,6 +377,7 @@ function closeConnections() {
   state.returned = null;
   state.names.clear();
   state.media.clear();
+  state.speaking.clear();
   $("video[data-role=self-composite]").srcObject = null;
   $("video[data-role=scene]").srcObject = null;
   $("#scene").hidden = true;

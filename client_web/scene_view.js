@@ -58,6 +58,7 @@ function placeSeats(message) {
     return label;
   });
   $("[data-role=seat-labels]").replaceChildren(...labels);
+  for (const seat of message.seats || []) showSpeaking(seat.id);
 }
 
 function describeScene(scene) {

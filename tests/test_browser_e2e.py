@@ -63,10 +63,14 @@ async def grab(page, selector: str, timeout: float = 30.0) -> np.ndarray:
     raise TimeoutError(f"{selector} did not play within {timeout}s")
 
 
-async def open_participant(playwright, profile: Path, y4m: Path, url: str, viewport: dict | None = None):
-    """A headless Chromium with the fake camera playing ``y4m``, on ``url``: (context, page)."""
+async def open_participant(playwright, profile: Path, y4m: Path, url: str, viewport: dict | None = None,
+                           wav: Path | None = None):
+    """A headless Chromium with the fake camera playing ``y4m`` (and the fake microphone ``wav``, else
+    Chromium's short beeps), on ``url``: (context, page)."""
+    microphone = [f"--use-file-for-fake-audio-capture={wav}"] if wav else []
     context = await playwright.chromium.launch_persistent_context(
-        str(profile), executable_path=CHROMIUM, headless=True, args=FLAGS + [f"--use-file-for-fake-video-capture={y4m}"],
+        str(profile), executable_path=CHROMIUM, headless=True,
+        args=FLAGS + [f"--use-file-for-fake-video-capture={y4m}"] + microphone,
         viewport=viewport or {"width": 1400, "height": 900})
     page = context.pages[0] if context.pages else await context.new_page()
     await page.goto(url)
@@ -111,3 +115,58 @@ def test_two_browsers_see_composites_over_the_virtual_background(tmp_path: Path)
         to_virtual = np.abs(image[corner].astype(float) - virtual[corner]).mean()
         to_camera = min(np.abs(image[corner].astype(float) - f[corner]).mean() for f in footage)
         assert to_virtual < 0.5 * to_camera, (label, to_virtual, to_camera)
+
+
+def voice_wav(path: Path, seconds: float = 10.0, amplitude: float = 8000) -> Path:
+    """A 48 kHz mono WAV of a steady 220 Hz voice-like tone, at about -15 dBFS by default (the fake
+    microphone; amplitude 0: a silent one)."""
+    import wave
+
+    t = np.arange(int(48_000 * seconds)) / 48_000
+    samples = (amplitude * np.sin(2 * np.pi * 220 * t)).astype(np.int16)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(48_000)
+        out.writeframes(samples.tobytes())
+    return path
+
+
+SPEAKING = """(id) => [...document.querySelectorAll(`.tile[data-participant-id="${id}"]`)].map((t) => t.dataset.speaking)"""
+
+
+def test_the_page_shows_who_is_speaking(tmp_path: Path) -> None:
+    """Bob talks into his microphone: his tile lights up on alice's page and on his own; when he mutes
+    it goes out. Alice's microphone hears nothing: hers never lights."""
+    playwright_api = pytest.importorskip("playwright.async_api")
+    assert Path(CHROMIUM).exists(), "Debian chromium is missing: run scripts/setup.sh"
+    y4m, _ = person_footage(tmp_path)
+    server = ServerThread(tmp_path / "data").start()
+
+    async def scenario() -> dict:
+        async with playwright_api.async_playwright() as playwright:
+            alice_context, alice = await open_participant(playwright, tmp_path / "profile-alice", y4m,
+                                                          f"{server.url}/?room=voices&name=alice&autojoin=1",
+                                                          wav=voice_wav(tmp_path / "silence.wav", amplitude=0))
+            bob_context, bob = await open_participant(playwright, tmp_path / "profile-bob", y4m,
+                                                      f"{server.url}/?room=voices&name=bob&autojoin=1",
+                                                      wav=voice_wav(tmp_path / "voice.wav"))
+            await bob.wait_for_function("state.id !== null", timeout=20_000)
+            bob_id = await bob.evaluate("state.id")
+            alice_id = await alice.evaluate("state.id")
+            lit = f"document.querySelector('.tile[data-participant-id=\"{bob_id}\"]')?.dataset.speaking === 'true'"
+            await alice.wait_for_function(lit, timeout=20_000)
+            await bob.wait_for_function(lit, timeout=10_000)  # his own tile
+            result = {"alice_sees_alice": await alice.evaluate(SPEAKING, alice_id),
+                      "bob_sees_alice": await bob.evaluate(SPEAKING, alice_id)}
+            await bob.click("[data-role=microphone-toggle]")
+            await alice.wait_for_function(lit.replace("=== 'true'", "=== 'false'"), timeout=10_000)
+            for context in (alice_context, bob_context):
+                await context.close()
+            return result
+
+    try:
+        result = asyncio.run(scenario())
+    finally:
+        server.stop()
+    assert result["alice_sees_alice"] in (["false"], [None]) and result["bob_sees_alice"] in (["false"], [None])

@@ -480,3 +480,28 @@ def test_muting_is_enforced_by_the_server_even_if_the_client_keeps_sending(serve
     assert loud_on > 4000 and loud_back > 4000, (loud_on, loud_back)
     assert loud_off < 100, loud_off
     assert picture_off < 0.3 < picture_on, (picture_on, picture_off)  # the person gone, the backdrop left
+
+
+def test_the_room_is_told_who_is_speaking(server: ServerThread, astronaut: np.ndarray) -> None:
+    """A speaker's voice lights them up for everyone (themselves included); muting puts it out."""
+    async def scenario() -> tuple[SyntheticParticipant, SyntheticParticipant, float]:
+        speaker = SyntheticParticipant(server.url, "room-voices", "speaker", FrameSourceTrack(moving(astronaut)),
+                                       audio=ToneTrack())
+        listener = SyntheticParticipant(server.url, "room-voices", "listener", FrameSourceTrack(moving(astronaut)),
+                                        audio=AudioStreamTrack())  # a microphone that hears nothing
+        try:
+            await listener.join()
+            await speaker.join()
+            assert await eventually(lambda: (speaker.id, True) in [(i, s) for _, i, s in listener.speaking])
+            await speaker.send({"type": "media", "microphone": False})
+            muted_at = time.monotonic()
+            assert await eventually(lambda: listener.speaking[-1][1:] == (speaker.id, False))
+            return speaker, listener, listener.speaking[-1][0] - muted_at
+        finally:
+            await speaker.leave()
+            await listener.leave()
+
+    speaker, listener, off_after = asyncio.run(scenario())
+    assert [(i, s) for _, i, s in listener.speaking] == [(speaker.id, True), (speaker.id, False)]  # the silent one never
+    assert [(i, s) for _, i, s in speaker.speaking][:2] == [(speaker.id, True), (speaker.id, False)]
+    assert off_after < 2.0, off_after

@@ -90,6 +90,7 @@ class SyntheticParticipant:
         self.joined_at: float | None = None
         self.removed: str | None = None  # the reason the server gave if it removed this participant
         self.media: dict[str, dict] = {}  # participant id -> {"microphone", "camera": on (True) or off, "by"}
+        self.speaking: list[tuple[float, str, bool]] = []  # (when, participant id, speaking) as the server said
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._pcs: dict[str, RTCPeerConnection] = {}
@@ -261,6 +262,8 @@ class SyntheticParticipant:
                     self._tasks.append(asyncio.ensure_future(close_quietly(pc)))
             elif kind == "participant-media":
                 self.media[event["id"]] = {key: event[key] for key in ("microphone", "camera", "by")}
+            elif kind == "participant-speaking":
+                self.speaking.append((time.monotonic(), event["id"], event["speaking"]))
             elif kind == "left" and event.get("reason"):
                 self.removed = event["reason"]
             elif kind == "stats":

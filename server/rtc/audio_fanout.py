@@ -4,7 +4,8 @@ aiortc encodes each sender's frames in a thread; handing one frame object to sev
 those threads touch it concurrently (FACTS.md), so every subscriber track gets a copy. A subscriber
 that falls behind loses its oldest audio instead of accumulating delay. While the speaker is muted
 every subscriber gets silence in place of each frame (the timing stays; nothing said gets out even if
-their client keeps sending).
+their client keeps sending). The fanout also follows who is speaking (``voice_activity``) and says so
+through ``on_speaking``.
 
 A fanout exists before its microphone does: others subscribe as soon as a participant joins, before
 the participant's publish connection brings the track (``attach``), and hear it from then on.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -21,6 +23,8 @@ import numpy as np
 import av
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
+
+from .voice_activity import VoiceActivity
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +35,12 @@ class AudioFanout:
     """Reads one remote audio track (given now or ``attach``-ed later) and offers copies to subscriber
     tracks."""
 
-    def __init__(self, source: MediaStreamTrack | None = None, muted: Callable[[], bool] = lambda: False) -> None:
+    def __init__(self, source: MediaStreamTrack | None = None, muted: Callable[[], bool] = lambda: False,
+                 on_speaking: Callable[[bool], None] | None = None) -> None:
         self._muted = muted
+        self.on_speaking = on_speaking
+        """Called with True / False when the voice starts / stops speaking (``voice_activity``)."""
+        self._activity = VoiceActivity()
         self._tracks: set[AudioCopyTrack] = set()
         self._task: asyncio.Task | None = None
         self._closed = False
@@ -76,11 +84,10 @@ class AudioFanout:
         try:
             while True:
                 frame = await source.recv()
-                if not self._tracks:
-                    continue
                 samples = frame.to_ndarray()
                 if self._muted():
                     samples = np.zeros_like(samples)
+                self._follow_activity(samples)
                 for track in list(self._tracks):
                     copy = av.AudioFrame.from_ndarray(samples.copy(), format=frame.format.name, layout=frame.layout.name)
                     copy.sample_rate, copy.pts, copy.time_base = frame.sample_rate, frame.pts, frame.time_base
@@ -88,8 +95,23 @@ class AudioFanout:
         except MediaStreamError:
             pass
         finally:
+            if self._activity.speaking:
+                self._activity.speaking = False
+                self._tell_speaking(False)
             for track in list(self._tracks):
                 track.stop()
+
+    def _follow_activity(self, samples: np.ndarray) -> None:
+        changed = self._activity.update(samples, time.monotonic())
+        if changed is not None:
+            self._tell_speaking(changed)
+
+    def _tell_speaking(self, speaking: bool) -> None:
+        if self.on_speaking is not None:
+            try:
+                self.on_speaking(speaking)
+            except Exception:  # a listener's failure must not stop the voice
+                logger.exception("speaking callback failed")
 
 
 class AudioCopyTrack(MediaStreamTrack):

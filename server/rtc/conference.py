@@ -61,6 +61,7 @@ class Conference:
         self.participants: dict[str, Participant] = {}
         self.scenes: dict[str, RoomScene] = {}
         self._stats_task: asyncio.Task | None = None
+        self._telling: set[asyncio.Task] = set()  # room events sent from callbacks, kept until sent
 
     def start(self) -> None:
         """Begin pushing stats to clients once a second."""
@@ -87,6 +88,7 @@ class Conference:
             raise SignalingError("room_full", f"room {room} already has {self.settings.max_participants_per_room} participants")
         participant = Participant(uuid.uuid4().hex[:12], name.strip(), room, bool(probe), send_event, self.pool,
                                   self.observer)
+        participant.audio.on_speaking = lambda speaking: self._speaking_changed(participant, speaking)
         others = self.members(room)
         self.participants[participant.id] = participant
         self.directory.join(room, participant.id)
@@ -388,6 +390,17 @@ class Conference:
             if pc.connectionState in ("failed", "closed") and participant.id in self.participants:
                 logger.info("participant %s: publish connection %s", participant.id, pc.connectionState)
                 await self.remove(participant, f"publish_connection_{pc.connectionState}")
+
+    def _speaking_changed(self, participant: Participant, speaking: bool) -> None:
+        """A participant started or stopped speaking: the room (them included) is told, without holding
+        up their audio."""
+        participant.speaking = speaking
+        if self.participants.get(participant.id) is not participant:
+            return
+        event = {"type": "participant-speaking", "id": participant.id, "speaking": speaking}
+        task = asyncio.ensure_future(self._tell(self.members(participant.room), event))
+        self._telling.add(task)
+        task.add_done_callback(self._telling.discard)
 
     async def _tell(self, participants: list[Participant], event: dict) -> None:
         await asyncio.gather(*(p.send_event(event) for p in participants), return_exceptions=True)

@@ -107,6 +107,7 @@ class Participant:
         self.background_key: str | None = None  # the participant's own choice
         self.statistic: str | None = None  # the participant's own choice
         self.applied_background: str | None = None  # what their composite uses now
+        self.speaking = False  # as the voice activity of ``audio`` last said (Conference tells the room)
         self.microphone_on = True  # as they or a moderator set it (Conference.set_media); enforced here
         self.camera_on = True
 

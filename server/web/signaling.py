@@ -7,7 +7,8 @@ Server -> client: joined {id, name, room, participants, backgrounds, ice_servers
 dictionaries to use, TURN with this participant's credentials}; publish-answer {sdp};
 subscribe-answer {participant, sdp}; participant-joined {participant}; participant-left {id};
 participant-media {id, name, microphone, camera, by: participant | moderator} (to the whole room, the
-sender included);
+sender included); participant-speaking {id, speaking} (to the whole room, when a voice starts or stops:
+``rtc.voice_activity``);
 stats {streams}; error {error, detail, request}; left {reason?}: the answer to a leave, or, with a
 reason, the server removed the participant ("publish_connection_failed" / "_closed": their media
 connection ended; "removed": a moderator took them out), after which the same socket may join again.
