@@ -1,10 +1,12 @@
-// Backdrop admin page: uploads, thumbnails, deletes, room assignment and a live rooms view, all through
-// the admin API with the bearer token the admin enters (kept for this browser tab only).
+// Backdrop admin page: uploads, thumbnails, deletes, room assignment, a live rooms view with moderation
+// and recordings, all through the admin API with the bearer token the admin enters (kept for this
+// browser tab only).
 "use strict";
 
 const $ = (selector) => document.querySelector(selector);
 const BUILTINS = [{ id: "", name: "server default" }, { id: "builtin:studio", name: "Studio (built-in)" },
-  { id: "builtin:lights", name: "Evening lights (built-in)" }];
+  { id: "builtin:lights", name: "Evening lights (built-in)" },
+  { id: "builtin:blur", name: "Blur my room (each participant's own room, blurred)" }];
 let token = sessionStorage.getItem("backdrop-admin-token") || "";
 let roomsTimer = null;
 const backgroundNames = new Map(BUILTINS.filter((b) => b.id).map((b) => [b.id, b.name]));
@@ -95,35 +97,79 @@ async function refreshRooms() {
       row.replaceChildren(...cells.map((text) => { const td = document.createElement("td"); td.textContent = text; return td; }));
       if (p) {
         row.dataset.participant = p.name;
-        row.append(moderation(room.room, p));
+        const cell = moderation(room.room, p);
+        if (room.mode === "scene" && p === people[0]) {
+          button(cell, "Record scene", "record-scene",
+            () => call("POST", `/api/rooms/${encodeURIComponent(room.room)}/recordings`, { view: "scene" }));
+        }
+        row.append(cell);
       }
       rows.push(row);
     }
   }
   $("#rooms-body").replaceChildren(...rows);
+  await refreshRecordings();
 }
 
-// A participant's moderation buttons: mute or unmute their microphone and camera, remove them.
+// A button that runs an API action, then shows the rooms and recordings as they are now.
+function button(cell, label, role, action) {
+  const element = document.createElement("button");
+  element.type = "button";
+  element.textContent = label;
+  element.dataset.role = role;
+  element.addEventListener("click", async () => {
+    try { await action(); showError(""); await refreshRooms(); } catch (error) { showError(error.message); }
+  });
+  cell.append(element);
+}
+
+async function refreshRecordings() {
+  const { recordings } = await call("GET", "/api/recordings");
+  $("#recordings-body").replaceChildren(...recordings.map((r) => {
+    const row = document.createElement("tr");
+    row.dataset.recording = r.id;
+    row.dataset.state = r.state;
+    const cells = [r.room, r.source_name, new Date(r.started_at * 1000).toLocaleString(),
+      r.state + (r.reason && r.reason !== "stopped" ? ` (${r.reason})` : ""), `${r.seconds.toFixed(1)} s`,
+      `${(r.bytes / 1e6).toFixed(1)} MB`];
+    row.replaceChildren(...cells.map((text) => { const td = document.createElement("td"); td.textContent = text; return td; }));
+    const actions = document.createElement("td");
+    const path = `/api/recordings/${encodeURIComponent(r.id)}`;
+    if (r.state === "recording") button(actions, "Stop", "recording-stop", () => call("POST", `${path}/stop`));
+    else if (r.bytes > 0) button(actions, "Download", "recording-download", () => download(`${path}/file`, r.id));
+    button(actions, "Delete", "recording-delete", async () => {
+      if (confirm(`Delete the recording of ${r.source_name}?`)) await call("DELETE", path);
+    });
+    row.append(actions);
+    return row;
+  }));
+}
+
+// The file needs the bearer token, so it is fetched here and handed to the browser as a download.
+async function download(path, id) {
+  const response = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
+  if (!response.ok) throw new Error((await response.json()).detail);
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(await response.blob());
+  link.download = `backdrop-${id}.webm`;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+}
+
+// A participant's moderation buttons: mute or unmute their microphone and camera, remove them, record
+// their composite.
 function moderation(room, participant) {
   const cell = document.createElement("td");
   const path = `/api/rooms/${encodeURIComponent(room)}/participants/${encodeURIComponent(participant.id)}`;
-  const act = (label, role, action) => {
-    const button = document.createElement("button");
-    button.type = "button";
-    button.textContent = label;
-    button.dataset.role = role;
-    button.addEventListener("click", async () => {
-      try { await action(); showError(""); await refreshRooms(); } catch (error) { showError(error.message); }
-    });
-    cell.append(button);
-  };
-  act(participant.microphone ? "Mute" : "Unmute", "moderate-microphone",
+  button(cell, participant.microphone ? "Mute" : "Unmute", "moderate-microphone",
     () => call("PATCH", path, { microphone: !participant.microphone }));
-  act(participant.camera ? "Stop camera" : "Start camera", "moderate-camera",
+  button(cell, participant.camera ? "Stop camera" : "Start camera", "moderate-camera",
     () => call("PATCH", path, { camera: !participant.camera }));
-  act("Remove", "moderate-remove", async () => {
+  button(cell, "Remove", "moderate-remove", async () => {
     if (confirm(`Remove ${participant.name} from ${room}?`)) await call("DELETE", path);
   });
+  button(cell, "Record", "record-participant",
+    () => call("POST", `/api/rooms/${encodeURIComponent(room)}/recordings`, { participant: participant.id }));
   return cell;
 }
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from server.loadtest.participant import FrameSourceTrack, SyntheticParticipant
-from server.web.keys import BACKGROUND_STORE
+from server.web.keys import BACKGROUND_STORE, RECORDINGS
 from tests import media_files
 from tests.server_harness import ServerThread
 from tests.test_browser_e2e import ARTIFACTS, CHROMIUM, FLAGS
@@ -81,6 +81,19 @@ def test_admin_page_uploads_assigns_watches_and_deletes(tmp_path: Path, astronau
             await until(lambda: _true(ada.media.get(ada.id) == {"microphone": False, "camera": True, "by": "moderator"}))
             assert not server.conference.participants[ada.id].microphone_on
             await until(lambda: _text_is(page, f"{row} [data-role=moderate-microphone]", "Unmute"))
+            # Record her composite from the page, stop it, and the recordings table offers the file.
+            await page.click(f"{row} [data-role=record-participant]")
+            recording = "[data-role=recordings] tr[data-state=recording]"
+            await page.wait_for_selector(recording)
+            await asyncio.sleep(1.5)
+            await page.click(f"{recording} [data-role=recording-stop]")
+            stopped = "[data-role=recordings] tr[data-state=stopped]"
+            await page.wait_for_selector(f"{stopped} [data-role=recording-download]")
+            (info,) = server.app[RECORDINGS].store.list()
+            assert info.source_name == "Ada" and info.video_frames > 20 and info.bytes > 0
+            async with page.expect_download() as download:
+                await page.click(f"{stopped} [data-role=recording-download]")
+            assert (await download.value).suggested_filename == f"backdrop-{info.id}.webm"
             await page.click(f"{row} [data-role=moderate-remove]")
             await until(lambda: _true(ada.removed == "removed"))
             assert ada.id not in server.conference.participants

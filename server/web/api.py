@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import backgrounds_api, moderation_api, rooms_api
+from . import backgrounds_api, moderation_api, recordings_api, rooms_api
 from .api_errors import json_errors
 from .keys import SETTINGS
 from .openapi import openapi_document
@@ -16,6 +16,7 @@ def create_api_app() -> web.Application:
     backgrounds_api.add_routes(api)
     rooms_api.add_routes(api)
     moderation_api.add_routes(api)
+    recordings_api.add_routes(api)
     api.router.add_get("/openapi.json", _openapi)
     return api
 

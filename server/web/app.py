@@ -15,18 +15,20 @@ from ..rtc.conference import Conference
 from ..rtc.ice_servers import check_ice_urls
 from ..rtc.media_sessions import MediaSessions
 from ..rtc.nat import bind_ice_sockets_within, check_public_addresses
+from ..rtc.recordings import Recordings
 from ..rtc.rooms import InMemoryRoomDirectory
 from ..settings import Settings
 from ..storage.background_store import BackgroundStore
 from ..storage.catalog import BackgroundCatalog
 from ..storage.database import Database
 from ..storage.image_intake import IntakeLimits
+from ..storage.recording_store import RecordingStore
 from ..storage.room_settings import RoomSettingsStore
 from .admin_auth import resolve_admin_token
 from .api import create_api_app
 from .keys import (
-    ADMIN_TOKEN, BACKGROUND_STORE, CONFERENCE, MEDIA_SESSIONS, METRICS, POOL, ROOM_SETTINGS, SETTINGS,
-    UPLOAD_SLOTS,
+    ADMIN_TOKEN, BACKGROUND_STORE, CONFERENCE, MEDIA_SESSIONS, METRICS, POOL, RECORDINGS, ROOM_SETTINGS,
+    SETTINGS, UPLOAD_SLOTS,
 )
 from .metrics import ServerMetrics, metrics_response
 from .signaling import signaling_handler
@@ -114,7 +116,10 @@ async def _conference(app: web.Application) -> AsyncIterator[None]:
     app[CONFERENCE] = conference
     sessions = MediaSessions(conference, media_timeout=app[SETTINGS].whip_media_timeout)
     app[MEDIA_SESSIONS] = sessions
+    recordings = Recordings(RecordingStore(app[SETTINGS].data_dir), conference)
+    app[RECORDINGS] = recordings
     yield
+    await recordings.close()
     await sessions.close()
     await app[METRICS].stop()
     await conference.close()

@@ -9,6 +9,7 @@ from aiohttp import web
 from ..pipeline.pool import WorkerPool
 from ..rtc.conference import Conference
 from ..rtc.media_sessions import MediaSessions
+from ..rtc.recordings import Recordings
 from ..settings import Settings
 from ..storage.background_store import BackgroundStore
 from ..storage.room_settings import RoomSettingsStore
@@ -23,3 +24,4 @@ ADMIN_TOKEN = web.AppKey("admin_token", str)
 UPLOAD_SLOTS = web.AppKey("upload_slots", asyncio.Semaphore)
 MEDIA_SESSIONS = web.AppKey("media_sessions", MediaSessions)
 METRICS = web.AppKey("metrics", ServerMetrics)
+RECORDINGS = web.AppKey("recordings", Recordings)

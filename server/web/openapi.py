@@ -35,7 +35,8 @@ def openapi_document(max_upload_bytes: int) -> dict:
     return {
         "openapi": "3.0.3",
         "info": {"title": "Backdrop admin API", "version": "1.0.0",
-                 "description": "Backgrounds (upload, list, images, delete), room settings and moderation. Admin routes "
+                 "description": "Backgrounds (upload, list, images, delete), room settings, moderation and "
+                                "recordings. Admin routes "
                                 "need 'Authorization: Bearer <admin token>'. Errors are JSON "
                                 "{\"error\": CODE, \"detail\": TEXT}."},
         "paths": {
@@ -119,6 +120,7 @@ def openapi_document(max_upload_bytes: int) -> dict:
                            "responses": {"204": {"description": "Removed"}, **_errors(400, 401),
                                          "404": _error("No such participant in that room")}},
             },
+            **_recording_paths(),
             "/api/openapi.json": {
                 "get": {"summary": "This document", "operationId": "openapi",
                         "responses": {"200": {"description": "OpenAPI 3 document",
@@ -174,6 +176,7 @@ def openapi_document(max_upload_bytes: int) -> dict:
                                      "properties": {"id": {"type": "string"}, "name": {"type": "string"},
                                                     "room": {"type": "string"}, "microphone": {"type": "boolean"},
                                                     "camera": {"type": "boolean"}}},
+                "Recording": _RECORDING,
                 "ActiveRoom": {"type": "object", "required": ["room", "participants"], "properties": {
                     "room": {"type": "string"},
                     "background_id": {"type": "string", "nullable": True},
@@ -184,5 +187,76 @@ def openapi_document(max_upload_bytes: int) -> dict:
                                     "description": "The stream's live estimated loss (statistic of the matrix)"},
                         "stream": {"type": "object"}}}}}},
             },
+        },
+    }
+
+
+_RECORDING = {"type": "object", "required": ["id", "room", "source", "source_name", "started_at", "state"], "properties": {
+    "id": {"type": "string"}, "room": {"type": "string"},
+    "source": {"type": "string", "description": "scene, or the recorded participant's id"},
+    "source_name": {"type": "string"}, "started_at": {"type": "number", "description": "Unix seconds"},
+    "state": {"type": "string", "enum": ["recording", "stopped", "failed", "interrupted"]},
+    "stopped_at": {"type": "number", "nullable": True},
+    "reason": {"type": "string", "nullable": True,
+               "description": "stopped, source_ended (the participant left, the scene closed), server_stopped, "
+                              "server_restarted, or what failed"},
+    "bytes": {"type": "integer"}, "video_frames": {"type": "integer"}, "audio_frames": {"type": "integer"},
+    "dropped": {"type": "integer", "description": "Frames lost because the writer fell behind"},
+    "seconds": {"type": "number", "description": "Media time written"}}}
+
+
+def _recording_paths() -> dict:
+    recording = {"$ref": "#/components/schemas/Recording"}
+    one = [{"name": "recording", "in": "path", "required": True, "schema": {"type": "string"},
+            "description": "Recording id"}]
+    missing = _error("No such recording")
+    return {
+        "/api/rooms/{room}/recordings": {
+            "parameters": [{"name": "room", "in": "path", "required": True, "schema": {"type": "string"},
+                            "description": "Room name"}],
+            "post": {"summary": "Record a participant's composite or the room's shared scene to WebM (VP8 as the "
+                                "room gets it, sound in Opus) until stopped or the source ends",
+                     "operationId": "startRecording", "security": _ADMIN,
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                         "type": "object", "additionalProperties": False,
+                         "properties": {"participant": {"type": "string", "description": "Id, or name"},
+                                        "view": {"type": "string", "enum": ["scene"]}}}}}},
+                     "responses": {"201": {"description": "Recording", "content": {"application/json": {
+                         "schema": recording}}}, **_errors(400, 401),
+                         "404": _error("No such participant in that room"),
+                         "409": _error("Already recording that source, or the room has no scene"),
+                         "503": _error("Too many recordings at once"),
+                         "507": _error("Too little free disk space")}},
+        },
+        "/api/recordings": {
+            "get": {"summary": "Every recording, oldest first", "operationId": "listRecordings", "security": _ADMIN,
+                    "responses": {"200": {"description": "Recordings", "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {"recordings": {"type": "array", "items": recording}}}}}},
+                        **_errors(401)}},
+        },
+        "/api/recordings/{recording}": {
+            "parameters": one,
+            "get": {"summary": "A recording", "operationId": "getRecording", "security": _ADMIN,
+                    "responses": {"200": {"description": "Recording", "content": {"application/json": {
+                        "schema": recording}}}, **_errors(401), "404": missing}},
+            "delete": {"summary": "Delete a recording (stopped first if it runs)", "operationId": "deleteRecording",
+                       "security": _ADMIN,
+                       "responses": {"204": {"description": "Deleted"}, **_errors(401), "404": missing}},
+        },
+        "/api/recordings/{recording}/stop": {
+            "parameters": one,
+            "post": {"summary": "Stop a running recording (answers once its file is complete)",
+                     "operationId": "stopRecording", "security": _ADMIN,
+                     "responses": {"200": {"description": "Recording", "content": {"application/json": {
+                         "schema": recording}}}, **_errors(401), "404": missing,
+                         "409": _error("Already stopped")}},
+        },
+        "/api/recordings/{recording}/file": {
+            "parameters": one,
+            "get": {"summary": "The recording's WebM file", "operationId": "getRecordingFile", "security": _ADMIN,
+                    "responses": {"200": {"description": "WebM", "content": {"video/webm": {"schema": {
+                        "type": "string", "format": "binary"}}}}, **_errors(401),
+                        "404": _error("No such recording, or nothing was recorded"),
+                        "409": _error("Still recording")}},
         },
     }

@@ -1,0 +1,109 @@
+"""``/api/rooms/{room}/recordings`` and ``/api/recordings``: record a participant's composite or a room's
+shared scene to WebM (VP8 as the room gets it, and its sound in Opus), stop, list, download, delete.
+Every route needs the admin token."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..rtc.recordings import RecordingError, Recordings
+from ..rtc.rooms import ROOM_NAME_RULE, is_room_name
+from .admin_auth import require_admin
+from .api_errors import ApiError
+from .keys import RECORDINGS
+from .rooms_api import json_object
+
+START_FIELDS = ("participant", "view")
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the recording routes on the API sub-application."""
+    app.router.add_post("/rooms/{room}/recordings", start_recording)
+    app.router.add_get("/recordings", list_recordings)
+    app.router.add_get("/recordings/{recording}", get_recording)
+    app.router.add_post("/recordings/{recording}/stop", stop_recording)
+    app.router.add_get("/recordings/{recording}/file", recording_file)
+    app.router.add_delete("/recordings/{recording}", delete_recording)
+
+
+async def start_recording(request: web.Request) -> web.Response:
+    """Start recording ``{"participant": ID or NAME}`` or ``{"view": "scene"}``: 201 and the recording.
+    It ends by ``stop``, or by itself when the participant leaves or the scene closes."""
+    require_admin(request)
+    room = request.match_info["room"]
+    if not is_room_name(room):
+        raise ApiError(400, "bad_room", ROOM_NAME_RULE)
+    body = await json_object(request)
+    unknown = sorted(set(body) - set(START_FIELDS))
+    participant, view = body.get("participant"), body.get("view")
+    if unknown or (participant is None) == (view is None):
+        raise ApiError(400, "bad_recording", f'give {{"participant": ID or NAME}} or {{"view": "scene"}}; unknown: {unknown}')
+    if view is not None and view != "scene":
+        raise ApiError(400, "bad_recording", 'view must be "scene"')
+    if participant is not None and (not isinstance(participant, str) or not participant):
+        raise ApiError(400, "bad_recording", "participant must be an id or a name")
+    recordings = request.config_dict[RECORDINGS]
+    try:
+        info = await recordings.start(room, participant)
+    except RecordingError as error:
+        raise ApiError(error.status, error.code, error.detail) from None
+    location = f"/api/recordings/{info.id}"
+    return web.json_response(recordings.describe(info), status=201, headers={"Location": location})
+
+
+async def list_recordings(request: web.Request) -> web.Response:
+    """Every recording, oldest first, running or finished."""
+    require_admin(request)
+    recordings = request.config_dict[RECORDINGS]
+    return web.json_response({"recordings": [recordings.describe(info) for info in recordings.store.list()]})
+
+
+async def get_recording(request: web.Request) -> web.Response:
+    """One recording's description."""
+    require_admin(request)
+    recordings, recording_id = _recording(request)
+    return web.json_response(recordings.describe(recordings.store.get(recording_id)))
+
+
+async def stop_recording(request: web.Request) -> web.Response:
+    """Stop a running recording: 200 once its file is complete; 409 if it already stopped."""
+    require_admin(request)
+    recordings, recording_id = _recording(request)
+    try:
+        info = await recordings.stop(recording_id)
+    except RecordingError as error:
+        raise ApiError(error.status, error.code, error.detail) from None
+    return web.json_response(recordings.describe(info))
+
+
+async def recording_file(request: web.Request) -> web.StreamResponse:
+    """The WebM file of a finished recording (409 while it is still being written)."""
+    require_admin(request)
+    recordings, recording_id = _recording(request)
+    if recordings.is_active(recording_id):
+        raise ApiError(409, "still_recording", f"recording {recording_id} is still being written: stop it first")
+    path = recordings.store.media_path(recording_id)
+    if not path.exists():
+        raise ApiError(404, "no_media", f"recording {recording_id} has no file (nothing was recorded)")
+    return web.FileResponse(path, headers={
+        "Content-Type": "video/webm",
+        "Content-Disposition": f'attachment; filename="backdrop-{recording_id}.webm"'})
+
+
+async def delete_recording(request: web.Request) -> web.Response:
+    """Delete a recording (stopping it first if it runs): 204."""
+    require_admin(request)
+    recordings, recording_id = _recording(request)
+    try:
+        await recordings.delete(recording_id)
+    except RecordingError as error:
+        raise ApiError(error.status, error.code, error.detail) from None
+    return web.Response(status=204)
+
+
+def _recording(request: web.Request) -> tuple[Recordings, str]:
+    recordings = request.config_dict[RECORDINGS]
+    recording_id = request.match_info["recording"]
+    if recordings.store.get(recording_id) is None:
+        raise ApiError(404, "unknown_recording", f"no recording {recording_id!r}")
+    return recordings, recording_id
