@@ -122,3 +122,13 @@ def test_a_moderator_records_a_participant_and_a_scene(tmp_path: Path, astronaut
     # The descriptions survive a restart: a new store finds the one left.
     store = RecordingStore(tmp_path / "data")
     assert [info.state for info in store.list()] == ["stopped"] and store.media_path(store.list()[0].id).exists()
+
+
+def test_a_recording_cut_short_by_a_restart_is_marked_interrupted(tmp_path: Path) -> None:
+    store = RecordingStore(tmp_path)
+    running = store.create("studio", "abc", "ada")
+    store.media_path(running.id).write_bytes(b"\x1a\x45\xdf\xa3" + bytes(100))  # what was written before the crash
+    (tmp_path / "recordings" / "garbage.json").write_text("{not json")
+    (again,) = RecordingStore(tmp_path).list()  # the unreadable description is skipped
+    assert (again.id, again.state, again.reason, again.bytes) == (running.id, "interrupted", "server_restarted", 104)
+    assert RecordingStore(tmp_path).delete(running.id) and not store.media_path(running.id).exists()
