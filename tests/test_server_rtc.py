@@ -273,14 +273,18 @@ def test_a_corrupt_stream_disturbs_nobody(server: ServerThread, astronaut: np.nd
     assert wait_until(lambda: not server.conference.participants)
 
 
-def test_microphones_reach_the_others(server: ServerThread, astronaut: np.ndarray) -> None:
+@pytest.mark.parametrize("speaker_first", [True, False], ids=["speaker-first", "listener-first"])
+def test_microphones_reach_the_others(server: ServerThread, astronaut: np.ndarray, speaker_first: bool) -> None:
+    """Listener first: the listener subscribes as soon as the speaker joins, before the speaker's
+    microphone has reached the server, and the voice still comes through once it does."""
     async def scenario() -> dict:
-        speaker = SyntheticParticipant(server.url, "room-f", "speaker", FrameSourceTrack(moving(astronaut)),
+        room = f"room-voice-{speaker_first}"
+        speaker = SyntheticParticipant(server.url, room, "speaker", FrameSourceTrack(moving(astronaut)),
                                        audio=AudioStreamTrack())
-        listener = SyntheticParticipant(server.url, "room-f", "listener", None)
+        listener = SyntheticParticipant(server.url, room, "listener", None)
         try:
-            await speaker.join()
-            await listener.join()
+            for participant in ((speaker, listener) if speaker_first else (listener, speaker)):
+                await participant.join()
             await listener.wait_for_frames("speaker", 5)
             await asyncio.sleep(1.0)
             return dict(listener.audio_frames)
@@ -290,28 +294,6 @@ def test_microphones_reach_the_others(server: ServerThread, astronaut: np.ndarra
 
     frames = asyncio.run(scenario())
     assert frames.get("speaker", 0) > 20, frames  # 20 ms frames: well over 0.4 s of audio arrived
-
-
-def test_a_speaker_who_joins_later_is_heard_by_those_already_there(server: ServerThread,
-                                                                   astronaut: np.ndarray) -> None:
-    """The listener subscribes as soon as the speaker joins, before the speaker's microphone has reached
-    the server: the voice still comes through once it does."""
-    async def scenario() -> dict:
-        listener = SyntheticParticipant(server.url, "room-late-voice", "listener", None)
-        speaker = SyntheticParticipant(server.url, "room-late-voice", "speaker", FrameSourceTrack(moving(astronaut)),
-                                       audio=AudioStreamTrack())
-        try:
-            await listener.join()
-            await speaker.join()
-            await listener.wait_for_frames("speaker", 5)
-            await asyncio.sleep(1.0)
-            return dict(listener.audio_frames)
-        finally:
-            await speaker.leave()
-            await listener.leave()
-
-    frames = asyncio.run(scenario())
-    assert frames.get("speaker", 0) > 20, frames
 
 
 class StoppingTrack(FrameSourceTrack):
