@@ -125,6 +125,16 @@ function applyOwnMedia() {
   markMedia($(".tile.self"), { microphone: state.microphoneOn, camera: state.cameraOn });
 }
 
+// Everyone in the room is told what a moderator records: "you", others by name, or the scene.
+function showRecording(sources) {
+  const indicator = $("[data-role=recording-indicator]");
+  const names = sources.map((source) => (source === state.id ? "you" : source === "scene" ? "the scene"
+    : state.names.get(source) || "a participant"));
+  indicator.textContent = names.length ? `● Recording ${names.join(", ")}` : "";
+  indicator.dataset.sources = sources.join(" ");
+  indicator.hidden = !names.length;
+}
+
 function showSpeaking(id) {
   const speaking = String(state.speaking.get(id) === true);
   for (const element of document.querySelectorAll(`[data-participant-id="${CSS.escape(id)}"]:is(.tile, .seat-label)`)) {
@@ -237,6 +247,7 @@ async function onMessage(event) {
       }
       try { await publish(); } catch (error) { showError(`camera/microphone: ${error.message}`); }
       for (const p of message.participants) watch(p.id);
+      showRecording(message.recording || []);
       break;
     }
     case "left":
@@ -275,6 +286,9 @@ async function onMessage(event) {
         applyOwnMedia();
       }
       showMedia(message.id);
+      break;
+    case "recording":
+      showRecording(message.sources);
       break;
     case "participant-speaking":
       // The tile (own included) and, in a scene, the seat label of whoever speaks light up.
@@ -378,6 +392,7 @@ function closeConnections() {
   state.names.clear();
   state.media.clear();
   state.speaking.clear();
+  showRecording([]);
   $("video[data-role=self-composite]").srcObject = null;
   $("video[data-role=scene]").srcObject = null;
   $("#scene").hidden = true;

@@ -170,3 +170,43 @@ def test_the_page_shows_who_is_speaking(tmp_path: Path) -> None:
     finally:
         server.stop()
     assert result["alice_sees_alice"] in (["false"], [None]) and result["bob_sees_alice"] in (["false"], [None])
+
+def test_everyone_sees_that_a_moderator_records(tmp_path: Path) -> None:
+    """A moderator records bob: bob's page says "Recording you", alice's "Recording bob", until it stops."""
+    import requests
+
+    playwright_api = pytest.importorskip("playwright.async_api")
+    assert Path(CHROMIUM).exists(), "Debian chromium is missing: run scripts/setup.sh"
+    y4m, _ = person_footage(tmp_path)
+    server = ServerThread(tmp_path / "data", admin_token="record-admin").start()
+    admin = {"Authorization": "Bearer record-admin"}
+    indicator = "[data-role=recording-indicator]"
+
+    async def scenario() -> dict:
+        async with playwright_api.async_playwright() as playwright:
+            pages, contexts = {}, []
+            for name in ("alice", "bob"):
+                context, pages[name] = await open_participant(playwright, tmp_path / f"profile-{name}", y4m,
+                                                              f"{server.url}/?room=on-record&name={name}&autojoin=1")
+                contexts.append(context)
+            await grab(pages["bob"], "video[data-role=self-composite]")  # bob publishes
+            response = await asyncio.to_thread(requests.post, f"{server.url}/api/rooms/on-record/recordings",
+                                               json={"participant": "bob"}, headers=admin, timeout=10)
+            assert response.status_code == 201, response.text
+            for page in pages.values():
+                await page.wait_for_selector(f"{indicator}:not([hidden])", timeout=10_000)
+            shown = {name: await page.text_content(indicator) for name, page in pages.items()}
+            stopped = await asyncio.to_thread(requests.post, f"{server.url}/api/recordings/{response.json()['id']}/stop",
+                                              headers=admin, timeout=30)
+            assert stopped.status_code == 200, stopped.text
+            for page in pages.values():
+                await page.wait_for_selector(indicator, state="hidden", timeout=10_000)
+            for context in contexts:
+                await context.close()
+            return shown
+
+    try:
+        shown = asyncio.run(scenario())
+    finally:
+        server.stop()
+    assert shown == {"alice": "● Recording bob", "bob": "● Recording you"}

@@ -77,12 +77,18 @@ def test_a_moderator_records_a_participant_and_a_scene(tmp_path: Path, astronaut
                     assert (await call("POST", "/api/rooms/studio/recordings", bad))[:1] == (400,), bad
                 status, started = await call("POST", "/api/rooms/studio/recordings", {"participant": "alice"})
                 assert status == 201 and started["state"] == "recording" and started["source_name"] == "alice"
+                assert await eventually(lambda: alice.recording == [alice.id])  # she is told she is recorded
+                late = SyntheticParticipant(server.url, "studio", "late", None, watch_others=False)
+                await late.join()
+                assert late.recording == [alice.id]  # and so is whoever joins while it lasts
+                await late.leave()
                 assert (await call("POST", "/api/rooms/studio/recordings", {"participant": alice.id}))[1]["error"] == \
                     "already_recording"
                 assert (await call("GET", f"/api/recordings/{started['id']}/file"))[1]["error"] == "still_recording"
                 await asyncio.sleep(3.0)
                 status, stopped = await call("POST", f"/api/recordings/{started['id']}/stop")
                 assert status == 200 and (stopped["state"], stopped["reason"]) == ("stopped", "stopped")
+                assert await eventually(lambda: alice.recording == [])
                 assert (await call("POST", f"/api/recordings/{started['id']}/stop"))[1]["error"] == "not_recording"
                 status, webm = await call("GET", f"/api/recordings/{started['id']}/file")
                 assert status == 200 and len(webm) == stopped["bytes"]

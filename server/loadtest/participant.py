@@ -91,6 +91,7 @@ class SyntheticParticipant:
         self.removed: str | None = None  # the reason the server gave if it removed this participant
         self.media: dict[str, dict] = {}  # participant id -> {"microphone", "camera": on (True) or off, "by"}
         self.speaking: list[tuple[float, str, bool]] = []  # (when, participant id, speaking) as the server said
+        self.recording: list[str] = []  # what of the room is being recorded (participant ids, "scene")
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._pcs: dict[str, RTCPeerConnection] = {}
@@ -243,6 +244,7 @@ class SyntheticParticipant:
                 self.ice_servers = event.get("ice_servers", [])
                 self.others = {p["id"]: p["name"] for p in event["participants"]}
                 self.background = event.get("background")
+                self.recording = event.get("recording", [])
                 self._resolve("join", "")
             elif kind == "background":
                 self.background = event["background"]
@@ -262,6 +264,8 @@ class SyntheticParticipant:
                     self._tasks.append(asyncio.ensure_future(close_quietly(pc)))
             elif kind == "participant-media":
                 self.media[event["id"]] = {key: event[key] for key in ("microphone", "camera", "by")}
+            elif kind == "recording":
+                self.recording = event["sources"]
             elif kind == "participant-speaking":
                 self.speaking.append((time.monotonic(), event["id"], event["speaking"]))
             elif kind == "left" and event.get("reason"):

@@ -18,7 +18,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import av
@@ -49,10 +49,10 @@ def vp8_size(frame: bytes) -> tuple[int, int] | None:
 
 class Recorder:
     """Writes one broadcast (and a voice or mix) to ``path`` until ``stop`` or the source ends;
-    ``info`` is kept up to date and ``on_finished`` is called once it is closed."""
+    ``info`` is kept up to date and ``on_finished`` is awaited once the file is closed."""
 
     def __init__(self, info: RecordingInfo, path: Path, broadcast: PacketBroadcast, audio: AudioFanout | None,
-                 on_finished: Callable[["Recorder"], None]) -> None:
+                 on_finished: Callable[["Recorder"], Awaitable[None]]) -> None:
         self.info = info
         self.path = path
         self._video = broadcast.subscribe()
@@ -110,7 +110,7 @@ class Recorder:
         if info.state == "recording":
             info.state, info.reason = "stopped", self._stop_reason or "source_ended"
         info.bytes = self.path.stat().st_size if self.path.exists() else 0
-        self._on_finished(self)
+        await self._on_finished(self)
 
     def _write(self) -> None:
         writer: _WebmWriter | None = None

@@ -61,6 +61,7 @@ class Recordings:
         recorder = Recorder(info, self.store.media_path(info.id), broadcast, audio, self._finished)
         self._active[info.id] = recorder
         logger.info("recording %s: %s in room %s", info.id, name, room)
+        await self.conference.set_recorded(room, source, True)
         return info
 
     def describe(self, info: RecordingInfo) -> dict:
@@ -97,10 +98,12 @@ class Recordings:
         await asyncio.gather(*(recorder.stop("server_stopped") for recorder in list(self._active.values())),
                              return_exceptions=True)
 
-    def _finished(self, recorder: Recorder) -> None:
-        self._active.pop(recorder.info.id, None)
-        if self.store.get(recorder.info.id) is not None:  # not deleted meanwhile
-            self.store.save(recorder.info)
-        logger.info("recording %s %s (%s): %.1f s, %d video and %d audio frames, %d dropped",
-                    recorder.info.id, recorder.info.state, recorder.info.reason, recorder.info.seconds,
-                    recorder.info.video_frames, recorder.info.audio_frames, recorder.info.dropped)
+    async def _finished(self, recorder: Recorder) -> None:
+        info = recorder.info
+        self._active.pop(info.id, None)
+        if self.store.get(info.id) is not None:  # not deleted meanwhile
+            await asyncio.to_thread(self.store.save, info)
+        if not any(r.info.room == info.room and r.info.source == info.source for r in self._active.values()):
+            await self.conference.set_recorded(info.room, info.source, False)
+        logger.info("recording %s %s (%s): %.1f s, %d video and %d audio frames, %d dropped", info.id, info.state,
+                    info.reason, info.seconds, info.video_frames, info.audio_frames, info.dropped)

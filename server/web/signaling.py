@@ -8,7 +8,8 @@ dictionaries to use, TURN with this participant's credentials}; publish-answer {
 subscribe-answer {participant, sdp}; participant-joined {participant}; participant-left {id};
 participant-media {id, name, microphone, camera, by: participant | moderator} (to the whole room, the
 sender included); participant-speaking {id, speaking} (to the whole room, when a voice starts or stops:
-``rtc.voice_activity``);
+``rtc.voice_activity``); recording {sources} (what of the room is being recorded: participant ids and/or
+"scene"; also in joined as recording);
 stats {streams}; error {error, detail, request}; left {reason?}: the answer to a leave, or, with a
 reason, the server removed the participant ("publish_connection_failed" / "_closed": their media
 connection ended; "removed": a moderator took them out), after which the same socket may join again.
@@ -107,6 +108,7 @@ class _Session:
                 "mode": conference.room_settings.get(p.room).mode,
                 "layout": conference.room_settings.get(p.room).layout,
                 "participants_set_mode": conference.room_settings.get(p.room).participants_set_mode,
+                "recording": conference.recorded(p.room),
             })
             return
         if kind not in ("publish", "subscribe", "unsubscribe", "background", "statistic", "mode", "media", "leave"):
