@@ -85,10 +85,12 @@ def test_a_moderator_records_a_participant_and_a_scene(tmp_path: Path, astronaut
                 assert (await call("POST", "/api/rooms/studio/recordings", {"participant": alice.id}))[1]["error"] == \
                     "already_recording"
                 assert (await call("GET", f"/api/recordings/{started['id']}/file"))[1]["error"] == "still_recording"
+                assert "backdrop_recordings_active 1.0" in (await call("GET", "/metrics"))[1].decode()
                 await asyncio.sleep(3.0)
                 status, stopped = await call("POST", f"/api/recordings/{started['id']}/stop")
                 assert status == 200 and (stopped["state"], stopped["reason"]) == ("stopped", "stopped")
                 assert await eventually(lambda: alice.recording == [])
+                assert "backdrop_recordings_active 0.0" in (await call("GET", "/metrics"))[1].decode()
                 assert (await call("POST", f"/api/recordings/{started['id']}/stop"))[1]["error"] == "not_recording"
                 status, webm = await call("GET", f"/api/recordings/{started['id']}/file")
                 assert status == 200 and len(webm) == stopped["bytes"]

@@ -475,6 +475,9 @@ def test_the_room_is_told_who_is_speaking(server: ServerThread, astronaut: np.nd
             await listener.join()
             await speaker.join()
             assert await eventually(lambda: (speaker.id, True) in [(i, s) for _, i, s in listener.speaking])
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"{server.url}/metrics") as response:
+                    assert "backdrop_speaking_participants 1.0" in await response.text()
             await speaker.send({"type": "media", "microphone": False})
             muted_at = time.monotonic()
             assert await eventually(lambda: listener.speaking[-1][1:] == (speaker.id, False))

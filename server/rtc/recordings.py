@@ -72,6 +72,11 @@ class Recordings:
             description["bytes"] = path.stat().st_size if path.exists() else 0
         return description
 
+    @property
+    def active_count(self) -> int:
+        """How many recordings are being written."""
+        return len(self._active)
+
     def is_active(self, recording_id: str) -> bool:
         """Whether the recording is still being written."""
         return recording_id in self._active

@@ -56,7 +56,7 @@ def create_app(settings: Settings) -> web.Application:
         raise BackdropError(str(error)) from None
     app = web.Application(client_max_size=1024 * 1024)
     app[SETTINGS] = settings
-    app[METRICS] = ServerMetrics(lambda: app.get(CONFERENCE), lambda: app.get(POOL))
+    app[METRICS] = ServerMetrics(lambda: app.get(CONFERENCE), lambda: app.get(POOL), lambda: app.get(RECORDINGS))
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_pipeline)
     app.cleanup_ctx.append(_conference)

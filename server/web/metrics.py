@@ -18,6 +18,7 @@ from ..pipeline.messages import FrameResult
 from ..pipeline.pool import WorkerPool
 from ..rtc.aiortc_patches import EncodedInfo
 from ..rtc.conference import Conference
+from ..rtc.recordings import Recordings
 
 STAGES = ("decode", "segment", "estimate", "match", "composite", "encode")
 _STAGE_BUCKETS = (0.0005, 0.001, 0.002, 0.004, 0.006, 0.008, 0.012, 0.016, 0.025, 0.05, 0.1, 0.25)
@@ -30,8 +31,9 @@ LOOP_LAG_INTERVAL = 0.25
 class ServerMetrics:
     """The server's metrics; also the conference's ``StreamObserver``."""
 
-    def __init__(self, conference: Callable[[], Conference | None], pool: Callable[[], WorkerPool | None]) -> None:
-        self.conference, self.pool = conference, pool
+    def __init__(self, conference: Callable[[], Conference | None], pool: Callable[[], WorkerPool | None],
+                 recordings: Callable[[], Recordings | None] = lambda: None) -> None:
+        self.conference, self.pool, self.recordings = conference, pool, recordings
         self.registry = CollectorRegistry()
         self.stage_seconds = Histogram("backdrop_stage_seconds", "Time per frame in each pipeline stage",
                                        ["stage"], buckets=_STAGE_BUCKETS, registry=self.registry)
@@ -104,6 +106,11 @@ class _LiveCollector:
         yield _gauge("backdrop_viewer_connections", "Composite and scene streams being sent (all viewers)",
                      sum(p.broadcast.viewers for p in participants) + sum(s.broadcast.viewers for s in scenes))
         yield _gauge("backdrop_scenes", "Rooms composing a shared scene", len(scenes))
+        yield _gauge("backdrop_speaking_participants", "Participants speaking now (voice activity)",
+                     sum(p.speaking for p in participants))
+        recordings = metrics.recordings()
+        yield _gauge("backdrop_recordings_active", "Recordings being written",
+                     recordings.active_count if recordings else 0)
         frames = CounterMetricFamily("backdrop_frames", "Frames through each stage", labels=["stage"])
         frames.add_metric(["received"], metrics.frames_received)
         if pool is not None:
