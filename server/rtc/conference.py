@@ -20,7 +20,6 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.exceptions import InvalidStateError
 
 from ..imaging.quality import check_statistic
-from ..imaging.room_blur import BLURRED_ROOM_KEY
 from ..pipeline.frame_processor import ProcessorSettings
 from ..pipeline.messages import OpenStream
 from ..pipeline.pool import WorkerPool
@@ -35,6 +34,7 @@ from .peers import answer, close_quietly, new_peer_connection, offered_codecs, o
 from .room_figures import room_stats
 from .rooms import ROOM_NAME_RULE, RoomDirectory, is_room_name
 from .scene import RoomScene
+from .scene_rooms import SceneRooms
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,8 @@ class Conference:
         self.room_settings = room_settings
         self.observer = observer
         self.participants: dict[str, Participant] = {}
-        self.scenes: dict[str, RoomScene] = {}
+        self.scene_rooms = SceneRooms(settings, pool, room_settings, backgrounds, self.members, self._tell)
+        self.scenes = self.scene_rooms.scenes  # room -> its shared scene, while in scene mode
         self._stats_task: asyncio.Task | None = None
         self._telling: set[asyncio.Task] = set()  # room events sent from callbacks, kept until sent
         self._recorded: dict[str, set[str]] = {}  # room -> what is being recorded: participant ids, "scene"
@@ -311,47 +312,8 @@ class Conference:
         return self.scenes.get(room)
 
     async def sync_scene(self, room: str) -> None:
-        """Bring the room's shared scene in line with its settings and members: create or close it,
-        re-seat the publishing members in join order, route everyone's returned video, tell clients."""
-        settings = self.room_settings.get(room)
-        members = self.members(room)
-        scene = self.scenes.get(room)
-        if settings.mode == "scene" and members:
-            # A shared scene is one background for everyone: "blur my room" has no room to blur there.
-            key = (settings.background_id if settings.background_id not in (None, BLURRED_ROOM_KEY)
-                   else self.backgrounds.default_key)
-            if scene is None or scene.background_key != key:
-                image = await asyncio.to_thread(self.backgrounds.image, key)
-                if self.room_settings.get(room).mode != "scene" or not self.members(room):
-                    return  # switched back (or emptied) while the image loaded: that call tidies up
-                scene = self.scenes.get(room)  # another call may have made it meanwhile
-                if scene is None:
-                    scene = self.scenes[room] = RoomScene(
-                        room, self.pool, self.settings.scene_width, self.settings.scene_height, key, image,
-                        self._scene_method(), self.settings.output_bitrate, fps=self.settings.scene_max_fps,
-                        matching=self.settings.scene_matching)
-                elif scene.background_key != key:
-                    scene.set_background(key, image)
-                settings, members = self.room_settings.get(room), self.members(room)
-            seated = scene.arrange(settings.layout, [(p.id, p.name, p.stream_id) for p in members if p.stream_open],
-                                   settings.scene_statistic, settings.seats)
-            scene.voices.set_voices({p.id: p.audio for p in members})
-            for member in members:
-                member.scene_sink = scene.on_seat_result if member.id in seated else None
-                member.show(scene.broadcast)
-            await self._tell(members, {"type": "scene", "mode": "scene", **scene.describe()})
-        elif scene is not None:
-            del self.scenes[room]
-            for member in members:
-                member.scene_sink = None
-                member.show(member.broadcast)  # before the scene's tracks end
-            scene.close()
-            await self._tell(members, {"type": "scene", "mode": "individual"})
-
-    def _scene_method(self) -> str:
-        """How the scene background is degraded: the server's method; "codec" means VP8, the scene's."""
-        method = self.settings.degradation
-        return "vp8" if method == "codec" else method
+        """Bring the room's shared scene in line with its settings and members (``SceneRooms.sync``)."""
+        await self.scene_rooms.sync(room)
 
     async def backgrounds_changed(self, deleted: str | None = None) -> None:
         """After an upload or a delete: whoever used a deleted background falls back, and every
