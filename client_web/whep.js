@@ -49,7 +49,11 @@ async function play() {
   pc.addTransceiver("video", { direction: "recvonly" });
   pc.addTransceiver("audio", { direction: "recvonly" });
   const media = new MediaStream();
-  pc.addEventListener("track", (event) => { media.addTrack(event.track); document.querySelector("#player").srcObject = media; });
+  pc.addEventListener("track", (event) => {
+    media.addTrack(event.track);
+    document.querySelector("#player").srcObject = media;
+    if (event.track.kind === "audio") showUnmute();
+  });
   pc.addEventListener("connectionstatechange", () => {
     if (player.pc !== pc) return;
     if (pc.connectionState === "connected") player.attempt = 0;
@@ -94,6 +98,11 @@ function retry(reason) {
   player.retryTimer = setTimeout(start, delay * 1000);
 }
 
+// The player starts muted (browsers refuse sound before the user does something); a button offers it.
+function showUnmute() {
+  document.querySelector("[data-role=unmute]").hidden = !document.querySelector("#player").muted;
+}
+
 function endSession() {
   if (player.session) fetch(player.session, { method: "DELETE", keepalive: true, headers: authorization() }).catch(() => {});
   player.session = null;
@@ -104,6 +113,11 @@ function start() {
 }
 
 window.addEventListener("pagehide", endSession);
+document.querySelector("[data-role=unmute]").addEventListener("click", () => {
+  document.querySelector("#player").muted = false;
+  showUnmute();
+});
+document.querySelector("#player").addEventListener("volumechange", showUnmute); // the native controls too
 if (!room || (!participant && view !== "scene")) {
   fail("give ?room=ROOM&participant=NAME (or &view=scene)");
 } else {

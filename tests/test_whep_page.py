@@ -36,6 +36,11 @@ def test_whep_page_plays_a_whip_published_participant(tmp_path: Path) -> None:
             image = await grab(page, "video[data-role=whep]")
             assert await page.text_content("[data-role=status]") == "connected"
             assert server.conference.find("broadcast", "anchor").broadcast.viewers == 1
+            # It starts muted (autoplay rules); the button turns the sound on and goes away.
+            await page.wait_for_selector("[data-role=unmute]:not([hidden])")
+            await page.click("[data-role=unmute]")
+            assert await page.evaluate("document.querySelector('#player').muted") is False
+            assert await page.is_hidden("[data-role=unmute]")
             await page.screenshot(path=str(ARTIFACTS / "whep_player.png"))
             await page.goto("about:blank")  # leaving the page DELETEs its WHEP session
             await browser.close()
