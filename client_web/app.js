@@ -161,6 +161,12 @@ function fillPicker(backgrounds, selected) {
   $("#background").replaceChildren(...backgrounds.map((b) => new Option(b.name, b.id, false, b.id === selected)));
 }
 
+// Another participant as the server describes them: their name, microphone and camera.
+function remember(participant) {
+  state.names.set(participant.id, participant.name);
+  state.media.set(participant.id, { microphone: participant.microphone !== false, camera: participant.camera !== false });
+}
+
 async function onMessage(event) {
   const message = JSON.parse(event.data);
   switch (message.type) {
@@ -170,10 +176,7 @@ async function onMessage(event) {
       state.iceServers = message.ice_servers || [];
       $(".tile.self").dataset.participantId = message.id;
       fillPicker(message.backgrounds, state.choices.background || message.background);
-      for (const p of message.participants) {
-        state.names.set(p.id, p.name);
-        state.media.set(p.id, { microphone: p.microphone !== false, camera: p.camera !== false });
-      }
+      for (const p of message.participants) remember(p);
       $("#join-form").hidden = true;
       $("#call").hidden = false;
       $("#mode").disabled = $("#layout").disabled = !message.participants_set_mode;
@@ -216,10 +219,7 @@ async function onMessage(event) {
       break;
     }
     case "participant-joined":
-      state.names.set(message.participant.id, message.participant.name);
-      state.media.set(message.participant.id, {
-        microphone: message.participant.microphone !== false, camera: message.participant.camera !== false,
-      });
+      remember(message.participant);
       watch(message.participant.id);
       break;
     case "participant-media":

@@ -77,6 +77,17 @@ async def open_participant(playwright, profile: Path, y4m: Path, url: str, viewp
     return context, page
 
 
+async def open_alice_and_bob(playwright, tmp_path: Path, y4m: Path, server_url: str, room: str,
+                             viewport: dict | None = None) -> tuple[dict, list]:
+    """Two Chromium participants, alice then bob, joining ``room``: ({name: page}, contexts to close)."""
+    pages, contexts = {}, []
+    for name in ("alice", "bob"):
+        context, pages[name] = await open_participant(playwright, tmp_path / f"profile-{name}", y4m,
+                                                      f"{server_url}/?room={room}&name={name}&autojoin=1", viewport)
+        contexts.append(context)
+    return pages, contexts
+
+
 def test_two_browsers_see_composites_over_the_virtual_background(tmp_path: Path) -> None:
     playwright_api = pytest.importorskip("playwright.async_api")
     assert Path(CHROMIUM).exists(), "Debian chromium is missing: run scripts/setup.sh"
@@ -86,11 +97,7 @@ def test_two_browsers_see_composites_over_the_virtual_background(tmp_path: Path)
 
     async def scenario() -> dict[str, np.ndarray]:
         async with playwright_api.async_playwright() as playwright:
-            pages, contexts = {}, []
-            for name in ("alice", "bob"):
-                context, pages[name] = await open_participant(playwright, tmp_path / f"profile-{name}", y4m,
-                                                              f"{server.url}/?room=e2e&name={name}&autojoin=1")
-                contexts.append(context)
+            pages, contexts = await open_alice_and_bob(playwright, tmp_path, y4m, server.url, "e2e")
             frames = {
                 "alice-self": await grab(pages["alice"], "video[data-role=self-composite]"),
                 "bob-self": await grab(pages["bob"], "video[data-role=self-composite]"),
@@ -184,11 +191,7 @@ def test_everyone_sees_that_a_moderator_records(tmp_path: Path) -> None:
 
     async def scenario() -> dict:
         async with playwright_api.async_playwright() as playwright:
-            pages, contexts = {}, []
-            for name in ("alice", "bob"):
-                context, pages[name] = await open_participant(playwright, tmp_path / f"profile-{name}", y4m,
-                                                              f"{server.url}/?room=on-record&name={name}&autojoin=1")
-                contexts.append(context)
+            pages, contexts = await open_alice_and_bob(playwright, tmp_path, y4m, server.url, "on-record")
             await grab(pages["bob"], "video[data-role=self-composite]")  # bob publishes
             response = await asyncio.to_thread(requests.post, f"{server.url}/api/rooms/on-record/recordings",
                                                json={"participant": "bob"}, headers=admin, timeout=10)

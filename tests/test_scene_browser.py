@@ -14,7 +14,7 @@ import requests
 from server.imaging.compositing import fit_background
 from server.imaging.default_background import studio_background
 from tests.server_harness import ServerThread
-from tests.test_browser_e2e import ARTIFACTS, CHROMIUM, grab, open_participant, person_footage
+from tests.test_browser_e2e import ARTIFACTS, CHROMIUM, grab, open_alice_and_bob, person_footage
 
 pytestmark = pytest.mark.slow
 
@@ -62,12 +62,8 @@ def test_two_browsers_share_a_cohost_scene(tmp_path: Path) -> None:
 
     async def scenario() -> dict:
         async with playwright_api.async_playwright() as playwright:
-            pages, contexts = {}, []
-            for name in ("alice", "bob"):
-                context, pages[name] = await open_participant(playwright, tmp_path / f"profile-{name}", y4m,
-                                                              f"{server.url}/?room=cohosts&name={name}&autojoin=1",
-                                                              {"width": 1400, "height": 1000})
-                contexts.append(context)
+            pages, contexts = await open_alice_and_bob(playwright, tmp_path, y4m, server.url, "cohosts",
+                                                       {"width": 1400, "height": 1000})
             # Both seated: wait until the scene carries two seats, then for a frame after that.
             for page in pages.values():
                 await page.wait_for_function("document.querySelectorAll('[data-role=seat-label]').length === 2",

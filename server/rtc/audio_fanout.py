@@ -47,11 +47,6 @@ class AudioFanout:
         if source is not None:
             self.attach(source)
 
-    @property
-    def attached(self) -> bool:
-        """Whether the microphone's track has arrived."""
-        return self._task is not None
-
     def attach(self, source: MediaStreamTrack) -> None:
         """Start relaying ``source`` to every subscriber, present and future (once; later calls are
         ignored, as is a call after ``close``)."""

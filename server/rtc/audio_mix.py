@@ -34,6 +34,8 @@ FRAME_SAMPLES = 960
 """Samples per channel in one 20 ms mixed frame."""
 PRIMED_MS = 60
 MAX_BUFFERED_MS = 200
+_PRIMED_SAMPLES = PRIMED_MS * SAMPLE_RATE // 1000
+_MAX_BUFFERED_SAMPLES = MAX_BUFFERED_MS * SAMPLE_RATE // 1000
 _TIME_BASE = fractions.Fraction(1, SAMPLE_RATE)
 
 
@@ -54,9 +56,8 @@ class _Voice:
                 for converted in self._resampler.resample(frame):
                     samples = converted.to_ndarray().reshape(-1, 2)  # packed s16 stereo: L R L R ...
                     self.buffer = np.concatenate([self.buffer, samples])
-                limit = MAX_BUFFERED_MS * SAMPLE_RATE // 1000
-                if len(self.buffer) > limit:
-                    self.buffer = self.buffer[-(PRIMED_MS * SAMPLE_RATE // 1000):]
+                if len(self.buffer) > _MAX_BUFFERED_SAMPLES:
+                    self.buffer = self.buffer[-_PRIMED_SAMPLES:]
         except MediaStreamError:
             pass
         except Exception:  # an undecodable frame: this voice drops out, the mix goes on
@@ -64,7 +65,7 @@ class _Voice:
 
     def take(self, count: int) -> np.ndarray | None:
         """``count`` samples (per channel) if the voice plays, else None."""
-        if not self.playing and len(self.buffer) >= PRIMED_MS * SAMPLE_RATE // 1000:
+        if not self.playing and len(self.buffer) >= _PRIMED_SAMPLES:
             self.playing = True
         if not self.playing:
             return None

@@ -63,7 +63,6 @@ class Conference:
         self.scenes = self.scene_rooms.scenes  # room -> its shared scene, while in scene mode
         self._stats_task: asyncio.Task | None = None
         self._telling: set[asyncio.Task] = set()  # room events sent from callbacks, kept until sent
-        self._recorded: dict[str, set[str]] = {}  # room -> what is being recorded: participant ids, "scene"
 
     def start(self) -> None:
         """Begin pushing stats to clients once a second."""
@@ -354,21 +353,9 @@ class Conference:
                 logger.info("participant %s: publish connection %s", participant.id, pc.connectionState)
                 await self.remove(participant, f"publish_connection_{pc.connectionState}")
 
-    def recorded(self, room: str) -> list[str]:
-        """What of ``room`` is being recorded: participant ids and/or "scene"."""
-        return sorted(self._recorded.get(room, ()))
-
-    async def set_recorded(self, room: str, source: str, active: bool) -> None:
-        """A recording of ``source`` (a participant's id, or "scene") started or ended: the room is told
-        (``recording {sources}``), so everyone in it knows they are being recorded."""
-        sources = self._recorded.setdefault(room, set())
-        if active:
-            sources.add(source)
-        else:
-            sources.discard(source)
-        if not sources:
-            del self._recorded[room]
-        await self._tell(self.members(room), {"type": "recording", "sources": self.recorded(room)})
+    async def tell_room(self, room: str, event: dict) -> None:
+        """Send ``event`` to everyone in ``room``."""
+        await self._tell(self.members(room), event)
 
     def _speaking_changed(self, participant: Participant, speaking: bool) -> None:
         """A participant started or stopped speaking: the room (them included) is told, without holding

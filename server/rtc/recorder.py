@@ -69,11 +69,6 @@ class Recorder:
         self._thread.start()
         self._finished = asyncio.ensure_future(self._finish_when_read())
 
-    @property
-    def active(self) -> bool:
-        """Whether it still records."""
-        return not self._finished.done()
-
     async def stop(self, reason: str = "stopped") -> None:
         """Stop recording and wait until the file is closed."""
         if self._stop_reason is None:
@@ -109,7 +104,6 @@ class Recorder:
         info.stopped_at = time.time()
         if info.state == "recording":
             info.state, info.reason = "stopped", self._stop_reason or "source_ended"
-        info.bytes = self.path.stat().st_size if self.path.exists() else 0
         await self._on_finished(self)
 
     def _write(self) -> None:

@@ -49,7 +49,7 @@ class Recordings:
             if member is None:
                 raise RecordingError(404, "unknown_participant", f"no participant {participant!r} in room {room}")
             source, name, broadcast, audio = member.id, member.name, member.broadcast, member.audio
-        if any(r.info.room == room and r.info.source == source for r in self._active.values()):
+        if source in self.sources(room):
             raise RecordingError(409, "already_recording", f"{name} in room {room} is being recorded already")
         if len(self._active) >= MAX_ACTIVE:
             raise RecordingError(503, "too_many_recordings", f"at most {MAX_ACTIVE} recordings at once")
@@ -61,15 +61,18 @@ class Recordings:
         recorder = Recorder(info, self.store.media_path(info.id), broadcast, audio, self._finished)
         self._active[info.id] = recorder
         logger.info("recording %s: %s in room %s", info.id, name, room)
-        await self.conference.set_recorded(room, source, True)
+        await self._tell_room(room)
         return info
+
+    def sources(self, room: str) -> list[str]:
+        """What of ``room`` is being recorded: participant ids and/or "scene"."""
+        return sorted({r.info.source for r in self._active.values() if r.info.room == room})
 
     def describe(self, info: RecordingInfo) -> dict:
         """A recording's description, with the bytes written so far while it records."""
         description = info.describe()
         if info.id in self._active:
-            path = self.store.media_path(info.id)
-            description["bytes"] = path.stat().st_size if path.exists() else 0
+            description["bytes"] = self.store.media_size(info.id)
         return description
 
     @property
@@ -105,10 +108,14 @@ class Recordings:
 
     async def _finished(self, recorder: Recorder) -> None:
         info = recorder.info
+        info.bytes = await asyncio.to_thread(self.store.media_size, info.id)
         self._active.pop(info.id, None)
         if self.store.get(info.id) is not None:  # not deleted meanwhile
             await asyncio.to_thread(self.store.save, info)
-        if not any(r.info.room == info.room and r.info.source == info.source for r in self._active.values()):
-            await self.conference.set_recorded(info.room, info.source, False)
+        await self._tell_room(info.room)
         logger.info("recording %s %s (%s): %.1f s, %d video and %d audio frames, %d dropped", info.id, info.state,
                     info.reason, info.seconds, info.video_frames, info.audio_frames, info.dropped)
+
+    async def _tell_room(self, room: str) -> None:
+        # Everyone in the room knows what of it is being recorded (their page shows it).
+        await self.conference.tell_room(room, {"type": "recording", "sources": self.sources(room)})

@@ -18,7 +18,6 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 RECORDINGS_DIR = "recordings"
-STATES = ("recording", "stopped", "failed", "interrupted")
 
 
 @dataclass
@@ -67,7 +66,7 @@ class RecordingStore:
                 continue
             if info.state == "recording":
                 info.state, info.reason = "interrupted", "server_restarted"
-                info.bytes = self._size(info.id)
+                info.bytes = self.media_size(info.id)
                 self.save(info)
             self._infos[info.id] = info
 
@@ -106,6 +105,7 @@ class RecordingStore:
             path.unlink(missing_ok=True)
         return True
 
-    def _size(self, recording_id: str) -> int:
+    def media_size(self, recording_id: str) -> int:
+        """Bytes of the recording's WebM file so far (0 without one)."""
         path = self.media_path(recording_id)
         return path.stat().st_size if path.exists() else 0

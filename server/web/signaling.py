@@ -24,10 +24,11 @@ import time
 from aiohttp import WSMsgType, web
 
 from ..rtc.conference import Conference, SignalingError
+from ..rtc.recordings import Recordings
 from ..rtc.ice_servers import ice_servers_for
 from ..rtc.participant import Participant
 from .join_tokens import JoinRefused, verify_join_token
-from .keys import CONFERENCE
+from .keys import CONFERENCE, RECORDINGS
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ async def signaling_handler(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_MESSAGE_BYTES)
     await ws.prepare(request)
     conference = request.app[CONFERENCE]
-    session = _Session(conference, ws, request.query.get("token"))
+    session = _Session(conference, request.app[RECORDINGS], ws, request.query.get("token"))
     try:
         async for message in ws:
             if message.type == WSMsgType.TEXT:
@@ -52,8 +53,9 @@ async def signaling_handler(request: web.Request) -> web.WebSocketResponse:
 
 
 class _Session:
-    def __init__(self, conference: Conference, ws: web.WebSocketResponse, url_token: str | None = None) -> None:
-        self.conference, self.ws = conference, ws
+    def __init__(self, conference: Conference, recordings: Recordings, ws: web.WebSocketResponse,
+                 url_token: str | None = None) -> None:
+        self.conference, self.recordings, self.ws = conference, recordings, ws
         self.url_token = url_token  # a join token may also come as /ws?token=...
         self.participant: Participant | None = None
 
@@ -108,7 +110,7 @@ class _Session:
                 "mode": conference.room_settings.get(p.room).mode,
                 "layout": conference.room_settings.get(p.room).layout,
                 "participants_set_mode": conference.room_settings.get(p.room).participants_set_mode,
-                "recording": conference.recorded(p.room),
+                "recording": self.recordings.sources(p.room),
             })
             return
         if kind not in ("publish", "subscribe", "unsubscribe", "background", "statistic", "mode", "media", "leave"):
