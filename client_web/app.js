@@ -172,6 +172,8 @@ async function onMessage(event) {
   switch (message.type) {
     case "joined": {
       state.attempt = 0;
+      state.redirects = 0;
+      $("[data-role=status]").dataset.node = state.call.node || location.origin; // which node hosts the call
       state.id = message.id;
       state.iceServers = message.ice_servers || [];
       $(".tile.self").dataset.participantId = message.id;
@@ -197,6 +199,16 @@ async function onMessage(event) {
       showRecording(message.recording || []);
       break;
     }
+    case "redirect":
+      // A cluster: the room is hosted by another node; join there (the camera stays open). A failed
+      // connection starts again from this page's own node, which knows where the room is by then.
+      state.redirects = (state.redirects || 0) + 1;
+      if (state.redirects > 3) { endCall("could not join: the cluster kept redirecting"); break; }
+      state.call.node = message.url;
+      state.ws = null;
+      event.target.close();
+      connect();
+      break;
     case "left":
       // Without a reason it confirms our leave. "removed": a moderator took us out, so we stay out;
       // any other reason (our media connection ended): rejoin.
@@ -282,8 +294,10 @@ function connect() {
   clearTimeout(state.retryTimer);
   state.retryTimer = null;
   const { room, name } = state.call;
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${scheme}://${location.host}/ws`);
+  // In a cluster the room may live on another node, which the first node named (a redirect).
+  const node = state.call.node ? new URL(state.call.node) : location;
+  const scheme = node.protocol === "https:" ? "wss" : "ws";
+  const ws = new WebSocket(`${scheme}://${node.host}/ws`);
   state.ws = ws;
   setStatus(state.attempt ? `reconnecting to room ${room}...` : `joining room ${room}...`,
     state.attempt ? "reconnecting" : "joining");
@@ -298,6 +312,7 @@ function connect() {
 // The call's connections are gone: close what is left of them and, unless the user has left, try
 // again after a backoff delay (the call's view stays, with the camera open).
 function connectionLost(reason) {
+  if (state.call) state.call.node = null;
   const ws = state.ws;
   state.ws = null;
   if (ws && ws.readyState <= WebSocket.OPEN) ws.close();

@@ -72,6 +72,11 @@ async function play() {
   let response;
   try {
     response = await fetch(`/whep/${encodeURIComponent(room)}?${query}`, { method: "POST", headers, body: pc.localDescription.sdp });
+    // In a cluster another node may host the room (307 there); browsers drop the Authorization header
+    // on a redirect to another origin, so a refused redirected offer is made again where it landed.
+    if (response.redirected && response.status === 401 && token) {
+      response = await fetch(response.url, { method: "POST", headers, body: pc.localDescription.sdp });
+    }
   } catch (error) {
     throw new Retryable(`the server cannot be reached (${error.message})`);
   }

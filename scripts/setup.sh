@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # libgl1/libglib2.0-0: OpenCV; chromium (driven by pip's playwright) and firefox-esr: browser tests;
-# coturn: the TURN tests' relay.
-debian_packages=(libgl1 libglib2.0-0 chromium firefox-esr coturn)
+# coturn: the TURN tests' relay; redis-server: the cluster tests' Redis.
+debian_packages=(libgl1 libglib2.0-0 chromium firefox-esr coturn redis-server)
 missing=()
 for package in "${debian_packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

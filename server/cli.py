@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--ice-ports", metavar="MIN-MAX",
                        help="UDP port range of the server's media sockets, to open in a firewall or publish "
                        "from a container, e.g. 40000-40199 (default: BACKDROP_ICE_PORTS, else any port)")
+    serve.add_argument("--redis-url", help="join a cluster: the Redis its nodes share (default: BACKDROP_REDIS_URL; "
+                       "none: a single node). Each room lives on one node; the others send its clients there")
+    serve.add_argument("--node-url", help="with --redis-url: this node's base URL as clients reach it, e.g. "
+                       "https://node-a.example.com (default: BACKDROP_NODE_URL)")
     serve.set_defaults(handler=_serve)
 
     load = commands.add_parser("loadtest", help="drive a running server with synthetic participants")
@@ -221,6 +225,10 @@ def _serve(args: argparse.Namespace) -> int:
         overrides["turn_secret"] = args.turn_secret
     if args.public_addresses:
         overrides["public_addresses"] = tuple(args.public_addresses)
+    if args.redis_url:
+        overrides["redis_url"] = args.redis_url
+    if args.node_url:
+        overrides["node_url"] = args.node_url
     ice_ports = args.ice_ports or os.environ.get("BACKDROP_ICE_PORTS")
     if ice_ports:
         try:

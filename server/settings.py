@@ -73,6 +73,13 @@ class Settings:
     ice_ports: tuple[int, int] | None = None
     """Inclusive UDP port range the server's ICE sockets bind in (``BACKDROP_ICE_PORTS``, ``MIN-MAX``,
     read by the command line); None: the kernel's ephemeral ports."""
+    redis_url: str | None = field(default_factory=lambda: _from_environment("BACKDROP_REDIS_URL"))
+    """Redis shared by the nodes of a cluster (``BACKDROP_REDIS_URL``, e.g. redis://10.0.0.5:6379/0): rooms
+    are placed on nodes through it (``rtc.room_placement``). None: one node, no external service."""
+    node_url: str | None = field(default_factory=lambda: _from_environment("BACKDROP_NODE_URL"))
+    """This node's base URL as browsers and WHIP/WHEP clients reach it (``BACKDROP_NODE_URL``, e.g.
+    https://node-a.example.com): where the other nodes send the clients of the rooms this node hosts.
+    Required with ``redis_url``."""
     whip_media_timeout: float = 5.0
     """A WHIP publisher whose video stops for this long is gone (some never answer ICE consent)."""
     max_upload_bytes: int = 15 * 1024 * 1024

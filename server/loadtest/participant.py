@@ -25,6 +25,8 @@ from ..rtc.peers import close_quietly
 
 logger = logging.getLogger(__name__)
 
+MAX_REDIRECTS = 3
+"""Cluster redirects followed while joining (one is the norm: the node asked sends to the room's node)."""
 
 
 class FrameSourceTrack(MediaStreamTrack):
@@ -88,6 +90,7 @@ class SyntheticParticipant:
         self.scene: dict | None = None  # the room's shared scene (the latest "scene" event), if any
         self.scene_figures: dict = {}  # the scene's live figures from the latest stats
         self.joined_at: float | None = None
+        self.node_url: str | None = None  # the node the join ended on (another than url after a redirect)
         self.removed: str | None = None  # the reason the server gave if it removed this participant
         self.media: dict[str, dict] = {}  # participant id -> {"microphone", "camera": on (True) or off, "by"}
         self.speaking: list[tuple[float, str, bool]] = []  # (when, participant id, speaking) as the server said
@@ -100,19 +103,30 @@ class SyntheticParticipant:
         self._reader: asyncio.Task | None = None
 
     async def join(self, timeout: float = 20.0) -> None:
-        """Join the room and start publishing (if there is a source)."""
+        """Join the room and start publishing (if there is a source). In a cluster, a node that does not
+        host the room redirects the join to the one that does (``node_url`` then names it)."""
         self._session = aiohttp.ClientSession()
-        self._ws = await self._session.ws_connect(f"{self.url}/ws")
-        self._reader = asyncio.ensure_future(self._read())
         started = time.monotonic()
         join: dict[str, object] = {"type": "join", "room": self.room, "probe": self.probe}
         if self.name:
             join["name"] = self.name
         if self.token is not None:
             join["token"] = self.token
-        self._answers["join"] = asyncio.get_running_loop().create_future()
-        await self._ws.send_json(join)
-        await asyncio.wait_for(self._answers["join"], timeout)
+        node = self.url
+        for _ in range(MAX_REDIRECTS + 1):
+            self._ws = await self._session.ws_connect(f"{node}/ws")
+            self._reader = asyncio.ensure_future(self._read())
+            self._answers["join"] = asyncio.get_running_loop().create_future()
+            await self._ws.send_json(join)
+            redirect = await asyncio.wait_for(self._answers["join"], timeout)
+            if not redirect:
+                break
+            self._reader.cancel()
+            await self._ws.close()
+            node = redirect.rstrip("/")
+        else:
+            raise RuntimeError(f"more than {MAX_REDIRECTS} redirects joining room {self.room}")
+        self.node_url = node
         self.joined_at = time.monotonic() - started
         if self.source is not None:
             await self._publish()
@@ -246,6 +260,8 @@ class SyntheticParticipant:
                 self.background = event.get("background")
                 self.recording = event.get("recording", [])
                 self._resolve("join", "")
+            elif kind == "redirect":
+                self._resolve("join", event["url"])
             elif kind == "background":
                 self.background = event["background"]
             elif kind == "publish-answer":

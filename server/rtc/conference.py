@@ -13,7 +13,7 @@ import asyncio
 import logging
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -32,6 +32,7 @@ from .composite_track import PacketBroadcast
 from .participant import EventSender, Participant, StreamObserver
 from .peers import answer, close_quietly, new_peer_connection, offered_codecs, offered_direction, parse_offer, prefer_codecs
 from .room_figures import room_stats
+from .room_placement import LocalPlacement, PlacementUnavailable, RoomPlacement
 from .rooms import ROOM_NAME_RULE, RoomDirectory, is_room_name
 from .scene import RoomScene
 from .scene_rooms import SceneRooms
@@ -49,13 +50,22 @@ class SignalingError(ValueError):
         self.code, self.detail = code, detail
 
 
+class RoomElsewhere(SignalingError):
+    """The room lives on another node of the cluster: the client should ask ``url`` instead."""
+
+    def __init__(self, room: str, url: str) -> None:
+        super().__init__("room_elsewhere", f"room {room} is hosted by the node at {url}")
+        self.url = url
+
+
 class Conference:
     """All rooms of this node."""
 
     def __init__(self, settings: Settings, pool: WorkerPool, directory: RoomDirectory,
                  backgrounds: BackgroundCatalog, room_settings: RoomSettingsStore,
-                 observer: StreamObserver | None = None) -> None:
+                 observer: StreamObserver | None = None, placement: RoomPlacement | None = None) -> None:
         self.settings, self.pool, self.directory, self.backgrounds = settings, pool, directory, backgrounds
+        self.placement: RoomPlacement = placement or LocalPlacement()
         self.room_settings = room_settings
         self.observer = observer
         self.participants: dict[str, Participant] = {}
@@ -85,6 +95,10 @@ class Conference:
             raise SignalingError("bad_room", ROOM_NAME_RULE)
         if not isinstance(name, str) or not _NAME.match(name.strip()):
             raise SignalingError("bad_name", "name must be 1-64 characters: letters, digits, spaces, . @ ' -")
+        if not self.members(room):  # not hosted here yet: claim it, unless another node hosts it
+            elsewhere = await self._placed(self.placement.place, room)
+            if elsewhere is not None:
+                raise RoomElsewhere(room, elsewhere)
         if len(self.members(room)) >= self.settings.max_participants_per_room:
             raise SignalingError("room_full", f"room {room} already has {self.settings.max_participants_per_room} participants")
         participant = Participant(uuid.uuid4().hex[:12], name.strip(), room, bool(probe), send_event, self.pool,
@@ -197,6 +211,16 @@ class Conference:
             await _close_viewer_pc(pc)
             raise
 
+    async def host_elsewhere(self, room: str) -> str | None:
+        """The URL of the node hosting ``room`` when that is not this one (None: here, or nowhere)."""
+        if self.members(room):
+            return None
+        return await self._placed(self.placement.locate, room)
+
+    def hosted_rooms(self) -> dict[str, int]:
+        """The rooms this node hosts, with their member counts."""
+        return {state.name: len(state.members) for state in self.directory.rooms()}
+
     def find(self, room: str, participant: str) -> Participant | None:
         """A member of ``room`` by id, else by name (the earliest joined of that name)."""
         members = self.members(room)
@@ -226,6 +250,11 @@ class Conference:
         await participant.close()
         await self._tell(others, {"type": "participant-left", "id": participant.id})
         await self.sync_scene(participant.room)
+        if self.directory.get(participant.room) is None:
+            try:
+                await self.placement.release(participant.room)
+            except PlacementUnavailable as error:  # the lease lapses by itself
+                logger.warning("room %s emptied but could not be released: %s", participant.room, error)
 
     async def remove(self, participant: Participant, reason: str) -> None:
         """``leave`` on the server's initiative: the participant's signaling session outlives it and is
@@ -339,6 +368,13 @@ class Conference:
             if participant.stream_open:
                 self.pool.set_background(participant.stream_id, key, image)
         await participant.send_event({"type": "background", "background": key})
+
+    @staticmethod
+    async def _placed(ask: Callable[[str], Awaitable[str | None]], room: str) -> str | None:
+        try:
+            return await ask(room)
+        except PlacementUnavailable as error:
+            raise SignalingError("placement_unavailable", str(error)) from None
 
     def _offer(self, sdp: object):
         try:

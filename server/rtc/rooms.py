@@ -1,7 +1,7 @@
 """Which rooms exist and who is in them: a small interface with an in-memory implementation.
 
-Rooms will later be placed across server nodes through Redis (a room lives on one node); everything
-that asks "which rooms, who is where" goes through ``RoomDirectory`` so that can be swapped in.
+A room lives on one node, so its members are all here; which node hosts which room, when several
+share one Redis, is ``room_placement``'s business.
 """
 
 from __future__ import annotations

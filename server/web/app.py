@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from urllib.parse import urlsplit
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
@@ -23,6 +24,7 @@ from ..storage.catalog import BackgroundCatalog
 from ..storage.database import Database
 from ..storage.image_intake import IntakeLimits
 from ..storage.recording_store import RecordingStore
+from ..rtc.room_placement import LocalPlacement, PlacementUnavailable, RedisPlacement, RoomPlacement
 from ..storage.room_settings import RoomSettingsStore
 from .admin_auth import resolve_admin_token
 from .api import create_api_app
@@ -52,6 +54,7 @@ def create_app(settings: Settings) -> web.Application:
     try:
         check_ice_urls(settings.ice_servers, settings.turn_secret)
         check_public_addresses(settings.public_addresses)
+        check_cluster_settings(settings.redis_url, settings.node_url)
     except ValueError as error:
         raise BackdropError(str(error)) from None
     app = web.Application(client_max_size=1024 * 1024)
@@ -109,8 +112,15 @@ async def _pipeline(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _conference(app: web.Application) -> AsyncIterator[None]:
-    conference = Conference(app[SETTINGS], app[POOL], InMemoryRoomDirectory(),
-                            BackgroundCatalog(app[BACKGROUND_STORE]), app[ROOM_SETTINGS], app[METRICS])
+    settings = app[SETTINGS]
+    placement: RoomPlacement = (RedisPlacement(settings.redis_url, settings.node_url or "")
+                                if settings.redis_url else LocalPlacement())
+    conference = Conference(settings, app[POOL], InMemoryRoomDirectory(), BackgroundCatalog(app[BACKGROUND_STORE]),
+                            app[ROOM_SETTINGS], app[METRICS], placement)
+    try:
+        await placement.start(conference.hosted_rooms)
+    except PlacementUnavailable as error:
+        raise BackdropError(f"{error} (--redis-url {settings.redis_url})") from None
     conference.start()
     app[METRICS].start()
     app[CONFERENCE] = conference
@@ -123,6 +133,23 @@ async def _conference(app: web.Application) -> AsyncIterator[None]:
     await sessions.close()
     await app[METRICS].stop()
     await conference.close()
+    await placement.close()
+
+
+def check_cluster_settings(redis_url: str | None, node_url: str | None) -> None:
+    """``ValueError`` unless both are absent (one node) or a Redis URL comes with this node's base URL."""
+    if not redis_url:
+        if node_url:
+            raise ValueError("--node-url (BACKDROP_NODE_URL) is for a cluster: give --redis-url too")
+        return
+    if urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
+        raise ValueError(f"--redis-url must be redis://HOST:PORT[/DB], rediss://... or unix://PATH, not {redis_url!r}")
+    if not node_url:
+        raise ValueError("a cluster node needs --node-url (BACKDROP_NODE_URL): its base URL as clients reach it, "
+                         "where the other nodes send the clients of its rooms")
+    parts = urlsplit(node_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/") or parts.query:
+        raise ValueError(f"--node-url must be a base URL such as https://node-a.example.com, not {node_url!r}")
 
 
 def _page(name: str) -> Callable[[web.Request], Awaitable[web.FileResponse]]:
@@ -141,5 +168,7 @@ async def _healthz(request: web.Request) -> web.Response:
 
 async def _readyz(request: web.Request) -> web.Response:
     pool = request.app.get(POOL)
-    ready = pool is not None and pool.ready
+    conference = request.app.get(CONFERENCE)
+    # Not ready while the cluster's Redis is out of reach: no room could be placed here.
+    ready = pool is not None and pool.ready and conference is not None and conference.placement.healthy
     return web.json_response({"ready": ready}, status=200 if ready else 503)

@@ -11,7 +11,7 @@ from ..rtc.rooms import ROOM_NAME_RULE, is_room_name
 from .admin_auth import require_admin
 from .api_errors import ApiError
 from .keys import CONFERENCE
-from .rooms_api import json_object
+from .rooms_api import json_object, refuse_room_elsewhere
 
 MEDIA_FIELDS = ("microphone", "camera")
 REMOVED = "removed"
@@ -28,7 +28,7 @@ async def patch_participant(request: web.Request) -> web.Response:
     """Mute or unmute a participant's microphone or camera; the server enforces it (silence, the bare
     background) and their page's buttons follow. They may unmute themselves afterwards."""
     require_admin(request)
-    conference, participant = _participant(request)
+    conference, participant = await _participant(request)
     body = await json_object(request)
     unknown = sorted(set(body) - set(MEDIA_FIELDS))
     if unknown or not body:
@@ -44,15 +44,16 @@ async def delete_participant(request: web.Request) -> web.Response:
     """Remove a participant from their room: every connection of theirs closes, the room is told, and
     their page shows why instead of rejoining."""
     require_admin(request)
-    conference, participant = _participant(request)
+    conference, participant = await _participant(request)
     await conference.remove(participant, REMOVED)
     return web.Response(status=204)
 
 
-def _participant(request: web.Request) -> tuple[Conference, Participant]:
+async def _participant(request: web.Request) -> tuple[Conference, Participant]:
     room, reference = request.match_info["room"], request.match_info["participant"]
     if not is_room_name(room):
         raise ApiError(400, "bad_room", ROOM_NAME_RULE)
+    await refuse_room_elsewhere(request, room)
     conference = request.config_dict[CONFERENCE]
     participant = conference.find(room, reference)
     if participant is None:

@@ -88,6 +88,14 @@ def openapi_document(max_upload_bytes: int) -> dict:
                             "schema": {"type": "array", "items": {"$ref": "#/components/schemas/ActiveRoom"}}}}},
                             **_errors(401)}},
             },
+            "/api/nodes": {
+                "get": {"summary": "The cluster's live nodes, the rooms each hosts and its participant count "
+                                   "(one node, this one, without a cluster)",
+                        "operationId": "listNodes", "security": _ADMIN,
+                        "responses": {"200": {"description": "Live nodes by id", "content": {"application/json": {
+                            "schema": {"type": "array", "items": {"$ref": "#/components/schemas/Node"}}}}},
+                            **_errors(401), "503": _error("The cluster's Redis cannot be reached")}},
+            },
             "/api/rooms/{room}": {
                 "put": {"summary": "Set a room's background, statistic, probing and scene mode, applied live to everyone in it",
                         "operationId": "putRoom", "security": _ADMIN,
@@ -99,7 +107,7 @@ def openapi_document(max_upload_bytes: int) -> dict:
                         "responses": {"200": {"description": "The room's settings now",
                                               "content": {"application/json": {"schema": {
                                                   "$ref": "#/components/schemas/RoomSettingsResult"}}}},
-                                      **_errors(400, 401)}},
+                                      **_errors(400, 401), "409": _error("In a cluster: another node hosts the room live (room_elsewhere; the detail names it)")}},
             },
             "/api/rooms/{room}/participants/{participant}": {
                 "parameters": [{"name": "room", "in": "path", "required": True, "schema": {"type": "string"},
@@ -114,11 +122,12 @@ def openapi_document(max_upload_bytes: int) -> dict:
                           "responses": {"200": {"description": "The participant now",
                                                 "content": {"application/json": {"schema": {
                                                     "$ref": "#/components/schemas/ParticipantMedia"}}}},
-                                        **_errors(400, 401), "404": _error("No such participant in that room")}},
+                                        **_errors(400, 401), "404": _error("No such participant in that room"),
+                                        "409": _error("In a cluster: another node hosts the room live (room_elsewhere; the detail names it)")}},
                 "delete": {"summary": "Remove a participant from their room (their page does not rejoin)",
                            "operationId": "deleteParticipant", "security": _ADMIN,
                            "responses": {"204": {"description": "Removed"}, **_errors(400, 401),
-                                         "404": _error("No such participant in that room")}},
+                                         "404": _error("No such participant in that room"), "409": _error("In a cluster: another node hosts the room live (room_elsewhere; the detail names it)")}},
             },
             **_recording_paths(),
             "/api/openapi.json": {
@@ -177,6 +186,13 @@ def openapi_document(max_upload_bytes: int) -> dict:
                                                     "room": {"type": "string"}, "microphone": {"type": "boolean"},
                                                     "camera": {"type": "boolean"}}},
                 "Recording": _RECORDING,
+                "Node": {"type": "object", "required": ["id", "url", "rooms", "participants", "this"], "properties": {
+                    "id": {"type": "string"}, "url": {"type": "string", "description": "Base URL clients reach"},
+                    "rooms": {"type": "array", "items": {"type": "string"}},
+                    "participants": {"type": "integer"},
+                    "started_at": {"type": "number", "description": "Unix time"},
+                    "seen_at": {"type": "number", "description": "Unix time of its last report"},
+                    "this": {"type": "boolean", "description": "The node that answered"}}},
                 "ActiveRoom": {"type": "object", "required": ["room", "participants"], "properties": {
                     "room": {"type": "string"},
                     "background_id": {"type": "string", "nullable": True},
@@ -224,7 +240,8 @@ def _recording_paths() -> dict:
                      "responses": {"201": {"description": "Recording", "content": {"application/json": {
                          "schema": recording}}}, **_errors(400, 401),
                          "404": _error("No such participant in that room"),
-                         "409": _error("Already recording that source, or the room has no scene"),
+                         "409": _error("Already recording that source, or the room has no scene, or (in a cluster) "
+                                       "another node hosts the room (room_elsewhere)"),
                          "503": _error("Too many recordings at once"),
                          "507": _error("Too little free disk space")}},
         },

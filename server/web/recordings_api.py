@@ -11,7 +11,7 @@ from ..rtc.rooms import ROOM_NAME_RULE, is_room_name
 from .admin_auth import require_admin
 from .api_errors import ApiError
 from .keys import RECORDINGS
-from .rooms_api import json_object
+from .rooms_api import json_object, refuse_room_elsewhere
 
 START_FIELDS = ("participant", "view")
 
@@ -42,6 +42,7 @@ async def start_recording(request: web.Request) -> web.Response:
         raise ApiError(400, "bad_recording", 'view must be "scene"')
     if participant is not None and (not isinstance(participant, str) or not participant):
         raise ApiError(400, "bad_recording", "participant must be an id or a name")
+    await refuse_room_elsewhere(request, room)
     recordings = request.config_dict[RECORDINGS]
     try:
         info = await recordings.start(room, participant)

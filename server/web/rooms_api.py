@@ -4,14 +4,16 @@ and watch active rooms."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 from aiohttp import web
 
 from ..imaging.quality import check_statistic
 from ..imaging.scene_layout import LAYOUTS, MAX_SEATS, SCENE_STATISTICS, SeatSpec
+from ..rtc.conference import SignalingError
 from ..rtc.room_figures import admin_view
 from ..rtc.rooms import ROOM_NAME_RULE, is_room_name
+from ..rtc.room_placement import PlacementUnavailable
 from ..storage.room_settings import MODES, RoomSettings
 from .admin_auth import require_admin
 from .api_errors import ApiError
@@ -25,6 +27,7 @@ def add_routes(app: web.Application) -> None:
     """Register the room routes on the API sub-application."""
     app.router.add_put("/rooms/{room}", put_room)
     app.router.add_get("/rooms", list_rooms)
+    app.router.add_get("/nodes", list_nodes)
 
 
 async def put_room(request: web.Request) -> web.Response:
@@ -38,6 +41,7 @@ async def put_room(request: web.Request) -> web.Response:
     if unknown:
         raise ApiError(400, "unknown_field", f"unknown fields {unknown}; accepted: {list(ROOM_FIELDS)}")
     conference = request.config_dict[CONFERENCE]
+    await refuse_room_elsewhere(request, room)
     settings = conference.room_settings.get(room)
     if "background_id" in body:
         background_id = body["background_id"]
@@ -66,6 +70,30 @@ async def list_rooms(request: web.Request) -> web.Response:
     """Active rooms, their participants and each stream's live quality."""
     require_admin(request)
     return web.json_response(admin_view(request.config_dict[CONFERENCE]))
+
+
+async def list_nodes(request: web.Request) -> web.Response:
+    """The cluster's live nodes (this one alone without a cluster); 503 if Redis is out of reach."""
+    require_admin(request)
+    placement = request.config_dict[CONFERENCE].placement
+    try:
+        nodes = await placement.nodes()
+    except PlacementUnavailable as error:
+        raise ApiError(503, "placement_unavailable", str(error)) from None
+    return web.json_response([{**asdict(node), "this": node.id == placement.node_id} for node in nodes])
+
+
+async def refuse_room_elsewhere(request: web.Request, room: str) -> None:
+    """409 ``room_elsewhere`` when another node of the cluster hosts ``room`` live: what is asked of
+    the room must be asked of that node (named in the detail); 503 if Redis is out of reach."""
+    try:
+        elsewhere = await request.config_dict[CONFERENCE].host_elsewhere(room)
+    except SignalingError as error:
+        raise ApiError(503, error.code, error.detail) from None
+    if elsewhere is not None:
+        raise ApiError(409, "room_elsewhere",
+                       f"room {room} is hosted by the node at {elsewhere}: send this request there "
+                       f"({elsewhere}{request.path_qs})")
 
 
 def _scene_fields(body: dict, settings: RoomSettings) -> RoomSettings:

@@ -10,7 +10,8 @@ participant-media {id, name, microphone, camera, by: participant | moderator} (t
 sender included); participant-speaking {id, speaking} (to the whole room, when a voice starts or stops:
 ``rtc.voice_activity``); recording {sources} (what of the room is being recorded: participant ids and/or
 "scene"; also in joined as recording);
-stats {streams}; error {error, detail, request}; left {reason?}: the answer to a leave, or, with a
+redirect {room, url}: in a cluster, the room lives on the node at ``url`` (a base URL): join there,
+at its /ws; stats {streams}; error {error, detail, request}; left {reason?}: the answer to a leave, or, with a
 reason, the server removed the participant ("publish_connection_failed" / "_closed": their media
 connection ended; "removed": a moderator took them out), after which the same socket may join again.
 """
@@ -23,7 +24,7 @@ import time
 
 from aiohttp import WSMsgType, web
 
-from ..rtc.conference import Conference, SignalingError
+from ..rtc.conference import Conference, RoomElsewhere, SignalingError
 from ..rtc.recordings import Recordings
 from ..rtc.ice_servers import ice_servers_for
 from ..rtc.participant import Participant
@@ -96,8 +97,12 @@ class _Session:
                 except JoinRefused as refusal:
                     raise SignalingError(refusal.code, refusal.detail) from None
                 name = name or grant.identity
-            self.participant = await conference.join(message.get("room"), name,
-                                                     message.get("probe", False), self.send)
+            try:
+                self.participant = await conference.join(message.get("room"), name,
+                                                         message.get("probe", False), self.send)
+            except RoomElsewhere as elsewhere:
+                await self.send({"type": "redirect", "room": message.get("room"), "url": elsewhere.url})
+                return
             p = self.participant
             ice_servers = ice_servers_for(conference.settings.ice_servers, conference.settings.turn_secret, p.id,
                                           time.time())

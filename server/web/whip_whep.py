@@ -1,7 +1,8 @@
 """WHIP (``/whip/{room}``) and WHEP (``/whep/{room}``) over HTTP, RFC 9725 and its playback twin.
 
 POST an SDP offer -> 201 with the SDP answer and a ``Location`` naming the session; PATCH that
-resource with a trickle-ICE SDP fragment to add candidates; DELETE it to end the session. With a
+resource with a trickle-ICE SDP fragment to add candidates; DELETE it to end the session. In a
+cluster, a POST for a room another node hosts gets 307 to the same URL on that node. With a
 join secret set, every request needs ``Authorization: Bearer <join token for that room>``.
 """
 
@@ -14,18 +15,19 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from ..rtc.conference import SignalingError
+from ..rtc.conference import RoomElsewhere, SignalingError
 from ..rtc.ice_servers import ice_servers_for
 from ..rtc.media_sessions import MediaSession
 from ..rtc.rooms import ROOM_NAME_RULE, is_room_name
 from .api_errors import ApiError, json_errors
 from .join_tokens import JoinRefused, verify_join_token
-from .keys import MEDIA_SESSIONS, SETTINGS
+from .keys import CONFERENCE, MEDIA_SESSIONS, SETTINGS
 
 SDP = "application/sdp"
 SDP_FRAGMENT = "application/trickle-ice-sdpfrag"
 MAX_SDP_BYTES = 64 * 1024
-_STATUS = {"room_full": 409, "unknown_participant": 404, "left": 409, "not_scene_mode": 409}
+_STATUS = {"room_full": 409, "unknown_participant": 404, "left": 409, "not_scene_mode": 409,
+           "placement_unavailable": 503}
 _EXPOSED = "Location, ETag, Link"
 
 
@@ -116,6 +118,8 @@ async def whip_publish(request: web.Request) -> web.Response:
     sessions = request.config_dict[MEDIA_SESSIONS]
     try:
         session, answer = await sessions.start_whip(room, name, probe, _check_sdp(offer))
+    except RoomElsewhere as elsewhere:
+        return _redirect(request, elsewhere.url)
     except SignalingError as error:
         raise _api_error(error) from None
     return _created(request, session, answer)
@@ -126,6 +130,12 @@ async def whep_play(request: web.Request) -> web.Response:
     room = _room(request)
     _authorize(request, room)
     offer = await _read_body(request, SDP)
+    try:
+        elsewhere = await request.config_dict[CONFERENCE].host_elsewhere(room)
+    except SignalingError as error:
+        raise _api_error(error) from None
+    if elsewhere is not None:
+        return _redirect(request, elsewhere)
     sessions = request.config_dict[MEDIA_SESSIONS]
     if request.query.get("view", "participant") == "scene":
         try:
@@ -212,6 +222,13 @@ def _check_sdp(text: str) -> str:
 
 def _api_error(error: SignalingError) -> ApiError:
     return ApiError(_STATUS.get(error.code, 400), error.code, error.detail)
+
+
+def _redirect(request: web.Request, node_url: str) -> web.Response:
+    """307 to the same request on the node hosting the room (RFC 9725, section 4.5: the client repeats
+    its POST, offer and all, there; the session then lives on that node)."""
+    return web.Response(status=307, headers={"Location": node_url + request.path_qs},
+                        text=f"room {request.match_info['room']} is hosted by {node_url}")
 
 
 def _created(request: web.Request, session: MediaSession, answer: str) -> web.Response:

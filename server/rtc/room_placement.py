@@ -1,0 +1,253 @@
+"""Which node hosts each room, when several Backdrop nodes share one Redis.
+
+A room lives on one node (LiveKit's rule): its members' media, scene and recordings are there. The
+first node asked for a room claims it; a node asked for a room another node holds sends the client
+there. Each node reports itself every ``HEARTBEAT_SECONDS`` under a key that lapses after
+``NODE_TTL_SECONDS``; a room held by a node whose report has lapsed (it died) goes to the next node
+asked. Claims are also leases (``ROOM_LEASE_SECONDS``), renewed with the report while the room has
+members, so a claim nobody uses lapses by itself.
+
+``LocalPlacement`` is the single-node default (every room is here); ``RedisPlacement`` the cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Protocol
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+KEY_PREFIX = "backdrop:"
+HEARTBEAT_SECONDS = 2.0
+"""How often a node says it is alive and renews its rooms' leases."""
+NODE_TTL_SECONDS = 6.0
+"""A node not heard from for this long is gone: its rooms may be claimed by others at once."""
+ROOM_LEASE_SECONDS = 15.0
+"""A claim not renewed for this long lapses, even if Redis never learnt that its node died."""
+
+# Claim ``KEYS[1]`` (a room) for ARGV[1] (this node) unless a live node (its key still in Redis)
+# holds it; returns the holder. A room held by a node whose key has lapsed is taken over.
+_CLAIM = """
+local owner = redis.call('GET', KEYS[1])
+if owner and owner ~= ARGV[1] and redis.call('EXISTS', ARGV[3] .. owner) == 1 then
+  return owner
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return ARGV[1]
+"""
+# Renew (ARGV[2] = lease ms) or delete (ARGV[2] = 0) ``KEYS[1]`` only while ARGV[1] holds it.
+_RENEW_OR_RELEASE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if tonumber(ARGV[2]) == 0 then return redis.call('DEL', KEYS[1]) end
+return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+"""
+
+
+class PlacementUnavailable(RuntimeError):
+    """The room directory (Redis) cannot be reached: no room can be placed until it is back."""
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """One node of the cluster as it last reported itself."""
+
+    id: str
+    url: str
+    rooms: list[str]
+    participants: int
+    started_at: float
+    seen_at: float
+
+
+class RoomPlacement(Protocol):
+    """Where rooms live. ``place``/``locate`` return None for this node, else the base URL of the node
+    that hosts the room."""
+
+    node_id: str
+
+    async def start(self, hosted: Callable[[], dict[str, int]]) -> None: ...
+    async def close(self) -> None: ...
+    async def place(self, room: str) -> str | None: ...
+    async def locate(self, room: str) -> str | None: ...
+    async def release(self, room: str) -> None: ...
+    async def nodes(self) -> list[NodeInfo]: ...
+    @property
+    def healthy(self) -> bool: ...
+
+
+class LocalPlacement:
+    """One node: every room is here."""
+
+    node_id = "local"
+
+    def __init__(self) -> None:
+        self._hosted: Callable[[], dict[str, int]] = dict
+
+    async def start(self, hosted: Callable[[], dict[str, int]]) -> None:
+        """Remember what this node hosts, for ``nodes``."""
+        self._hosted = hosted
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+    async def place(self, room: str) -> str | None:
+        return None
+
+    async def locate(self, room: str) -> str | None:
+        return None
+
+    async def release(self, room: str) -> None:
+        """Nothing to release."""
+
+    async def nodes(self) -> list[NodeInfo]:
+        rooms = self._hosted()
+        return [NodeInfo(self.node_id, "", sorted(rooms), sum(rooms.values()), 0.0, time.time())]
+
+    @property
+    def healthy(self) -> bool:
+        return True
+
+
+class RedisPlacement:
+    """The cluster's room directory in Redis: ``backdrop:node:<id>`` (this node's report, expiring
+    unless refreshed) and ``backdrop:room:<name>`` (the id of the node holding the room, a lease)."""
+
+    def __init__(self, redis_url: str, node_url: str, node_id: str | None = None,
+                 heartbeat_seconds: float = HEARTBEAT_SECONDS, node_ttl_seconds: float = NODE_TTL_SECONDS,
+                 room_lease_seconds: float = ROOM_LEASE_SECONDS) -> None:
+        self.node_url = node_url.rstrip("/")
+        self.node_id = node_id or secrets.token_hex(6)
+        self.heartbeat_seconds, self.node_ttl_seconds = heartbeat_seconds, node_ttl_seconds
+        self.room_lease_seconds = room_lease_seconds
+        self._redis = aioredis.from_url(redis_url, decode_responses=True, socket_timeout=2.0,
+                                        socket_connect_timeout=2.0)
+        self._claim = self._redis.register_script(_CLAIM)
+        self._renew_or_release = self._redis.register_script(_RENEW_OR_RELEASE)
+        self._hosted: Callable[[], dict[str, int]] = dict
+        self._claimed: set[str] = set()  # rooms placed here and not released (their members may not be in yet)
+        self._started_at = time.time()
+        self._heartbeat: asyncio.Task | None = None
+        self._healthy = False
+
+    async def start(self, hosted: Callable[[], dict[str, int]]) -> None:
+        """Register this node and keep it registered; ``PlacementUnavailable`` if Redis is not there.
+        ``hosted`` gives the rooms this node hosts now with their member counts."""
+        self._hosted = hosted
+        try:
+            await self._report()
+        except RedisError as error:
+            raise PlacementUnavailable(f"cannot reach Redis: {error}") from None
+        self._healthy = True
+        self._heartbeat = asyncio.ensure_future(self._beat())
+        logger.info("cluster node %s (%s) registered", self.node_id, self.node_url)
+
+    async def close(self) -> None:
+        """Stop the heartbeat and withdraw this node and its rooms, so others may take them at once."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            await asyncio.gather(self._heartbeat, return_exceptions=True)
+        try:
+            for room in self._claimed | set(self._hosted()):
+                await self.release(room)
+            await self._redis.delete(self._node_key(self.node_id))
+        except (RedisError, PlacementUnavailable) as error:
+            logger.warning("could not withdraw node %s from Redis: %s", self.node_id, error)
+        await self._redis.aclose()
+
+    async def place(self, room: str) -> str | None:
+        """Claim ``room`` for this node unless a live node holds it; that node's URL if one does."""
+        try:
+            owner = await self._claim(keys=[self._room_key(room)],
+                                      args=[self.node_id, int(self.room_lease_seconds * 1000), self._node_key("")])
+            if owner == self.node_id:
+                self._claimed.add(room)
+                return None
+            return await self._url_of(owner)
+        except RedisError as error:
+            raise PlacementUnavailable(f"cannot reach Redis: {error}") from None
+
+    async def locate(self, room: str) -> str | None:
+        """The URL of the live node holding ``room`` if it is not this one; None otherwise."""
+        try:
+            owner = await self._redis.get(self._room_key(room))
+            if owner is None or owner == self.node_id:
+                return None
+            return await self._url_of(owner)
+        except RedisError as error:
+            raise PlacementUnavailable(f"cannot reach Redis: {error}") from None
+
+    async def release(self, room: str) -> None:
+        """Give ``room`` up (it emptied here), if this node still holds it."""
+        self._claimed.discard(room)
+        try:
+            await self._renew_or_release(keys=[self._room_key(room)], args=[self.node_id, 0])
+        except RedisError as error:
+            raise PlacementUnavailable(f"cannot reach Redis: {error}") from None
+
+    async def nodes(self) -> list[NodeInfo]:
+        """Every live node, this one included, by id (the others' figures are up to a heartbeat old)."""
+        try:
+            keys = [key async for key in self._redis.scan_iter(match=self._node_key("*"), count=100)]
+            reports = await self._redis.mget(keys) if keys else []
+        except RedisError as error:
+            raise PlacementUnavailable(f"cannot reach Redis: {error}") from None
+        nodes = {node.id: node for node in (NodeInfo(**json.loads(report)) for report in reports if report)}
+        nodes[self.node_id] = self._report_now()  # this node's own figures live, the others' as last reported
+        return sorted(nodes.values(), key=lambda node: node.id)
+
+    @property
+    def healthy(self) -> bool:
+        """Whether the last heartbeat reached Redis."""
+        return self._healthy
+
+    async def _url_of(self, node_id: str) -> str:
+        report = await self._redis.get(self._node_key(node_id))
+        if report is None:  # it lapsed between the claim and now: the next attempt takes the room
+            raise PlacementUnavailable(f"the node holding the room ({node_id}) has just gone; try again")
+        return json.loads(report)["url"]
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_seconds)
+            try:
+                await self._report()
+                if not self._healthy:
+                    logger.info("Redis reachable again: node %s reports in", self.node_id)
+                self._healthy = True
+            except RedisError as error:
+                if self._healthy:
+                    logger.warning("Redis unreachable, rooms cannot be placed: %s", error)
+                self._healthy = False
+
+    def _report_now(self) -> NodeInfo:
+        rooms = self._hosted()
+        return NodeInfo(self.node_id, self.node_url, sorted(rooms), sum(rooms.values()), self._started_at, time.time())
+
+    async def _report(self) -> None:
+        report = self._report_now()
+        await self._redis.set(self._node_key(self.node_id), json.dumps(asdict(report)),
+                              px=int(self.node_ttl_seconds * 1000))
+        for room in report.rooms:
+            renewed = await self._renew_or_release(keys=[self._room_key(room)],
+                                                   args=[self.node_id, int(self.room_lease_seconds * 1000)])
+            if not renewed and await self.place(room) is not None:
+                logger.error("room %s is hosted here but another node holds it in Redis (this node was cut "
+                             "off longer than %.0f s): its members there and here are in two rooms",
+                             room, self.node_ttl_seconds)
+
+    @staticmethod
+    def _node_key(node_id: str) -> str:
+        return f"{KEY_PREFIX}node:{node_id}"
+
+    @staticmethod
+    def _room_key(room: str) -> str:
+        return f"{KEY_PREFIX}room:{room}"

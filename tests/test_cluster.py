@@ -1,0 +1,288 @@
+"""Several nodes share one Redis: each room lives on one node, and the others send its clients there.
+
+A real redis-server runs on loopback; the nodes are real servers (aiohttp, worker pool, aiortc) in
+this process, and the clients real aiortc peers over the signaling WebSocket, WHIP and WHEP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+import pytest
+import redis
+
+from aiortc import RTCPeerConnection, RTCSessionDescription
+
+from server.errors import BackdropError
+from server.loadtest.participant import FrameSourceTrack, SyntheticParticipant
+from server.rtc.peers import close_quietly
+from server.rtc.room_placement import PlacementUnavailable, RedisPlacement
+from server.web.app import check_cluster_settings
+from server.web.join_tokens import issue_join_token
+from tests.server_harness import ServerThread, eventually, free_port
+from tests.test_browser_e2e import CHROMIUM, grab, open_participant, person_footage
+from tests.test_whip_whep import WhepPlayer
+
+ADMIN = {"Authorization": "Bearer cluster-admin"}
+JOIN_SECRET = "one-secret-shared-by-every-node-of-the-cluster"
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path):
+    """A redis-server of its own on a free loopback port, nothing persisted."""
+    executable = shutil.which("redis-server")
+    assert executable, "redis-server is missing: run scripts/setup.sh"
+    port = free_port()
+    process = subprocess.Popen([executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no", "--dir", str(tmp_path)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            assert process.poll() is None and time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    process.terminate()
+    process.wait(10)
+
+
+def node(tmp_path: Path, name: str, redis_url: str, **settings: object) -> ServerThread:
+    port = free_port()
+    return ServerThread(tmp_path / name, workers=1, port=port, redis_url=redis_url,
+                        node_url=f"http://127.0.0.1:{port}", admin_token="cluster-admin", **settings).start()
+
+
+def room_holder(redis_url: str, room: str) -> str | None:
+    return redis.Redis.from_url(redis_url, decode_responses=True).get(f"backdrop:room:{room}")
+
+
+def test_a_room_is_placed_on_the_first_node_asked_and_found_there_by_the_others(redis_url: str) -> None:
+    async def scenario() -> None:
+        a = RedisPlacement(redis_url, "http://a.example:8080/", node_id="a")
+        b = RedisPlacement(redis_url, "http://b.example:8080", node_id="b")
+        a_rooms: dict[str, int] = {}
+        await a.start(lambda: a_rooms)
+        await b.start(dict)
+        try:
+            assert await a.place("standup") is None  # a takes it
+            a_rooms["standup"] = 1
+            assert await b.place("standup") == "http://a.example:8080"
+            assert await b.locate("standup") == "http://a.example:8080"
+            assert await a.locate("standup") is None
+            assert await b.locate("nowhere") is None
+            assert await a.place("standup") is None  # asked again, a keeps it
+            nodes = await b.nodes()
+            assert [(n.id, n.url) for n in nodes] == [("a", "http://a.example:8080"), ("b", "http://b.example:8080")]
+
+            await b.release("standup")  # only the holder may give a room up
+            assert await b.place("standup") == "http://a.example:8080"
+            await a.release("standup")
+            a_rooms.clear()
+            assert await b.place("standup") is None  # emptied on a, so b takes it next
+            assert await a.place("standup") == "http://b.example:8080"
+        finally:
+            await a.close()
+            await b.close()
+        assert room_holder(redis_url, "standup") is None  # a closing node withdraws its rooms
+    asyncio.run(scenario())
+
+
+def test_a_node_keeps_its_rooms_while_alive_and_loses_them_when_it_dies(redis_url: str) -> None:
+    async def scenario() -> None:
+        quick = dict(heartbeat_seconds=0.2, node_ttl_seconds=0.8, room_lease_seconds=1.0)
+        a = RedisPlacement(redis_url, "http://a.example", node_id="a", **quick)
+        b = RedisPlacement(redis_url, "http://b.example", node_id="b", **quick)
+        await a.start(lambda: {"standup": 2})
+        await b.start(dict)
+        try:
+            assert await a.place("standup") is None
+            await asyncio.sleep(2.5)  # more than twice the lease: a's heartbeat renewed it
+            assert await b.place("standup") == "http://a.example"
+            # a dies without a word (its heartbeat stops, nothing is withdrawn).
+            a._heartbeat.cancel()
+            assert await b.place("standup") == "http://a.example"  # still a's right after
+            await asyncio.sleep(1.0)  # a's report lapses
+            assert await b.place("standup") is None  # b takes the room over
+            assert [n.id for n in await b.nodes()] == ["b"]
+        finally:
+            await b.close()
+            await a.close()
+    asyncio.run(scenario())
+
+
+def test_without_redis_a_node_does_not_start_and_says_why(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    placement = RedisPlacement(f"redis://127.0.0.1:{port}/0", "http://a.example")
+    with pytest.raises(PlacementUnavailable, match="cannot reach Redis"):
+        asyncio.run(placement.start(dict))
+    with pytest.raises(BackdropError, match=f"cannot reach Redis.*--redis-url redis://127.0.0.1:{port}/0"):
+        ServerThread(tmp_path / "data", workers=1, redis_url=f"redis://127.0.0.1:{port}/0",
+                     node_url="http://127.0.0.1:1").start()
+
+
+@pytest.mark.parametrize("redis_url, node_url, message", [
+    (None, "http://a.example", "give --redis-url too"),
+    ("redis://127.0.0.1:6379/0", None, "needs --node-url"),
+    ("http://127.0.0.1:6379", "http://a.example", "--redis-url must be"),
+    ("redis://127.0.0.1:6379/0", "a.example:8080", "--node-url must be a base URL"),
+    ("redis://127.0.0.1:6379/0", "http://a.example/call", "--node-url must be a base URL"),
+])
+def test_cluster_settings_that_cannot_work_are_refused(redis_url, node_url, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        check_cluster_settings(redis_url, node_url)
+    check_cluster_settings(None, None)
+    check_cluster_settings("redis://10.0.0.5:6379/0", "https://node-a.example.com")
+
+
+@pytest.mark.slow
+def test_participants_of_one_room_meet_on_its_node_whichever_node_they_ask(tmp_path: Path, redis_url: str,
+                                                                            astronaut: np.ndarray) -> None:
+    nodes = [node(tmp_path, "a", redis_url), node(tmp_path, "b", redis_url)]
+    a, b = nodes
+    frame = np.ascontiguousarray(astronaut[::2, ::2][:240, :320])
+
+    async def scenario() -> None:
+        alice = SyntheticParticipant(a.url, "standup", "alice", FrameSourceTrack(lambda i: frame))
+        bob = SyntheticParticipant(b.url, "standup", "bob", FrameSourceTrack(lambda i: frame))
+        carol = SyntheticParticipant(b.url, "retro", "carol", FrameSourceTrack(lambda i: frame))
+        await alice.join()
+        await bob.join()  # asked b, sent to a
+        await carol.join()  # another room: b takes it
+        try:
+            assert alice.node_url == a.url and bob.node_url == a.url and carol.node_url == b.url
+            assert set(bob.others.values()) == {"alice"}
+            await bob.wait_for_frames("alice", 10)
+            await alice.wait_for_frames("bob", 10)
+            await carol.wait_for_frames("self", 10)
+
+            # WHEP asked of b for a's room: 307 to a, which plays alice's composite.
+            player = WhepPlayer(f"{b.url}/whep/standup?participant=alice")
+            async with aiohttp.ClientSession() as http:
+                async with http.post(f"{b.url}/whep/standup?participant=alice", data="v=0\r\nm=video 9",
+                                     headers={"Content-Type": "application/sdp"}, allow_redirects=False) as response:
+                    assert response.status == 307
+                    assert response.headers["Location"] == f"{a.url}/whep/standup?participant=alice"
+            await player.start()  # aiohttp follows the 307, offer and all
+            assert player.location.startswith(f"{a.url}/whep/standup/")
+            await player.wait_for(10)
+            await player.stop()
+
+            # A WHIP publisher asked of b joins a's room on a (aiohttp follows the 307, offer and all).
+            publisher = RTCPeerConnection()
+            publisher.addTrack(FrameSourceTrack(lambda i: frame))
+            await publisher.setLocalDescription(await publisher.createOffer())
+            async with aiohttp.ClientSession() as http:
+                async with http.post(f"{b.url}/whip/standup?name=dave", data=publisher.localDescription.sdp,
+                                     headers={"Content-Type": "application/sdp"}) as response:
+                    assert response.status == 201, await response.text()
+                    assert response.headers["Location"].startswith(f"{a.url}/whip/standup/")
+                    await publisher.setRemoteDescription(RTCSessionDescription(await response.text(), "answer"))
+            assert await eventually(lambda: "dave" in bob.others.values())
+            await bob.wait_for_frames("dave", 10)
+            await close_quietly(publisher)
+
+            async def nodes_listed_by_b() -> dict[str, dict]:
+                async with aiohttp.ClientSession() as http:
+                    async with http.get(f"{b.url}/api/nodes", headers=ADMIN) as response:
+                        assert response.status == 200
+                        return {n["url"]: n for n in await response.json()}
+            listed = await nodes_listed_by_b()
+            assert listed[b.url]["rooms"] == ["retro"] and listed[b.url]["this"] and not listed[a.url]["this"]
+            assert await eventually(lambda: _equal(nodes_listed_by_b(), a.url, ["standup"], 2), timeout=5)
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"{b.url}/readyz") as response:
+                    assert response.status == 200
+                # What is asked of a live room is asked of its node; b says which one.
+                for method, path, body in (("PATCH", "/api/rooms/standup/participants/alice", {"camera": False}),
+                                           ("PUT", "/api/rooms/standup", {"statistic": "max"}),
+                                           ("POST", "/api/rooms/standup/recordings", {"participant": "alice"})):
+                    async with http.request(method, f"{b.url}{path}", json=body, headers=ADMIN) as response:
+                        refusal = await response.json()
+                        assert (response.status, refusal["error"]) == (409, "room_elsewhere"), refusal
+                        assert f"{a.url}{path}" in refusal["detail"]
+                async with http.patch(f"{a.url}/api/rooms/standup/participants/alice", json={"camera": False},
+                                      headers=ADMIN) as response:
+                    assert response.status == 200
+        finally:
+            for participant in (alice, bob, carol):
+                await participant.leave()
+
+        # The room emptied on a, which gave it up: the next to ask b gets it placed on b.
+        assert await eventually(lambda: room_holder(redis_url, "standup") is None)
+        erin = SyntheticParticipant(b.url, "standup", "erin", FrameSourceTrack(lambda i: frame))
+        await erin.join()
+        try:
+            assert erin.node_url == b.url
+        finally:
+            await erin.leave()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        for server in nodes:
+            server.stop()
+
+
+async def _equal(listing, url: str, rooms: list[str], participants: int) -> bool:
+    node = (await listing).get(url)
+    return node is not None and (node["rooms"], node["participants"]) == (rooms, participants)
+
+
+@pytest.mark.slow
+def test_the_pages_follow_their_room_to_the_node_that_hosts_it(tmp_path: Path, redis_url: str,
+                                                              astronaut: np.ndarray) -> None:
+    """The call page, and the WHEP player page with a join token (which browsers drop on a redirect to
+    another origin), opened on b for a room a hosts."""
+    playwright_api = pytest.importorskip("playwright.async_api")
+    assert Path(CHROMIUM).exists(), "Debian chromium is missing: run scripts/setup.sh"
+    y4m, _ = person_footage(tmp_path)
+    nodes = [node(tmp_path, name, redis_url, join_secret=JOIN_SECRET) for name in ("a", "b")]
+    a, b = nodes
+    frame = np.ascontiguousarray(astronaut[::2, ::2][:240, :320])
+
+    def token(identity: str) -> str:
+        return issue_join_token(JOIN_SECRET, "standup", identity, 600)
+
+    async def scenario() -> None:
+        alice = SyntheticParticipant(a.url, "standup", "alice", FrameSourceTrack(lambda i: frame),
+                                     token=token("alice"))
+        await alice.join()
+        try:
+            async with playwright_api.async_playwright() as playwright:
+                context, page = await open_participant(
+                    playwright, tmp_path / "profile-bob", y4m,
+                    f"{b.url}/?room=standup&name=bob&autojoin=1&token={token('bob')}")
+                try:
+                    await grab(page, "video[data-role=remote][data-participant=alice]")
+                    await grab(page, "video[data-role=self-composite]")
+                    assert await page.get_attribute("[data-role=status]", "data-node") == a.url
+                    assert await page.get_attribute("[data-role=status]", "data-connection") == "connected"
+                    assert {p.name for p in a.conference.participants.values()} == {"alice", "bob"}
+                    assert not b.conference.participants
+                    await alice.wait_for_frames("bob", 10)  # the page publishes to a
+
+                    player = await context.new_page()
+                    await player.goto(f"{b.url}/whep.html?room=standup&participant=alice&token={token('viewer')}")
+                    await grab(player, "video[data-role=whep]")
+                    assert await player.text_content("[data-role=status]") == "connected"
+                    assert a.conference.find("standup", "alice").broadcast.viewers >= 2  # bob and the player
+                finally:
+                    await context.close()
+        finally:
+            await alice.leave()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        for server in nodes:
+            server.stop()
