@@ -108,7 +108,36 @@ async function refreshRooms() {
     }
   }
   $("#rooms-body").replaceChildren(...rows);
+  await refreshNodes();
   await refreshRecordings();
+}
+
+// The cluster's live nodes (this one alone without a cluster); another node's own admin page shows
+// its rooms and recordings.
+async function refreshNodes() {
+  const nodes = await call("GET", "/api/nodes");
+  $("#nodes-body").replaceChildren(...nodes.map((node) => {
+    const row = document.createElement("tr");
+    row.dataset.node = node.id;
+    const address = document.createElement("td");
+    if (node.url && !node.this) {
+      const link = document.createElement("a");
+      link.href = `${node.url}/admin`;
+      link.textContent = node.url;
+      address.append(link);
+    } else {
+      address.textContent = `${node.url || location.origin} (this node)`;
+    }
+    const age = Math.max(0, Date.now() / 1000 - node.seen_at);
+    const cells = [node.id, null, node.rooms.join(", ") || "–", String(node.participants), `${age.toFixed(0)} s ago`];
+    row.replaceChildren(...cells.map((text) => {
+      if (text === null) return address;
+      const td = document.createElement("td");
+      td.textContent = text;
+      return td;
+    }));
+    return row;
+  }));
 }
 
 // A button that runs an API action, then shows the rooms and recordings as they are now.

@@ -69,6 +69,10 @@ def test_admin_page_uploads_assigns_watches_and_deletes(tmp_path: Path, astronau
             await until(lambda: _quality_shown(page, row))
             cells = await page.eval_on_selector_all(f"{row} td", "tds => tds.map(td => td.textContent)")
             assert cells[0] == "studio" and cells[2] == "sunset" and cells[3] == "median"
+            # One node, this one, hosting the studio room with Ada.
+            node_cells = await page.eval_on_selector_all("[data-role=nodes] tbody tr td",
+                                                         "tds => tds.map(td => td.textContent)")
+            assert node_cells[1:4] == [f"{server.url} (this node)", "studio", "1"]
             await page.screenshot(path=str(ARTIFACTS / "admin_page.png"))
 
             await page.click("[data-role=backgrounds] figure.thumb [data-role=delete]")

@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
@@ -21,11 +22,18 @@ import redis
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from server.errors import BackdropError
+from server.imaging.scene_layout import SeatSpec
+from server.storage import redis_stores
+from server.storage.image_intake import ImageRejected
+from server.storage.redis_stores import RedisBackgroundStore, RedisRoomSettingsStore
+from server.storage.room_settings import RoomSettings
 from server.loadtest.participant import FrameSourceTrack, SyntheticParticipant
 from server.rtc.peers import close_quietly
 from server.rtc.room_placement import PlacementUnavailable, RedisPlacement
 from server.web.app import check_cluster_settings
 from server.web.join_tokens import issue_join_token
+from server.web.keys import ADMIN_TOKEN
+from tests import media_files
 from tests.server_harness import ServerThread, eventually, free_port
 from tests.test_browser_e2e import CHROMIUM, grab, open_participant, person_footage
 from tests.test_whip_whep import WhepPlayer
@@ -58,8 +66,9 @@ def redis_url(tmp_path: Path):
 
 def node(tmp_path: Path, name: str, redis_url: str, **settings: object) -> ServerThread:
     port = free_port()
+    settings = {"admin_token": "cluster-admin", **settings}
     return ServerThread(tmp_path / name, workers=1, port=port, redis_url=redis_url,
-                        node_url=f"http://127.0.0.1:{port}", admin_token="cluster-admin", **settings).start()
+                        node_url=f"http://127.0.0.1:{port}", **settings).start()
 
 
 def room_holder(redis_url: str, room: str) -> str | None:
@@ -142,6 +151,58 @@ def test_cluster_settings_that_cannot_work_are_refused(redis_url, node_url, mess
         check_cluster_settings(redis_url, node_url)
     check_cluster_settings(None, None)
     check_cluster_settings("redis://10.0.0.5:6379/0", "https://node-a.example.com")
+
+
+def test_backgrounds_uploaded_on_one_node_are_everyones(tmp_path: Path, redis_url: str) -> None:
+    a = RedisBackgroundStore(redis_stores.connect(redis_url), tmp_path / "a")
+    b = RedisBackgroundStore(redis_stores.connect(redis_url), tmp_path / "b")
+    upload = media_files.encode(media_files.photo(320, 200), "PNG")
+    record = a.add(upload, name="Harbour")
+    assert b.get(record.id) is None  # b has not looked yet
+    changes = b.follow_backgrounds()
+    assert changes is not None and changes.added == {record.id} and not changes.removed
+    assert b.follow_backgrounds() is None  # nothing new since
+    assert b.get(record.id) == record and [r.id for r in b.list()] == [record.id]
+    assert b.image_path(record.id).read_bytes() == a.image_path(record.id).read_bytes()  # fetched once, cached
+    assert len(b.thumbnail(record.id, 64)) > 0
+
+    with pytest.raises(ImageRejected):
+        b.add(media_files.png_bomb())
+    stored = redis.Redis.from_url(redis_url)
+    assert stored.hlen("backdrop:backgrounds") == 1 and len(stored.keys("backdrop:background-image:*")) == 1
+
+    assert b.delete(record.id) and not b.delete(record.id)
+    changes = a.follow_backgrounds()
+    assert changes is not None and changes.removed == {record.id}
+    assert a.get(record.id) is None and not a.image_path(record.id).exists()
+    assert stored.keys("backdrop:background-image:*") == []
+    # A node starting afresh sees what the cluster has, and drops cached images of deleted ones.
+    kept = a.add(upload, name="Kept")
+    stale = tmp_path / "c" / "backgrounds-cache" / f"{record.id}.jpg"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(upload)
+    c = RedisBackgroundStore(redis_stores.connect(redis_url), tmp_path / "c")
+    assert [r.id for r in c.list()] == [kept.id] and not stale.exists()
+
+
+def test_room_settings_and_the_admin_token_are_the_clusters(redis_url: str) -> None:
+    a = RedisRoomSettingsStore(redis_stores.connect(redis_url))
+    b = RedisRoomSettingsStore(redis_stores.connect(redis_url))
+    seats = (SeatSpec(0.1, 0.2, 0.3, 0.4),)
+    chosen = RoomSettings(background_id="0123456789abcdef", statistic="max", mode="scene", layout="seats", seats=seats)
+    a.put("standup", chosen)
+    a.put("retro", RoomSettings(background_id="0123456789abcdef"))
+    assert b.get("standup") == RoomSettings()  # read from memory until b takes the room
+    b.refresh("standup")
+    assert b.get("standup") == chosen
+    assert RedisRoomSettingsStore(redis_stores.connect(redis_url)).get("retro").background_id == "0123456789abcdef"
+    assert sorted(b.forget_background("0123456789abcdef")) == ["retro", "standup"]
+    a.refresh("standup")
+    assert a.get("standup") == replace(chosen, background_id=None)
+
+    client = redis_stores.connect(redis_url)
+    token = redis_stores.shared_admin_token(client)
+    assert len(token) >= 32 and redis_stores.shared_admin_token(redis_stores.connect(redis_url)) == token
 
 
 @pytest.mark.slow
@@ -239,6 +300,63 @@ async def _equal(listing, url: str, rooms: list[str], participants: int) -> bool
 
 
 @pytest.mark.slow
+def test_what_admins_set_on_one_node_holds_on_every_node(tmp_path: Path, redis_url: str,
+                                                          astronaut: np.ndarray) -> None:
+    nodes = [node(tmp_path, name, redis_url, admin_token=None) for name in ("a", "b")]
+    a, b = nodes
+    assert a.app[ADMIN_TOKEN] == b.app[ADMIN_TOKEN]  # none configured: the first node's, shared
+    admin = {"Authorization": f"Bearer {a.app[ADMIN_TOKEN]}"}
+    frame = np.ascontiguousarray(astronaut[::2, ::2][:240, :320])
+    upload = media_files.encode(media_files.photo(640, 360), "PNG")
+
+    def offered(participant: SyntheticParticipant) -> set[str]:
+        return {background["id"] for background in participant.backgrounds}
+
+    async def scenario() -> None:
+        alice = SyntheticParticipant(a.url, "standup", "alice", FrameSourceTrack(lambda i: frame))
+        await alice.join()
+        carol = SyntheticParticipant(a.url, "retro", "carol", FrameSourceTrack(lambda i: frame))
+        try:
+            async with aiohttp.ClientSession() as http:
+                form = aiohttp.FormData()
+                form.add_field("file", upload, filename="harbour.png", content_type="image/png")
+                async with http.post(f"{b.url}/api/backgrounds", data=form, headers=admin) as response:
+                    assert response.status == 201
+                    background = (await response.json())["id"]
+                # Uploaded on b: alice's picker on a offers it, and a serves it.
+                assert await eventually(lambda: background in offered(alice), timeout=10)
+                async with http.get(f"{a.url}/api/backgrounds/{background}/image") as from_a, \
+                        http.get(f"{b.url}/api/backgrounds/{background}/image") as from_b:
+                    assert from_a.status == 200 and await from_a.read() == await from_b.read()
+                # Set on b for a room that is live nowhere; a takes the room and applies them.
+                async with http.put(f"{b.url}/api/rooms/retro", json={"background_id": background, "statistic": "max"},
+                                    headers=admin) as response:
+                    assert response.status == 200
+                await carol.join()
+                assert carol.node_url == a.url and carol.background == background
+                assert a.conference.statistic_of(a.conference.find("retro", "carol")) == "max"
+                await carol.wait_for_frames("self", 10)
+                # Deleted on b: carol, on a, falls back to the default; the room setting goes too.
+                async with http.delete(f"{b.url}/api/backgrounds/{background}", headers=admin) as response:
+                    assert response.status == 204
+                assert await eventually(lambda: carol.background != background and background not in offered(carol),
+                                        timeout=10)
+                assert background not in offered(alice)
+                assert a.conference.room_settings.get("retro").background_id is None
+                async with http.get(f"{a.url}/api/backgrounds/{background}") as response:
+                    assert response.status == 404
+        finally:
+            await alice.leave()
+            await carol.leave()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        for server in nodes:
+            server.stop()
+
+
+@pytest.mark.slow
 def test_the_pages_follow_their_room_to_the_node_that_hosts_it(tmp_path: Path, redis_url: str,
                                                               astronaut: np.ndarray) -> None:
     """The call page, and the WHEP player page with a join token (which browsers drop on a redirect to
@@ -276,6 +394,21 @@ def test_the_pages_follow_their_room_to_the_node_that_hosts_it(tmp_path: Path, r
                     await grab(player, "video[data-role=whep]")
                     assert await player.text_content("[data-role=status]") == "connected"
                     assert a.conference.find("standup", "alice").broadcast.viewers >= 2  # bob and the player
+
+                    # b's admin page lists both nodes, a's with its room and a link to its own page.
+                    admin = await context.new_page()
+                    await admin.goto(f"{b.url}/admin")
+                    await admin.fill("[data-role=admin-token]", "cluster-admin")
+                    await admin.click("[data-role=save-token]")
+                    await admin.wait_for_selector(f"[data-role=nodes] tr[data-node='{a.conference.placement.node_id}']")
+                    row = f"[data-role=nodes] tr[data-node='{a.conference.placement.node_id}']"
+                    assert await admin.get_attribute(f"{row} a", "href") == f"{a.url}/admin"
+
+                    async def rooms_and_participants() -> list[str]:
+                        cells = await admin.eval_on_selector_all(f"{row} td", "tds => tds.map(td => td.textContent)")
+                        return cells[2:4]
+                    assert await eventually(lambda: _listed(rooms_and_participants(), ["standup", "2"]), timeout=10)
+                    assert await admin.eval_on_selector_all("[data-role=nodes] tbody tr", "rows => rows.length") == 2
                 finally:
                     await context.close()
         finally:
@@ -286,3 +419,7 @@ def test_the_pages_follow_their_room_to_the_node_that_hosts_it(tmp_path: Path, r
     finally:
         for server in nodes:
             server.stop()
+
+
+async def _listed(cells, expected: list[str]) -> bool:
+    return await cells == expected

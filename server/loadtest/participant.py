@@ -78,6 +78,7 @@ class SyntheticParticipant:
         self.ice_servers: list[dict] = []  # as the join gave them
         self.on_frame = on_frame  # (stream label, decoded frame, arrival time) for every video frame
         self.background: str | None = None  # the background the server says this participant's composite uses
+        self.backgrounds: list[dict] = []  # the backgrounds the picker offers, as the server last listed them
         self.audio = audio
         self.watch_others, self.keep_images = watch_others, keep_images
         self.id: str | None = None
@@ -258,12 +259,15 @@ class SyntheticParticipant:
                 self.ice_servers = event.get("ice_servers", [])
                 self.others = {p["id"]: p["name"] for p in event["participants"]}
                 self.background = event.get("background")
+                self.backgrounds = event.get("backgrounds", [])
                 self.recording = event.get("recording", [])
                 self._resolve("join", "")
             elif kind == "redirect":
                 self._resolve("join", event["url"])
             elif kind == "background":
                 self.background = event["background"]
+            elif kind == "backgrounds":
+                self.backgrounds = event["backgrounds"]
             elif kind == "publish-answer":
                 self._resolve("self", event["sdp"])
             elif kind == "subscribe-answer":

@@ -99,6 +99,7 @@ class Conference:
             elsewhere = await self._placed(self.placement.place, room)
             if elsewhere is not None:
                 raise RoomElsewhere(room, elsewhere)
+            await asyncio.to_thread(self.room_settings.refresh, room)  # another node may have set them
         if len(self.members(room)) >= self.settings.max_participants_per_room:
             raise SignalingError("room_full", f"room {room} already has {self.settings.max_participants_per_room} participants")
         participant = Participant(uuid.uuid4().hex[:12], name.strip(), room, bool(probe), send_event, self.pool,

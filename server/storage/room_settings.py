@@ -1,5 +1,5 @@
 """Per-room settings an admin assigns (background, statistic, probing, shared-scene mode and layout):
-kept in SQLite, read from memory."""
+kept in SQLite (a cluster's in Redis: ``redis_stores``), read from memory."""
 
 from __future__ import annotations
 
@@ -63,6 +63,24 @@ class RoomSettingsStore:
         for room in rooms:
             self.put(room, replace(self._settings[room], background_id=None))
         return rooms
+
+    def refresh(self, room: str) -> None:
+        """Read the room's settings again where another node may have changed them (here no other node
+        writes: nothing to do)."""
+
+
+def settings_as_json(settings: RoomSettings) -> str:
+    """The settings as one JSON object (the field names of ``RoomSettings``)."""
+    fields = {**vars(settings), "seats": None if settings.seats is None else [vars(seat) for seat in settings.seats]}
+    return json.dumps(fields)
+
+
+def settings_from_json(text: str) -> RoomSettings:
+    """``settings_as_json``'s inverse; fields it does not know are ignored, missing ones take defaults."""
+    fields = {key: value for key, value in json.loads(text).items() if key in RoomSettings.__dataclass_fields__}
+    if fields.get("seats") is not None:
+        fields["seats"] = tuple(SeatSpec(**seat) for seat in fields["seats"])
+    return RoomSettings(**fields)
 
 
 def _from_row(row) -> RoomSettings:

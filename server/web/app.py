@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
+from redis import RedisError
 
 from ..errors import BackdropError
 from ..pipeline.pool import WorkerPool
@@ -18,7 +19,9 @@ from ..rtc.media_sessions import MediaSessions
 from ..rtc.nat import bind_ice_sockets_within, check_public_addresses
 from ..rtc.recordings import Recordings
 from ..rtc.rooms import InMemoryRoomDirectory
+from ..rtc.shared_backgrounds import follow_shared_backgrounds
 from ..settings import Settings
+from ..storage import redis_stores
 from ..storage.background_store import BackgroundStore
 from ..storage.catalog import BackgroundCatalog
 from ..storage.database import Database
@@ -81,14 +84,26 @@ def create_app(settings: Settings) -> web.Application:
 async def _storage(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app[ADMIN_TOKEN] = resolve_admin_token(settings)
     if settings.join_secret and len(settings.join_secret.encode()) < 32:
         logger.warning("the join secret is shorter than 32 bytes: HS256 tokens signed with it are easier to forge")
-    database = Database(settings.data_dir / DATABASE_FILE_NAME)
     limits = IntakeLimits(max_bytes=settings.max_upload_bytes, max_pixels=settings.max_upload_pixels)
+    app[UPLOAD_SLOTS] = asyncio.Semaphore(UPLOADS_DECODED_AT_ONCE)
+    if settings.redis_url:  # a cluster: what admins set is shared through Redis
+        try:
+            client = await asyncio.to_thread(redis_stores.connect, settings.redis_url)
+            app[ADMIN_TOKEN] = settings.admin_token or await asyncio.to_thread(redis_stores.shared_admin_token, client)
+            app[BACKGROUND_STORE] = await asyncio.to_thread(redis_stores.RedisBackgroundStore, client,
+                                                            settings.data_dir, limits)
+            app[ROOM_SETTINGS] = await asyncio.to_thread(redis_stores.RedisRoomSettingsStore, client)
+        except RedisError as error:
+            raise BackdropError(f"cannot reach Redis: {error} (--redis-url {settings.redis_url})") from None
+        yield
+        client.close()
+        return
+    app[ADMIN_TOKEN] = resolve_admin_token(settings)
+    database = Database(settings.data_dir / DATABASE_FILE_NAME)
     app[BACKGROUND_STORE] = BackgroundStore(settings.data_dir, database, limits)
     app[ROOM_SETTINGS] = RoomSettingsStore(database)
-    app[UPLOAD_SLOTS] = asyncio.Semaphore(UPLOADS_DECODED_AT_ONCE)
     yield
     database.close()
 
@@ -122,6 +137,9 @@ async def _conference(app: web.Application) -> AsyncIterator[None]:
     except PlacementUnavailable as error:
         raise BackdropError(f"{error} (--redis-url {settings.redis_url})") from None
     conference.start()
+    store = app[BACKGROUND_STORE]
+    following = (asyncio.ensure_future(follow_shared_backgrounds(store, conference))
+                 if isinstance(store, redis_stores.RedisBackgroundStore) else None)
     app[METRICS].start()
     app[CONFERENCE] = conference
     sessions = MediaSessions(conference, media_timeout=app[SETTINGS].whip_media_timeout)
@@ -132,6 +150,9 @@ async def _conference(app: web.Application) -> AsyncIterator[None]:
     await recordings.close()
     await sessions.close()
     await app[METRICS].stop()
+    if following is not None:
+        following.cancel()
+        await asyncio.gather(following, return_exceptions=True)
     await conference.close()
     await placement.close()
 

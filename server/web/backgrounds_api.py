@@ -64,7 +64,7 @@ async def get_background_image(request: web.Request) -> web.StreamResponse:
     width_text = request.query.get("width")
     if width_text is None:
         try:
-            body = await asyncio.to_thread(store.image_path(record.id).read_bytes)
+            body = await asyncio.to_thread(lambda: store.image_path(record.id).read_bytes())
         except FileNotFoundError:
             raise _not_found(record.id) from None
         return web.Response(body=body, content_type="image/jpeg", headers=_IMMUTABLE)
