@@ -200,13 +200,15 @@ async function onMessage(event) {
       break;
     }
     case "redirect":
-      // A cluster: the room is hosted by another node; join there (the camera stays open). A failed
-      // connection starts again from this page's own node, which knows where the room is by then.
+      // A cluster: the room is hosted by another node (the answer to our join, or mid-call when the
+      // room moved); join there, the camera open. A failed connection starts again from this page's
+      // own node, which knows where the room is by then.
       state.redirects = (state.redirects || 0) + 1;
       if (state.redirects > 3) { endCall("could not join: the cluster kept redirecting"); break; }
       state.call.node = message.url;
       state.ws = null;
       event.target.close();
+      closeConnections();
       connect();
       break;
     case "left":

@@ -129,6 +129,35 @@ def test_a_node_keeps_its_rooms_while_alive_and_loses_them_when_it_dies(redis_ur
     asyncio.run(scenario())
 
 
+def test_a_node_cut_off_long_enough_to_lose_a_room_is_told_where_it_went(redis_url: str) -> None:
+    async def scenario() -> None:
+        quick = dict(heartbeat_seconds=0.2, node_ttl_seconds=0.8, room_lease_seconds=1.0)
+        a = RedisPlacement(redis_url, "http://a.example", node_id="a", **quick)
+        b = RedisPlacement(redis_url, "http://b.example", node_id="b", **quick)
+        lost: list[tuple[str, str]] = []
+        hosted = {"standup": 2, "retro": 1}
+
+        async def on_lost(room: str, url: str) -> None:  # as the conference does: its members leave
+            lost.append((room, url))
+            hosted.pop(room)
+        await a.start(lambda: dict(hosted), on_lost)
+        await b.start(dict)
+        try:
+            assert await a.place("standup") is None and await a.place("retro") is None
+            # While a was cut off, its report lapsed and b took standup (retro's claim merely lapsed).
+            client = redis.Redis.from_url(redis_url)
+            client.set("backdrop:room:standup", "b")
+            client.delete("backdrop:room:retro")
+            assert await eventually(lambda: lost, timeout=3)
+            await asyncio.sleep(0.5)
+            assert lost == [("standup", "http://b.example")]
+            assert room_holder(redis_url, "retro") == "a"  # a lapsed claim is simply taken again
+        finally:
+            await a.close()
+            await b.close()
+    asyncio.run(scenario())
+
+
 def test_without_redis_a_node_does_not_start_and_says_why(tmp_path: Path) -> None:
     port = free_port()  # nothing listens there
     placement = RedisPlacement(f"redis://127.0.0.1:{port}/0", "http://a.example")
@@ -423,3 +452,53 @@ def test_the_pages_follow_their_room_to_the_node_that_hosts_it(tmp_path: Path, r
 
 async def _listed(cells, expected: list[str]) -> bool:
     return await cells == expected
+
+
+@pytest.mark.slow
+def test_the_call_page_follows_its_room_when_the_room_moves_or_its_node_stops(tmp_path: Path, redis_url: str,
+                                                                             astronaut: np.ndarray) -> None:
+    playwright_api = pytest.importorskip("playwright.async_api")
+    assert Path(CHROMIUM).exists(), "Debian chromium is missing: run scripts/setup.sh"
+    y4m, _ = person_footage(tmp_path)
+    nodes = [node(tmp_path, name, redis_url) for name in ("a", "b")]
+    a, b = nodes
+    frame = np.ascontiguousarray(astronaut[::2, ::2][:240, :320])
+    node_of_the_call = "() => document.querySelector('[data-role=status]').dataset.node"
+
+    async def scenario() -> None:
+        alice = SyntheticParticipant(a.url, "standup", "alice", FrameSourceTrack(lambda i: frame))
+        await alice.join()
+        async with playwright_api.async_playwright() as playwright:
+            context, page = await open_participant(playwright, tmp_path / "profile-bob", y4m,
+                                                   f"{a.url}/?room=standup&name=bob&autojoin=1")
+            try:
+                await grab(page, "video[data-role=remote][data-participant=alice]")
+                assert await page.evaluate(node_of_the_call) == a.url
+
+                # a was cut off from Redis long enough for b to take the room: a sends its members to b.
+                redis.Redis.from_url(redis_url).set("backdrop:room:standup", b.conference.placement.node_id)
+                assert await eventually(lambda: _equal_now(page.evaluate(node_of_the_call), b.url), timeout=15)
+                assert await eventually(lambda: {p.name for p in b.conference.participants.values()} == {"bob"})
+                assert not a.conference.members("standup")  # alice was sent away too (she does not follow)
+                await grab(page, "video[data-role=self-composite]")
+
+                # b stops: the page starts again from its own node, a, which now places the room itself.
+                nodes.remove(b)
+                b.stop()
+                assert await eventually(lambda: _equal_now(page.evaluate(node_of_the_call), a.url), timeout=30)
+                assert await eventually(lambda: {p.name for p in a.conference.participants.values()} >= {"bob"},
+                                        timeout=15)
+                await grab(page, "video[data-role=self-composite]")
+            finally:
+                await context.close()
+        await alice.leave()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        for server in nodes:
+            server.stop()
+
+
+async def _equal_now(value, expected) -> bool:
+    return await value == expected

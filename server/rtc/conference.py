@@ -218,6 +218,13 @@ class Conference:
             return None
         return await self._placed(self.placement.locate, room)
 
+    async def room_moved(self, room: str, url: str) -> None:
+        """Another node holds ``room`` now (this node was cut off from the cluster): its members here
+        are told to join it there (``redirect``) and leave, so the room meets again in one place."""
+        for participant in self.members(room):
+            await participant.send_event({"type": "redirect", "room": room, "url": url})
+            await self.leave(participant)
+
     def hosted_rooms(self) -> dict[str, int]:
         """The rooms this node hosts, with their member counts."""
         return {state.name: len(state.members) for state in self.directory.rooms()}

@@ -17,7 +17,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
@@ -68,13 +68,18 @@ class NodeInfo:
     seen_at: float
 
 
+RoomLost = Callable[[str, str], Awaitable[None]]
+"""Called with (room, URL of the node now holding it) when this node finds another node took a room it
+hosts (it was cut off from Redis long enough for its report to lapse)."""
+
+
 class RoomPlacement(Protocol):
     """Where rooms live. ``place``/``locate`` return None for this node, else the base URL of the node
     that hosts the room."""
 
     node_id: str
 
-    async def start(self, hosted: Callable[[], dict[str, int]]) -> None: ...
+    async def start(self, hosted: Callable[[], dict[str, int]], on_lost: RoomLost | None = None) -> None: ...
     async def close(self) -> None: ...
     async def place(self, room: str) -> str | None: ...
     async def locate(self, room: str) -> str | None: ...
@@ -92,8 +97,8 @@ class LocalPlacement:
     def __init__(self) -> None:
         self._hosted: Callable[[], dict[str, int]] = dict
 
-    async def start(self, hosted: Callable[[], dict[str, int]]) -> None:
-        """Remember what this node hosts, for ``nodes``."""
+    async def start(self, hosted: Callable[[], dict[str, int]], on_lost: RoomLost | None = None) -> None:
+        """Remember what this node hosts, for ``nodes`` (no other node can take a room)."""
         self._hosted = hosted
 
     async def close(self) -> None:
@@ -137,11 +142,14 @@ class RedisPlacement:
         self._started_at = time.time()
         self._heartbeat: asyncio.Task | None = None
         self._healthy = False
+        self._on_lost: RoomLost | None = None
 
-    async def start(self, hosted: Callable[[], dict[str, int]]) -> None:
+    async def start(self, hosted: Callable[[], dict[str, int]], on_lost: RoomLost | None = None) -> None:
         """Register this node and keep it registered; ``PlacementUnavailable`` if Redis is not there.
-        ``hosted`` gives the rooms this node hosts now with their member counts."""
+        ``hosted`` gives the rooms this node hosts now with their member counts; ``on_lost`` is told
+        of a hosted room another node has taken meanwhile."""
         self._hosted = hosted
+        self._on_lost = on_lost
         try:
             await self._report()
         except RedisError as error:
@@ -239,10 +247,18 @@ class RedisPlacement:
         for room in report.rooms:
             renewed = await self._renew_or_release(keys=[self._room_key(room)],
                                                    args=[self.node_id, int(self.room_lease_seconds * 1000)])
-            if not renewed and await self.place(room) is not None:
-                logger.error("room %s is hosted here but another node holds it in Redis (this node was cut "
-                             "off longer than %.0f s): its members there and here are in two rooms",
-                             room, self.node_ttl_seconds)
+            if renewed:
+                continue
+            holder = await self.place(room)  # the claim lapsed: take it again, unless another node has it
+            if holder is None:
+                continue
+            logger.warning("room %s, hosted here, was taken by the node at %s while this node was cut off "
+                           "from Redis: its members here are sent there", room, holder)
+            if self._on_lost is not None:
+                try:
+                    await self._on_lost(room, holder)
+                except Exception:
+                    logger.exception("sending room %s's members to %s failed", room, holder)
 
     @staticmethod
     def _node_key(node_id: str) -> str:

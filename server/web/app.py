@@ -133,7 +133,7 @@ async def _conference(app: web.Application) -> AsyncIterator[None]:
     conference = Conference(settings, app[POOL], InMemoryRoomDirectory(), BackgroundCatalog(app[BACKGROUND_STORE]),
                             app[ROOM_SETTINGS], app[METRICS], placement)
     try:
-        await placement.start(conference.hosted_rooms)
+        await placement.start(conference.hosted_rooms, conference.room_moved)
     except PlacementUnavailable as error:
         raise BackdropError(f"{error} (--redis-url {settings.redis_url})") from None
     conference.start()
