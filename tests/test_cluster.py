@@ -292,6 +292,10 @@ def test_participants_of_one_room_meet_on_its_node_whichever_node_they_ask(tmp_p
             async with aiohttp.ClientSession() as http:
                 async with http.get(f"{b.url}/readyz") as response:
                     assert response.status == 200
+                async with http.get(f"{b.url}/metrics") as response:
+                    exposition = await response.text()
+                assert "backdrop_joins_redirected_total 2.0" in exposition  # bob and dave
+                assert "backdrop_cluster_redis_up 1.0" in exposition
                 # What is asked of a live room is asked of its node; b says which one.
                 for method, path, body in (("PATCH", "/api/rooms/standup/participants/alice", {"camera": False}),
                                            ("PUT", "/api/rooms/standup", {"statistic": "max"}),
@@ -480,6 +484,7 @@ def test_the_call_page_follows_its_room_when_the_room_moves_or_its_node_stops(tm
                 assert await eventually(lambda: _equal_now(page.evaluate(node_of_the_call), b.url), timeout=15)
                 assert await eventually(lambda: {p.name for p in b.conference.participants.values()} == {"bob"})
                 assert not a.conference.members("standup")  # alice was sent away too (she does not follow)
+                assert a.conference.rooms_moved == 1
                 await grab(page, "video[data-role=self-composite]")
 
                 # b stops: the page starts again from its own node, a, which now places the room itself.

@@ -66,6 +66,8 @@ class Conference:
                  observer: StreamObserver | None = None, placement: RoomPlacement | None = None) -> None:
         self.settings, self.pool, self.directory, self.backgrounds = settings, pool, directory, backgrounds
         self.placement: RoomPlacement = placement or LocalPlacement()
+        self.joins_redirected = 0  # joins sent to the node hosting their room (a cluster)
+        self.rooms_moved = 0  # rooms whose members were sent to another node that took the room
         self.room_settings = room_settings
         self.observer = observer
         self.participants: dict[str, Participant] = {}
@@ -98,6 +100,7 @@ class Conference:
         if not self.members(room):  # not hosted here yet: claim it, unless another node hosts it
             elsewhere = await self._placed(self.placement.place, room)
             if elsewhere is not None:
+                self.joins_redirected += 1
                 raise RoomElsewhere(room, elsewhere)
             await asyncio.to_thread(self.room_settings.refresh, room)  # another node may have set them
         if len(self.members(room)) >= self.settings.max_participants_per_room:
@@ -221,6 +224,7 @@ class Conference:
     async def room_moved(self, room: str, url: str) -> None:
         """Another node holds ``room`` now (this node was cut off from the cluster): its members here
         are told to join it there (``redirect``) and leave, so the room meets again in one place."""
+        self.rooms_moved += 1
         for participant in self.members(room):
             await participant.send_event({"type": "redirect", "room": room, "url": url})
             await self.leave(participant)

@@ -108,6 +108,13 @@ class _LiveCollector:
         yield _gauge("backdrop_scenes", "Rooms composing a shared scene", len(scenes))
         yield _gauge("backdrop_speaking_participants", "Participants speaking now (voice activity)",
                      sum(p.speaking for p in participants))
+        if conference is not None:
+            yield _gauge("backdrop_cluster_redis_up", "Whether the cluster's Redis answered this node's last "
+                         "report (1 without a cluster)", float(conference.placement.healthy))
+            yield _counter("backdrop_joins_redirected", "Joins sent to the node hosting their room (a cluster)",
+                           conference.joins_redirected)
+            yield _counter("backdrop_rooms_moved", "Rooms whose members were sent to another node that took the "
+                           "room while this one was cut off from Redis", conference.rooms_moved)
         recordings = metrics.recordings()
         yield _gauge("backdrop_recordings_active", "Recordings being written",
                      recordings.active_count if recordings else 0)
