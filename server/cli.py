@@ -68,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=_serve)
 
     load = commands.add_parser("loadtest", help="drive a running server with synthetic participants")
-    load.add_argument("--url", required=True, help="the server, e.g. http://127.0.0.1:8080 (nothing else is contacted)")
+    load.add_argument("--url", required=True, action="append",
+                      help="the server, e.g. http://127.0.0.1:8080 (nothing else is contacted); repeat it to enter "
+                      "a cluster through several nodes in turn (and the nodes they send participants to)")
     load.add_argument("--rooms", type=int, default=1, help="rooms (participants are spread over them)")
     load.add_argument("--participants", type=int, default=2, help="participants in total")
     load.add_argument("--duration", type=float, default=30.0, help="seconds to run (then it stops by itself)")
@@ -259,8 +261,9 @@ def _loadtest(args: argparse.Namespace) -> int:
         raise BackdropError("--resolution must be WIDTHxHEIGHT and --bitrate a rate such as 300k") from None
     secret = os.environ.get("BACKDROP_JOIN_SECRET")
     token_for = (lambda room, name: issue_join_token(secret, room, name, int(args.duration) + 600)) if secret else None
-    config = LoadtestConfig(args.url, args.rooms, args.participants, args.duration, width, height, args.fps, bitrate,
-                            args.footage, token_for=token_for, relay_only=args.relay_only)
+    config = LoadtestConfig(args.url[0], args.rooms, args.participants, args.duration, width, height, args.fps,
+                            bitrate, args.footage, token_for=token_for, relay_only=args.relay_only,
+                            more_urls=tuple(args.url[1:]))
     logging.getLogger().setLevel(logging.WARNING)
     summary = asyncio.run(Loadtest(config, terminal_progress).run())
     print(file=sys.stderr)

@@ -7,6 +7,7 @@ this process, and the clients real aiortc peers over the signaling WebSocket, WH
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import socket
 import subprocess
@@ -21,6 +22,7 @@ import redis
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
+from server.cli import main as cli_main
 from server.errors import BackdropError
 from server.imaging.scene_layout import SeatSpec
 from server.storage import redis_stores
@@ -330,6 +332,28 @@ def test_participants_of_one_room_meet_on_its_node_whichever_node_they_ask(tmp_p
 async def _equal(listing, url: str, rooms: list[str], participants: int) -> bool:
     node = (await listing).get(url)
     return node is not None and (node["rooms"], node["participants"]) == (rooms, participants)
+
+
+@pytest.mark.slow
+def test_a_load_test_enters_a_cluster_through_every_node(tmp_path: Path, redis_url: str) -> None:
+    nodes = [node(tmp_path, name, redis_url) for name in ("a", "b")]
+    a, b = nodes
+    try:
+        summary_path = tmp_path / "summary.json"
+        status = cli_main(["loadtest", "--url", a.url, "--url", b.url, "--rooms", "1", "--participants", "2",
+                           "--duration", "6", "--json", str(summary_path)])
+        assert status == 0
+        summary = json.loads(summary_path.read_text())
+        totals = summary["totals"]
+        # p000 entered through a, which took the room; p001 entered through b and was sent to a.
+        assert totals["participants_per_node"] == {a.url: 2} and totals["joins_redirected"] == 1
+        assert [p["node"] for p in summary["participants"]] == [a.url, a.url]
+        assert totals["streams"] == 4 and totals["fps_min"] > 10
+        assert totals["server_cpu_pct_mean"] is not None
+        assert not a.conference.participants and not b.conference.participants
+    finally:
+        for server in nodes:
+            server.stop()
 
 
 @pytest.mark.slow

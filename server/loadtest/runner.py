@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
@@ -55,10 +55,14 @@ class LoadtestConfig:
     """Makes a join token for (room, identity) when the server needs one."""
     relay_only: bool = False
     """Connect only through the TURN servers the server hands out (to load a TURN deployment)."""
+    more_urls: tuple[str, ...] = ()
+    """Further nodes of a cluster: participants enter through ``url`` and these in turn (each is sent on
+    to its room's node)."""
 
     def __post_init__(self) -> None:
-        if urlsplit(self.url).scheme not in ("http", "https"):
-            raise ValueError(f"--url must be an http(s) URL, got {self.url!r}")
+        for url in (self.url, *self.more_urls):
+            if urlsplit(url).scheme not in ("http", "https"):
+                raise ValueError(f"--url must be an http(s) URL, got {url!r}")
         if not 1 <= self.participants <= 250 or not 1 <= self.rooms <= self.participants:
             raise ValueError("need 1-250 participants and 1 <= rooms <= participants")
         if self.width < 640 or self.height < 480:
@@ -145,7 +149,8 @@ class Loadtest:
         track = StampedLoopTrack(packets, config.fps)
         self.tracks[sender_id], self.names[sender_id] = track, name
         token = config.token_for(room, name) if config.token_for else None
-        participant = SyntheticParticipant(config.url, room, name, track, probe=config.probe, keep_images=False,
+        entries = (config.url, *config.more_urls)
+        participant = SyntheticParticipant(entries[index % len(entries)], room, name, track, probe=config.probe, keep_images=False,
                                            token=token, relay_only=config.relay_only, on_frame=lambda label, frame, now: self._on_frame(
                                                name, label, frame, now))
         self.participants.append(participant)
@@ -185,7 +190,7 @@ class Loadtest:
         async with aiohttp.ClientSession() as http:
             while True:
                 await asyncio.sleep(1.0)
-                server = await _server_cpu(http, self.config.url)
+                server = await _cluster_cpu(http, self._nodes())
                 generator, now = _own_cpu(), time.monotonic()
                 elapsed = now - last_time
                 server_pct = (None if server is None or last_server is None
@@ -193,6 +198,11 @@ class Loadtest:
                 self.samples.append(Sample(round(now - self.started, 2), server_pct,
                                            100.0 * (generator - last_generator) / elapsed))
                 last_server, last_generator, last_time = server, generator, now
+
+    def _nodes(self) -> list[str]:
+        """The nodes asked and the nodes the participants ended on (one without a cluster)."""
+        ended_on = {p.node_url for p in self.participants if p.node_url}
+        return sorted({self.config.url.rstrip("/"), *(u.rstrip("/") for u in self.config.more_urls), *ended_on})
 
     def _report_progress(self) -> None:
         if self.progress is None:
@@ -232,14 +242,18 @@ class Loadtest:
             "join_ms": _stats(list(self.join_ms.values())),
             "first_frame_ms": _stats([v for v in self.first_frame_ms.values() if v is not None]),
             "server_cpu_pct_mean": round(float(np.mean(server_cpu)), 1) if server_cpu else None,
+            "participants_per_node": dict(Counter(p.node_url for p in self.participants if p.node_url)),
+            "joins_redirected": sum(p.node_url != p.url for p in self.participants if p.node_url),
             "generator_cpu_pct_mean": round(float(np.mean([s.generator_cpu for s in self.samples])), 1)
             if self.samples else None,
         }
         config = {k: v for k, v in asdict(self.config).items() if k != "token_for"}
+        node_of = {p.name: p.node_url for p in self.participants}
         return {"config": config, "streams": streams, "totals": totals,
                 "participants": [{"name": n, "join_ms": round(self.join_ms.get(n, 0.0), 1),
                                   "first_frame_ms": None if self.first_frame_ms.get(n) is None
-                                  else round(self.first_frame_ms[n], 1)} for n in self.names.values()],
+                                  else round(self.first_frame_ms[n], 1), "node": node_of.get(n)}
+                                 for n in self.names.values()],
                 "timeline": {"samples": [asdict(s) for s in self.samples],
                              "fps": {f"{r.sender}->{r.receiver}": dict(sorted(r.per_second.items()))
                                      for r in self.streams.values()}},
@@ -262,6 +276,9 @@ def format_table(summary: dict) -> str:
     lines.append(f"join p50 {t['join_ms']['p50']:.0f} ms; first frame p50 {t['first_frame_ms']['p50']:.0f} ms; "
                  f"server CPU {t['server_cpu_pct_mean']}%, generator CPU {t['generator_cpu_pct_mean']}% "
                  f"(100% = one core); sent {t['bytes_sent'] / 1e6:.1f} MB, received {t['bytes_received'] / 1e6:.1f} MB")
+    if len(t["participants_per_node"]) > 1 or t["joins_redirected"]:
+        spread = ", ".join(f"{url}: {count}" for url, count in sorted(t["participants_per_node"].items()))
+        lines.append(f"participants per node: {spread}; {t['joins_redirected']} joins redirected to their room's node")
     return "\n".join(lines)
 
 
@@ -298,6 +315,12 @@ def _stats(values: list[float]) -> dict:
 def _own_cpu() -> float:
     times = os.times()
     return times.user + times.system
+
+
+async def _cluster_cpu(http: aiohttp.ClientSession, urls: list[str]) -> float | None:
+    """Sum of the nodes' process CPU seconds (None if no node answered)."""
+    seconds = [s for s in await asyncio.gather(*(_server_cpu(http, url) for url in urls)) if s is not None]
+    return sum(seconds) if seconds else None
 
 
 async def _server_cpu(http: aiohttp.ClientSession, url: str) -> float | None:
