@@ -62,6 +62,9 @@ class ServerThread:
         return self
 
     def stop(self) -> None:
+        """Shut the server down (nothing to do if it is stopped already)."""
+        if not self._thread.is_alive():
+            return
         self.call(self._runner.cleanup())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)

@@ -66,11 +66,28 @@ def redis_url(tmp_path: Path):
     process.wait(10)
 
 
-def node(tmp_path: Path, name: str, redis_url: str, **settings: object) -> ServerThread:
-    port = free_port()
-    settings = {"admin_token": "cluster-admin", **settings}
-    return ServerThread(tmp_path / name, workers=1, port=port, redis_url=redis_url,
-                        node_url=f"http://127.0.0.1:{port}", **settings).start()
+@pytest.fixture
+def two_nodes(tmp_path: Path, redis_url: str):
+    """``two_nodes(**settings)`` starts nodes a and b (one worker each, admin token "cluster-admin"
+    unless given) sharing the test's Redis; both are stopped at the end."""
+    started: list[ServerThread] = []
+
+    def start(**settings: object) -> tuple[ServerThread, ServerThread]:
+        for name in ("a", "b"):
+            port = free_port()
+            started.append(ServerThread(tmp_path / name, workers=1, port=port, redis_url=redis_url,
+                                        node_url=f"http://127.0.0.1:{port}",
+                                        **{"admin_token": "cluster-admin", **settings}).start())
+        return started[0], started[1]
+    yield start
+    for server in started:
+        server.stop()
+
+
+def still(astronaut: np.ndarray) -> FrameSourceTrack:
+    """A synthetic participant's camera: a 320x240 still."""
+    frame = np.ascontiguousarray(astronaut[::2, ::2][:240, :320])
+    return FrameSourceTrack(lambda i: frame)
 
 
 def room_holder(redis_url: str, room: str) -> str | None:
@@ -237,16 +254,14 @@ def test_room_settings_and_the_admin_token_are_the_clusters(redis_url: str) -> N
 
 
 @pytest.mark.slow
-def test_participants_of_one_room_meet_on_its_node_whichever_node_they_ask(tmp_path: Path, redis_url: str,
+def test_participants_of_one_room_meet_on_its_node_whichever_node_they_ask(two_nodes, redis_url: str,
                                                                             astronaut: np.ndarray) -> None:
-    nodes = [node(tmp_path, "a", redis_url), node(tmp_path, "b", redis_url)]
-    a, b = nodes
-    frame = np.ascontiguousarray(astronaut[::2, ::2][:240, :320])
+    a, b = two_nodes()
 
     async def scenario() -> None:
-        alice = SyntheticParticipant(a.url, "standup", "alice", FrameSourceTrack(lambda i: frame))
-        bob = SyntheticParticipant(b.url, "standup", "bob", FrameSourceTrack(lambda i: frame))
-        carol = SyntheticParticipant(b.url, "retro", "carol", FrameSourceTrack(lambda i: frame))
+        alice = SyntheticParticipant(a.url, "standup", "alice", still(astronaut))
+        bob = SyntheticParticipant(b.url, "standup", "bob", still(astronaut))
+        carol = SyntheticParticipant(b.url, "retro", "carol", still(astronaut))
         await alice.join()
         await bob.join()  # asked b, sent to a
         await carol.join()  # another room: b takes it
@@ -271,7 +286,7 @@ def test_participants_of_one_room_meet_on_its_node_whichever_node_they_ask(tmp_p
 
             # A WHIP publisher asked of b joins a's room on a (aiohttp follows the 307, offer and all).
             publisher = RTCPeerConnection()
-            publisher.addTrack(FrameSourceTrack(lambda i: frame))
+            publisher.addTrack(still(astronaut))
             await publisher.setLocalDescription(await publisher.createOffer())
             async with aiohttp.ClientSession() as http:
                 async with http.post(f"{b.url}/whip/standup?name=dave", data=publisher.localDescription.sdp,
@@ -315,18 +330,14 @@ def test_participants_of_one_room_meet_on_its_node_whichever_node_they_ask(tmp_p
 
         # The room emptied on a, which gave it up: the next to ask b gets it placed on b.
         assert await eventually(lambda: room_holder(redis_url, "standup") is None)
-        erin = SyntheticParticipant(b.url, "standup", "erin", FrameSourceTrack(lambda i: frame))
+        erin = SyntheticParticipant(b.url, "standup", "erin", still(astronaut))
         await erin.join()
         try:
             assert erin.node_url == b.url
         finally:
             await erin.leave()
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        for server in nodes:
-            server.stop()
+    asyncio.run(scenario())
 
 
 async def _equal(listing, url: str, rooms: list[str], participants: int) -> bool:
@@ -335,44 +346,36 @@ async def _equal(listing, url: str, rooms: list[str], participants: int) -> bool
 
 
 @pytest.mark.slow
-def test_a_load_test_enters_a_cluster_through_every_node(tmp_path: Path, redis_url: str) -> None:
-    nodes = [node(tmp_path, name, redis_url) for name in ("a", "b")]
-    a, b = nodes
-    try:
-        summary_path = tmp_path / "summary.json"
-        status = cli_main(["loadtest", "--url", a.url, "--url", b.url, "--rooms", "1", "--participants", "2",
-                           "--duration", "6", "--json", str(summary_path)])
-        assert status == 0
-        summary = json.loads(summary_path.read_text())
-        totals = summary["totals"]
-        # p000 entered through a, which took the room; p001 entered through b and was sent to a.
-        assert totals["participants_per_node"] == {a.url: 2} and totals["joins_redirected"] == 1
-        assert [p["node"] for p in summary["participants"]] == [a.url, a.url]
-        assert totals["streams"] == 4 and totals["fps_min"] > 10
-        assert totals["server_cpu_pct_mean"] is not None
-        assert not a.conference.participants and not b.conference.participants
-    finally:
-        for server in nodes:
-            server.stop()
+def test_a_load_test_enters_a_cluster_through_every_node(two_nodes, tmp_path: Path) -> None:
+    a, b = two_nodes()
+    summary_path = tmp_path / "summary.json"
+    status = cli_main(["loadtest", "--url", a.url, "--url", b.url, "--rooms", "1", "--participants", "2",
+                       "--duration", "6", "--json", str(summary_path)])
+    assert status == 0
+    summary = json.loads(summary_path.read_text())
+    totals = summary["totals"]
+    # p000 entered through a, which took the room; p001 entered through b and was sent to a.
+    assert totals["participants_per_node"] == {a.url: 2} and totals["joins_redirected"] == 1
+    assert [p["node"] for p in summary["participants"]] == [a.url, a.url]
+    assert totals["streams"] == 4 and totals["fps_min"] > 10
+    assert totals["server_cpu_pct_mean"] is not None
+    assert not a.conference.participants and not b.conference.participants
 
 
 @pytest.mark.slow
-def test_what_admins_set_on_one_node_holds_on_every_node(tmp_path: Path, redis_url: str,
-                                                          astronaut: np.ndarray) -> None:
-    nodes = [node(tmp_path, name, redis_url, admin_token=None) for name in ("a", "b")]
-    a, b = nodes
+def test_what_admins_set_on_one_node_holds_on_every_node(two_nodes, astronaut: np.ndarray) -> None:
+    a, b = two_nodes(admin_token=None)
     assert a.app[ADMIN_TOKEN] == b.app[ADMIN_TOKEN]  # none configured: the first node's, shared
     admin = {"Authorization": f"Bearer {a.app[ADMIN_TOKEN]}"}
-    frame = np.ascontiguousarray(astronaut[::2, ::2][:240, :320])
     upload = media_files.encode(media_files.photo(640, 360), "PNG")
 
     def offered(participant: SyntheticParticipant) -> set[str]:
         return {background["id"] for background in participant.backgrounds}
 
     async def scenario() -> None:
-        alice = SyntheticParticipant(a.url, "standup", "alice", FrameSourceTrack(lambda i: frame))
+        alice = SyntheticParticipant(a.url, "standup", "alice", still(astronaut))
         await alice.join()
-        carol = SyntheticParticipant(a.url, "retro", "carol", FrameSourceTrack(lambda i: frame))
+        carol = SyntheticParticipant(a.url, "retro", "carol", still(astronaut))
         try:
             async with aiohttp.ClientSession() as http:
                 form = aiohttp.FormData()
@@ -406,30 +409,24 @@ def test_what_admins_set_on_one_node_holds_on_every_node(tmp_path: Path, redis_u
             await alice.leave()
             await carol.leave()
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        for server in nodes:
-            server.stop()
+    asyncio.run(scenario())
 
 
 @pytest.mark.slow
-def test_the_pages_follow_their_room_to_the_node_that_hosts_it(tmp_path: Path, redis_url: str,
+def test_the_pages_follow_their_room_to_the_node_that_hosts_it(two_nodes, tmp_path: Path,
                                                               astronaut: np.ndarray) -> None:
     """The call page, and the WHEP player page with a join token (which browsers drop on a redirect to
     another origin), opened on b for a room a hosts."""
     playwright_api = pytest.importorskip("playwright.async_api")
     assert Path(CHROMIUM).exists(), "Debian chromium is missing: run scripts/setup.sh"
     y4m, _ = person_footage(tmp_path)
-    nodes = [node(tmp_path, name, redis_url, join_secret=JOIN_SECRET) for name in ("a", "b")]
-    a, b = nodes
-    frame = np.ascontiguousarray(astronaut[::2, ::2][:240, :320])
+    a, b = two_nodes(join_secret=JOIN_SECRET)
 
     def token(identity: str) -> str:
         return issue_join_token(JOIN_SECRET, "standup", identity, 600)
 
     async def scenario() -> None:
-        alice = SyntheticParticipant(a.url, "standup", "alice", FrameSourceTrack(lambda i: frame),
+        alice = SyntheticParticipant(a.url, "standup", "alice", still(astronaut),
                                      token=token("alice"))
         await alice.join()
         try:
@@ -471,11 +468,7 @@ def test_the_pages_follow_their_room_to_the_node_that_hosts_it(tmp_path: Path, r
         finally:
             await alice.leave()
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        for server in nodes:
-            server.stop()
+    asyncio.run(scenario())
 
 
 async def _listed(cells, expected: list[str]) -> bool:
@@ -483,18 +476,16 @@ async def _listed(cells, expected: list[str]) -> bool:
 
 
 @pytest.mark.slow
-def test_the_call_page_follows_its_room_when_the_room_moves_or_its_node_stops(tmp_path: Path, redis_url: str,
+def test_the_call_page_follows_its_room_when_the_room_moves_or_its_node_stops(two_nodes, tmp_path: Path, redis_url: str,
                                                                              astronaut: np.ndarray) -> None:
     playwright_api = pytest.importorskip("playwright.async_api")
     assert Path(CHROMIUM).exists(), "Debian chromium is missing: run scripts/setup.sh"
     y4m, _ = person_footage(tmp_path)
-    nodes = [node(tmp_path, name, redis_url) for name in ("a", "b")]
-    a, b = nodes
-    frame = np.ascontiguousarray(astronaut[::2, ::2][:240, :320])
+    a, b = two_nodes()
     node_of_the_call = "() => document.querySelector('[data-role=status]').dataset.node"
 
     async def scenario() -> None:
-        alice = SyntheticParticipant(a.url, "standup", "alice", FrameSourceTrack(lambda i: frame))
+        alice = SyntheticParticipant(a.url, "standup", "alice", still(astronaut))
         await alice.join()
         async with playwright_api.async_playwright() as playwright:
             context, page = await open_participant(playwright, tmp_path / "profile-bob", y4m,
@@ -512,7 +503,6 @@ def test_the_call_page_follows_its_room_when_the_room_moves_or_its_node_stops(tm
                 await grab(page, "video[data-role=self-composite]")
 
                 # b stops: the page starts again from its own node, a, which now places the room itself.
-                nodes.remove(b)
                 b.stop()
                 assert await eventually(lambda: _equal_now(page.evaluate(node_of_the_call), a.url), timeout=30)
                 assert await eventually(lambda: {p.name for p in a.conference.participants.values()} >= {"bob"},
@@ -522,11 +512,7 @@ def test_the_call_page_follows_its_room_when_the_room_moves_or_its_node_stops(tm
                 await context.close()
         await alice.leave()
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        for server in nodes:
-            server.stop()
+    asyncio.run(scenario())
 
 
 async def _equal_now(value, expected) -> bool:
