@@ -44,23 +44,28 @@ ADMIN = {"Authorization": "Bearer cluster-admin"}
 JOIN_SECRET = "one-secret-shared-by-every-node-of-the-cluster"
 
 
-@pytest.fixture
-def redis_url(tmp_path: Path):
-    """A redis-server of its own on a free loopback port, nothing persisted."""
+def start_redis(port: int, directory: Path) -> subprocess.Popen:
+    """A redis-server on a loopback port, nothing persisted; returns once it listens."""
     executable = shutil.which("redis-server")
     assert executable, "redis-server is missing: run scripts/setup.sh"
-    port = free_port()
     process = subprocess.Popen([executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no", "--dir", str(tmp_path)],
+                                "--appendonly", "no", "--dir", str(directory)],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 10
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
+            return process
         except OSError:
             assert process.poll() is None and time.monotonic() < deadline, "redis-server did not start"
             time.sleep(0.05)
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path):
+    """A redis-server of the test's own on a free loopback port."""
+    port = free_port()
+    process = start_redis(port, tmp_path)
     yield f"redis://127.0.0.1:{port}/0"
     process.terminate()
     process.wait(10)
@@ -517,3 +522,40 @@ def test_the_call_page_follows_its_room_when_the_room_moves_or_its_node_stops(tw
 
 async def _equal_now(value, expected) -> bool:
     return await value == expected
+
+
+@pytest.mark.slow
+def test_the_call_page_waits_while_the_cluster_cannot_place_its_room(tmp_path: Path) -> None:
+    playwright_api = pytest.importorskip("playwright.async_api")
+    assert Path(CHROMIUM).exists(), "Debian chromium is missing: run scripts/setup.sh"
+    y4m, _ = person_footage(tmp_path)
+    port, node_port = free_port(), free_port()
+    redis_process = start_redis(port, tmp_path)
+    server = ServerThread(tmp_path / "a", workers=1, port=node_port, redis_url=f"redis://127.0.0.1:{port}/0",
+                          node_url=f"http://127.0.0.1:{node_port}")
+    connection = "() => document.querySelector('[data-role=status]').dataset.connection"
+
+    async def scenario() -> None:
+        nonlocal redis_process
+        redis_process.terminate()
+        redis_process.wait(10)
+        assert await eventually(lambda: not server.conference.placement.healthy, timeout=10)
+        async with playwright_api.async_playwright() as playwright:
+            context, page = await open_participant(playwright, tmp_path / "profile-bob", y4m,
+                                                   f"{server.url}/?room=standup&name=bob&autojoin=1")
+            try:
+                assert await eventually(lambda: _equal_now(page.evaluate(connection), "reconnecting"), timeout=10)
+                assert not server.conference.participants
+                redis_process = start_redis(port, tmp_path)  # Redis is back: the page's next attempt joins
+                await grab(page, "video[data-role=self-composite]")
+                assert {p.name for p in server.conference.participants.values()} == {"bob"}
+            finally:
+                await context.close()
+
+    server.start()
+    try:
+        asyncio.run(scenario())
+    finally:
+        server.stop()
+        redis_process.terminate()
+        redis_process.wait(10)
