@@ -15,6 +15,7 @@ import pytest
 
 from server.loadtest.participant import FrameSourceTrack, SyntheticParticipant
 from server.rtc.recorder import vp8_size
+from server.rtc.recordings import Recordings
 from server.storage.recording_store import RecordingStore
 from server.storage.room_settings import RoomSettings
 from server.web.keys import RECORDINGS
@@ -140,3 +141,47 @@ def test_a_recording_cut_short_by_a_restart_is_marked_interrupted(tmp_path: Path
     (again,) = RecordingStore(tmp_path).list()  # the unreadable description is skipped
     assert (again.id, again.state, again.reason, again.bytes) == (running.id, "interrupted", "server_restarted", 104)
     assert RecordingStore(tmp_path).delete(running.id) and not store.media_path(running.id).exists()
+
+
+class FullDiskRecordingStore(RecordingStore):
+    """A recording store whose media files lie on /dev/full, where every write fails as on a full
+    disk (ENOSPC); the descriptions are written normally."""
+
+    def media_path(self, recording_id: str) -> Path:
+        path = self.folder / f"{recording_id}.webm"
+        if not path.is_symlink():
+            path.symlink_to("/dev/full")
+        return path
+
+
+def test_a_recording_that_cannot_be_written_fails_and_the_call_goes_on(tmp_path: Path, astronaut: np.ndarray) -> None:
+    server = ServerThread(tmp_path / "data").start()
+
+    async def on_server(coroutine):
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, server.loop))
+
+    async def scenario() -> None:
+        alice = SyntheticParticipant(server.url, "studio", "alice", FrameSourceTrack(lambda i: np.roll(astronaut, i % 7, 1)),
+                                     watch_others=False)
+        try:
+            await alice.join()
+            await alice.wait_for_frames("self", 10)
+            store = FullDiskRecordingStore(tmp_path / "full")
+            recordings = Recordings(store, server.conference)
+            info = await on_server(recordings.start("studio", "alice"))
+            assert await eventually(lambda: alice.recording == [alice.id])
+            # The first write of the muxer's 32 KB buffer fails: a few seconds of a still at a low bitrate.
+            assert await eventually(lambda: recordings.active_count == 0, timeout=60)
+            assert info.state == "failed" and "No space left on device" in info.reason
+            assert store.get(info.id).state == "failed"  # kept so, for the admin to see
+            assert await eventually(lambda: alice.recording == [])  # the room is told it is no longer recorded
+            before = alice.received["self"].frames
+            await asyncio.sleep(1.0)
+            assert alice.received["self"].frames > before + 10  # the call went on
+        finally:
+            await alice.leave()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        server.stop()

@@ -135,8 +135,10 @@ class Recorder:
             if writer is not None:
                 try:
                     writer.close()
-                except Exception:
+                except Exception as error:  # the last of the file could not be written
                     logger.exception("closing recording %s", self.info.id)
+                    if self.info.state == "recording":
+                        self.info.state, self.info.reason = "failed", f"{type(error).__name__}: {error}"
 
 
 class _WebmWriter:
@@ -144,7 +146,10 @@ class _WebmWriter:
 
     def __init__(self, path: Path, size: tuple[int, int], with_audio: bool, origin: float) -> None:
         self.origin = origin
-        self._container = av.open(str(path), "w", format="webm")
+        # Written through a Python file, so a failing write (a full disk) raises at once; libavformat
+        # writing a path itself only reports it when the file is closed.
+        self._file = open(path, "wb")
+        self._container = av.open(self._file, "w", format="webm")
         self._video = self._container.add_stream("vp8", rate=30)
         self._video.width, self._video.height = size
         self._video.pix_fmt = "yuv420p"
@@ -183,7 +188,10 @@ class _WebmWriter:
                 self._container.mux(packet)
 
     def close(self) -> None:
-        if self._audio is not None:
-            for packet in self._audio.encode(None):
-                self._container.mux(packet)
-        self._container.close()
+        try:
+            if self._audio is not None:
+                for packet in self._audio.encode(None):
+                    self._container.mux(packet)
+            self._container.close()
+        finally:
+            self._file.close()
