@@ -182,6 +182,35 @@ def test_a_node_cut_off_long_enough_to_lose_a_room_is_told_where_it_went(redis_u
     asyncio.run(scenario())
 
 
+def test_a_stopping_node_hands_its_rooms_to_the_least_busy_node(redis_url: str) -> None:
+    async def scenario() -> None:
+        a = RedisPlacement(redis_url, "http://a.example", node_id="a")
+        b = RedisPlacement(redis_url, "http://b.example", node_id="b")
+        c = RedisPlacement(redis_url, "http://c.example", node_id="c")
+        await a.start(lambda: {"standup": 3})
+        await b.start(lambda: {"retro": 4})
+        await c.start(lambda: {"planning": 1, "demo": 1})
+        try:
+            assert await a.place("standup") is None
+            assert await a.hand_over("standup") == "http://c.example"  # 2 participants on c, 4 on b
+            assert room_holder(redis_url, "standup") == "c"
+            assert await c.place("standup") is None  # c takes it when the members arrive
+            assert await a.hand_over("standup") is None  # not a's to give any more
+            assert await b.place("standup") == "http://c.example"
+        finally:
+            for placement in (a, b, c):
+                await placement.close()
+        alone = RedisPlacement(redis_url, "http://d.example", node_id="d")
+        await alone.start(lambda: {"standup": 1})
+        try:
+            assert await alone.place("standup") is None
+            assert await alone.hand_over("standup") is None  # nowhere to go
+            assert room_holder(redis_url, "standup") == "d"
+        finally:
+            await alone.close()
+    asyncio.run(scenario())
+
+
 def test_without_redis_a_node_does_not_start_and_says_why(tmp_path: Path) -> None:
     port = free_port()  # nothing listens there
     placement = RedisPlacement(f"redis://127.0.0.1:{port}/0", "http://a.example")
@@ -493,8 +522,9 @@ def test_the_call_page_follows_its_room_when_the_room_moves_or_its_node_stops(tw
         alice = SyntheticParticipant(a.url, "standup", "alice", still(astronaut))
         await alice.join()
         async with playwright_api.async_playwright() as playwright:
+            # The page is b's, and joins the room on a.
             context, page = await open_participant(playwright, tmp_path / "profile-bob", y4m,
-                                                   f"{a.url}/?room=standup&name=bob&autojoin=1")
+                                                   f"{b.url}/?room=standup&name=bob&autojoin=1")
             try:
                 await grab(page, "video[data-role=remote][data-participant=alice]")
                 assert await page.evaluate(node_of_the_call) == a.url
@@ -507,9 +537,11 @@ def test_the_call_page_follows_its_room_when_the_room_moves_or_its_node_stops(tw
                 assert a.conference.rooms_moved == 1
                 await grab(page, "video[data-role=self-composite]")
 
-                # b stops: the page starts again from its own node, a, which now places the room itself.
+                # b stops (a rolling deploy): it hands the room over to a and sends bob there. (Without
+                # the hand-over the page would start again from its own node, b, which is gone.)
                 b.stop()
-                assert await eventually(lambda: _equal_now(page.evaluate(node_of_the_call), a.url), timeout=30)
+                assert room_holder(redis_url, "standup") == a.conference.placement.node_id
+                assert await eventually(lambda: _equal_now(page.evaluate(node_of_the_call), a.url), timeout=15)
                 assert await eventually(lambda: {p.name for p in a.conference.participants.values()} >= {"bob"},
                                         timeout=15)
                 await grab(page, "video[data-role=self-composite]")

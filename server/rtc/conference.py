@@ -67,7 +67,7 @@ class Conference:
         self.settings, self.pool, self.directory, self.backgrounds = settings, pool, directory, backgrounds
         self.placement: RoomPlacement = placement or LocalPlacement()
         self.joins_redirected = 0  # joins sent to the node hosting their room (a cluster)
-        self.rooms_moved = 0  # rooms whose members were sent to another node that took the room
+        self.rooms_moved = 0  # rooms whose members were sent to another node (handed over, or taken)
         self.room_settings = room_settings
         self.observer = observer
         self.participants: dict[str, Participant] = {}
@@ -222,12 +222,26 @@ class Conference:
         return await self._placed(self.placement.locate, room)
 
     async def room_moved(self, room: str, url: str) -> None:
-        """Another node holds ``room`` now (this node was cut off from the cluster): its members here
-        are told to join it there (``redirect``) and leave, so the room meets again in one place."""
+        """Another node holds ``room`` now (this node was cut off from the cluster, or handed the room
+        over): its members here are told to join it there (``redirect``) and leave, so the room meets
+        again in one place."""
         self.rooms_moved += 1
         for participant in self.members(room):
             await participant.send_event({"type": "redirect", "room": room, "url": url})
             await self.leave(participant)
+
+    async def hand_over_rooms(self) -> None:
+        """This node is stopping: give each room it hosts to another node of the cluster and send the
+        members there (``redirect``), so calls move instead of breaking; nothing without another node."""
+        for room in list(self.hosted_rooms()):
+            try:
+                successor = await self.placement.hand_over(room)
+            except PlacementUnavailable as error:
+                logger.warning("room %s could not be handed over: %s", room, error)
+                continue
+            if successor is not None:
+                logger.info("room %s handed over to %s", room, successor)
+                await self.room_moved(room, successor)
 
     def hosted_rooms(self) -> dict[str, int]:
         """The rooms this node hosts, with their member counts."""

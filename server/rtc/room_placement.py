@@ -44,6 +44,12 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return ARGV[1]
 """
+# Give ``KEYS[1]`` (a room) from ARGV[1] to ARGV[2] for a lease of ARGV[3] ms, only while ARGV[1] holds it.
+_HAND_OVER = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+"""
 # Renew (ARGV[2] = lease ms) or delete (ARGV[2] = 0) ``KEYS[1]`` only while ARGV[1] holds it.
 _RENEW_OR_RELEASE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
@@ -84,6 +90,7 @@ class RoomPlacement(Protocol):
     async def place(self, room: str) -> str | None: ...
     async def locate(self, room: str) -> str | None: ...
     async def release(self, room: str) -> None: ...
+    async def hand_over(self, room: str) -> str | None: ...
     async def nodes(self) -> list[NodeInfo]: ...
     @property
     def healthy(self) -> bool: ...
@@ -113,6 +120,10 @@ class LocalPlacement:
     async def release(self, room: str) -> None:
         """Nothing to release."""
 
+    async def hand_over(self, room: str) -> str | None:
+        """No other node to take it."""
+        return None
+
     async def nodes(self) -> list[NodeInfo]:
         rooms = self._hosted()
         return [NodeInfo(self.node_id, "", sorted(rooms), sum(rooms.values()), 0.0, time.time())]
@@ -137,6 +148,7 @@ class RedisPlacement:
                                         socket_connect_timeout=2.0)
         self._claim = self._redis.register_script(_CLAIM)
         self._renew_or_release = self._redis.register_script(_RENEW_OR_RELEASE)
+        self._hand_over = self._redis.register_script(_HAND_OVER)
         self._hosted: Callable[[], dict[str, int]] = dict
         self._claimed: set[str] = set()  # rooms placed here and not released (their members may not be in yet)
         self._started_at = time.time()
@@ -200,6 +212,21 @@ class RedisPlacement:
             await self._renew_or_release(keys=[self._room_key(room)], args=[self.node_id, 0])
         except RedisError as error:
             raise PlacementUnavailable(f"cannot reach Redis: {error}") from None
+
+    async def hand_over(self, room: str) -> str | None:
+        """Give ``room`` to the live node with the fewest participants (this node is stopping); that
+        node's URL, or None if there is no other node or the room is not this node's to give."""
+        others = [node for node in await self.nodes() if node.id != self.node_id]
+        if not others:
+            return None
+        successor = min(others, key=lambda node: (node.participants, len(node.rooms), node.id))
+        try:
+            given = await self._hand_over(keys=[self._room_key(room)],
+                                          args=[self.node_id, successor.id, int(self.room_lease_seconds * 1000)])
+        except RedisError as error:
+            raise PlacementUnavailable(f"cannot reach Redis: {error}") from None
+        self._claimed.discard(room)
+        return successor.url if given else None
 
     async def nodes(self) -> list[NodeInfo]:
         """Every live node, this one included, by id (the others' figures are up to a heartbeat old)."""

@@ -66,6 +66,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_pipeline)
     app.cleanup_ctx.append(_conference)
+    app.on_shutdown.append(_hand_over_rooms)
     app.add_subapp("/api/", create_api_app())
     app.add_subapp("/whip/", create_whip_app())
     app.add_subapp("/whep/", create_whep_app())
@@ -155,6 +156,14 @@ async def _conference(app: web.Application) -> AsyncIterator[None]:
         await asyncio.gather(following, return_exceptions=True)
     await conference.close()
     await placement.close()
+
+
+async def _hand_over_rooms(app: web.Application) -> None:
+    # Stopping (SIGTERM, a rolling deploy): before connections close, a cluster node moves its calls
+    # to another node. Alone, it has nowhere to send them.
+    conference = app.get(CONFERENCE)
+    if conference is not None:
+        await conference.hand_over_rooms()
 
 
 def check_cluster_settings(redis_url: str | None, node_url: str | None) -> None:

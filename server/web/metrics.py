@@ -113,8 +113,8 @@ class _LiveCollector:
                          "report (1 without a cluster)", float(conference.placement.healthy))
             yield _counter("backdrop_joins_redirected", "Joins sent to the node hosting their room (a cluster)",
                            conference.joins_redirected)
-            yield _counter("backdrop_rooms_moved", "Rooms whose members were sent to another node that took the "
-                           "room while this one was cut off from Redis", conference.rooms_moved)
+            yield _counter("backdrop_rooms_moved", "Rooms whose members were sent to another node (handed over "
+                           "when stopping, or taken while this node was cut off from Redis)", conference.rooms_moved)
         recordings = metrics.recordings()
         yield _gauge("backdrop_recordings_active", "Recordings being written",
                      recordings.active_count if recordings else 0)
