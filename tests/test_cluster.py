@@ -397,6 +397,32 @@ def test_a_load_test_enters_a_cluster_through_every_node(two_nodes, tmp_path: Pa
 
 
 @pytest.mark.slow
+def test_synthetic_participants_follow_their_room_when_its_node_stops(two_nodes, astronaut: np.ndarray) -> None:
+    a, b = two_nodes()
+
+    async def scenario() -> None:
+        alice = SyntheticParticipant(a.url, "standup", "alice", still(astronaut))
+        bob = SyntheticParticipant(a.url, "standup", "bob", still(astronaut))
+        await alice.join()
+        await bob.join()
+        try:
+            await bob.wait_for_frames("alice", 10)
+            before = bob.received["alice"].frames
+            await asyncio.to_thread(a.stop)  # a rolling deploy: a hands standup over to b
+            assert await eventually(lambda: alice.moves == 1 and bob.moves == 1, timeout=10)
+            assert alice.node_url == b.url and bob.node_url == b.url
+            assert await eventually(lambda: {p.name for p in b.conference.participants.values()} == {"alice", "bob"})
+            await bob.wait_for_frames("alice", before + 30, timeout=30)  # alice's composite again, from b
+            await alice.wait_for_frames("self", alice.received["self"].frames + 30, timeout=30)
+            assert not alice.errors and not bob.errors
+        finally:
+            await alice.leave()
+            await bob.leave()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.slow
 def test_what_admins_set_on_one_node_holds_on_every_node(two_nodes, astronaut: np.ndarray) -> None:
     a, b = two_nodes(admin_token=None)
     assert a.app[ADMIN_TOKEN] == b.app[ADMIN_TOKEN]  # none configured: the first node's, shared

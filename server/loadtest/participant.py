@@ -92,6 +92,7 @@ class SyntheticParticipant:
         self.scene_figures: dict = {}  # the scene's live figures from the latest stats
         self.joined_at: float | None = None
         self.node_url: str | None = None  # the node the join ended on (another than url after a redirect)
+        self.moves = 0  # times the room moved to another node mid-call and this participant followed
         self.removed: str | None = None  # the reason the server gave if it removed this participant
         self.media: dict[str, dict] = {}  # participant id -> {"microphone", "camera": on (True) or off, "by"}
         self.speaking: list[tuple[float, str, bool]] = []  # (when, participant id, speaking) as the server said
@@ -105,15 +106,21 @@ class SyntheticParticipant:
 
     async def join(self, timeout: float = 20.0) -> None:
         """Join the room and start publishing (if there is a source). In a cluster, a node that does not
-        host the room redirects the join to the one that does (``node_url`` then names it)."""
+        host the room redirects the join to the one that does (``node_url`` then names it), and a
+        room that moves to another node mid-call is followed there (``moves`` counts it)."""
         self._session = aiohttp.ClientSession()
         started = time.monotonic()
+        await self._join_at(self.url, timeout)
+        self.joined_at = time.monotonic() - started
+        await self._start_media()
+
+    async def _join_at(self, node: str, timeout: float) -> None:
         join: dict[str, object] = {"type": "join", "room": self.room, "probe": self.probe}
         if self.name:
             join["name"] = self.name
         if self.token is not None:
             join["token"] = self.token
-        node = self.url
+        assert self._session is not None
         for _ in range(MAX_REDIRECTS + 1):
             self._ws = await self._session.ws_connect(f"{node}/ws")
             self._reader = asyncio.ensure_future(self._read())
@@ -128,12 +135,29 @@ class SyntheticParticipant:
         else:
             raise RuntimeError(f"more than {MAX_REDIRECTS} redirects joining room {self.room}")
         self.node_url = node
-        self.joined_at = time.monotonic() - started
+
+    async def _start_media(self) -> None:
         if self.source is not None:
             await self._publish()
         if self.watch_others:
             for participant_id, name in list(self.others.items()):
                 await self.subscribe(participant_id, name)
+
+    async def _move(self, url: str) -> None:
+        """The room moved to another node mid-call: drop this node's connections and join there (the
+        streams received keep counting under the same names)."""
+        self.moves += 1
+        connections = list(self._pcs.values())
+        self._pcs.clear()
+        await asyncio.gather(*(close_quietly(pc) for pc in connections))
+        if self._ws is not None:
+            await self._ws.close()
+        try:
+            await self._join_at(url.rstrip("/"), 20.0)
+            await self._start_media()
+        except (aiohttp.ClientError, RuntimeError, TimeoutError) as error:
+            logger.warning("%s could not follow room %s to %s: %s", self.name, self.room, url, error)
+            self.errors.append({"type": "error", "error": "move_failed", "detail": str(error)})
 
     async def subscribe(self, participant_id: str, name: str) -> None:
         """Watch another participant's composite."""
@@ -263,7 +287,10 @@ class SyntheticParticipant:
                 self.recording = event.get("recording", [])
                 self._resolve("join", "")
             elif kind == "redirect":
-                self._resolve("join", event["url"])
+                if "join" in self._answers:
+                    self._resolve("join", event["url"])
+                else:  # mid-call: the room moved to another node
+                    self._tasks.append(asyncio.ensure_future(self._move(event["url"])))
             elif kind == "background":
                 self.background = event["background"]
             elif kind == "backgrounds":

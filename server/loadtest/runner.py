@@ -249,10 +249,12 @@ class Loadtest:
         }
         config = {k: v for k, v in asdict(self.config).items() if k != "token_for"}
         node_of = {p.name: p.node_url for p in self.participants}
+        moves_of = {p.name: p.moves for p in self.participants}
         return {"config": config, "streams": streams, "totals": totals,
                 "participants": [{"name": n, "join_ms": round(self.join_ms.get(n, 0.0), 1),
                                   "first_frame_ms": None if self.first_frame_ms.get(n) is None
-                                  else round(self.first_frame_ms[n], 1), "node": node_of.get(n)}
+                                  else round(self.first_frame_ms[n], 1), "node": node_of.get(n),
+                                  "moves": moves_of.get(n, 0)}
                                  for n in self.names.values()],
                 "timeline": {"samples": [asdict(s) for s in self.samples],
                              "fps": {f"{r.sender}->{r.receiver}": dict(sorted(r.per_second.items()))
