@@ -514,8 +514,8 @@ def test_the_pages_follow_their_room_to_the_node_that_hosts_it(two_nodes, tmp_pa
                     await admin.goto(f"{b.url}/admin")
                     await admin.fill("[data-role=admin-token]", "cluster-admin")
                     await admin.click("[data-role=save-token]")
-                    await admin.wait_for_selector(f"[data-role=nodes] tr[data-node='{a.conference.placement.node_id}']")
-                    row = f"[data-role=nodes] tr[data-node='{a.conference.placement.node_id}']"
+                    await admin.wait_for_selector(f"[data-role=nodes] tr[data-node='{a.conference.hosting.placement.node_id}']")
+                    row = f"[data-role=nodes] tr[data-node='{a.conference.hosting.placement.node_id}']"
                     assert await admin.get_attribute(f"{row} a", "href") == f"{a.url}/admin"
 
                     async def rooms_and_participants() -> list[str]:
@@ -556,17 +556,17 @@ def test_the_call_page_follows_its_room_when_the_room_moves_or_its_node_stops(tw
                 assert await page.evaluate(node_of_the_call) == a.url
 
                 # a was cut off from Redis long enough for b to take the room: a sends its members to b.
-                redis.Redis.from_url(redis_url).set("backdrop:room:standup", b.conference.placement.node_id)
+                redis.Redis.from_url(redis_url).set("backdrop:room:standup", b.conference.hosting.placement.node_id)
                 assert await eventually(lambda: _equal_now(page.evaluate(node_of_the_call), b.url), timeout=15)
                 assert await eventually(lambda: {p.name for p in b.conference.participants.values()} == {"alice", "bob"})
                 assert not a.conference.members("standup") and alice.moves == 1  # alice followed too
-                assert a.conference.rooms_moved == 1
+                assert a.conference.hosting.rooms_moved == 1
                 await grab(page, "video[data-role=self-composite]")
 
                 # b stops (a rolling deploy): it hands the room over to a and sends bob there. (Without
                 # the hand-over the page would start again from its own node, b, which is gone.)
                 b.stop()
-                assert room_holder(redis_url, "standup") == a.conference.placement.node_id
+                assert room_holder(redis_url, "standup") == a.conference.hosting.placement.node_id
                 assert await eventually(lambda: _equal_now(page.evaluate(node_of_the_call), a.url), timeout=15)
                 assert await eventually(lambda: {p.name for p in a.conference.participants.values()} == {"alice", "bob"},
                                         timeout=15)
@@ -597,7 +597,7 @@ def test_the_call_page_waits_while_the_cluster_cannot_place_its_room(tmp_path: P
         nonlocal redis_process
         redis_process.terminate()
         redis_process.wait(10)
-        assert await eventually(lambda: not server.conference.placement.healthy, timeout=10)
+        assert await eventually(lambda: not server.conference.hosting.placement.healthy, timeout=10)
         async with playwright_api.async_playwright() as playwright:
             context, page = await open_participant(playwright, tmp_path / "profile-bob", y4m,
                                                    f"{server.url}/?room=standup&name=bob&autojoin=1")

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import replace
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -32,7 +32,9 @@ from .composite_track import PacketBroadcast
 from .participant import EventSender, Participant, StreamObserver
 from .peers import answer, close_quietly, new_peer_connection, offered_codecs, offered_direction, parse_offer, prefer_codecs
 from .room_figures import room_stats
-from .room_placement import LocalPlacement, PlacementUnavailable, RoomPlacement
+from .room_hosting import RoomHosting
+from .room_placement import LocalPlacement, RoomPlacement
+from .signaling_error import SignalingError
 from .rooms import ROOM_NAME_RULE, RoomDirectory, is_room_name
 from .scene import RoomScene
 from .scene_rooms import SceneRooms
@@ -42,22 +44,6 @@ logger = logging.getLogger(__name__)
 _NAME = re.compile(r"^[\w .@'-]{1,64}$", re.UNICODE)
 
 
-class SignalingError(ValueError):
-    """A request the conference refuses; ``code`` is sent to the client."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code, self.detail = code, detail
-
-
-class RoomElsewhere(SignalingError):
-    """The room lives on another node of the cluster: the client should ask ``url`` instead."""
-
-    def __init__(self, room: str, url: str) -> None:
-        super().__init__("room_elsewhere", f"room {room} is hosted by the node at {url}")
-        self.url = url
-
-
 class Conference:
     """All rooms of this node."""
 
@@ -65,9 +51,8 @@ class Conference:
                  backgrounds: BackgroundCatalog, room_settings: RoomSettingsStore,
                  observer: StreamObserver | None = None, placement: RoomPlacement | None = None) -> None:
         self.settings, self.pool, self.directory, self.backgrounds = settings, pool, directory, backgrounds
-        self.placement: RoomPlacement = placement or LocalPlacement()
-        self.joins_redirected = 0  # joins sent to the node hosting their room (a cluster)
-        self.rooms_moved = 0  # rooms whose members were sent to another node (handed over, or taken)
+        self.hosting = RoomHosting(placement or LocalPlacement(), room_settings, self.members, self.leave,
+                                   self.hosted_rooms)
         self.room_settings = room_settings
         self.observer = observer
         self.participants: dict[str, Participant] = {}
@@ -97,12 +82,7 @@ class Conference:
             raise SignalingError("bad_room", ROOM_NAME_RULE)
         if not isinstance(name, str) or not _NAME.match(name.strip()):
             raise SignalingError("bad_name", "name must be 1-64 characters: letters, digits, spaces, . @ ' -")
-        if not self.members(room):  # not hosted here yet: claim it, unless another node hosts it
-            elsewhere = await self._placed(self.placement.place, room)
-            if elsewhere is not None:
-                self.joins_redirected += 1
-                raise RoomElsewhere(room, elsewhere)
-            await asyncio.to_thread(self.room_settings.refresh, room)  # another node may have set them
+        await self.hosting.admit(room)
         if len(self.members(room)) >= self.settings.max_participants_per_room:
             raise SignalingError("room_full", f"room {room} already has {self.settings.max_participants_per_room} participants")
         participant = Participant(uuid.uuid4().hex[:12], name.strip(), room, bool(probe), send_event, self.pool,
@@ -215,34 +195,6 @@ class Conference:
             await _close_viewer_pc(pc)
             raise
 
-    async def host_elsewhere(self, room: str) -> str | None:
-        """The URL of the node hosting ``room`` when that is not this one (None: here, or nowhere)."""
-        if self.members(room):
-            return None
-        return await self._placed(self.placement.locate, room)
-
-    async def room_moved(self, room: str, url: str) -> None:
-        """Another node holds ``room`` now (this node was cut off from the cluster, or handed the room
-        over): its members here are told to join it there (``redirect``) and leave, so the room meets
-        again in one place."""
-        self.rooms_moved += 1
-        for participant in self.members(room):
-            await participant.send_event({"type": "redirect", "room": room, "url": url})
-            await self.leave(participant)
-
-    async def hand_over_rooms(self) -> None:
-        """This node is stopping: give each room it hosts to another node of the cluster and send the
-        members there (``redirect``), so calls move instead of breaking; nothing without another node."""
-        for room in list(self.hosted_rooms()):
-            try:
-                successor = await self.placement.hand_over(room)
-            except PlacementUnavailable as error:
-                logger.warning("room %s could not be handed over: %s", room, error)
-                continue
-            if successor is not None:
-                logger.info("room %s handed over to %s", room, successor)
-                await self.room_moved(room, successor)
-
     def hosted_rooms(self) -> dict[str, int]:
         """The rooms this node hosts, with their member counts."""
         return {state.name: len(state.members) for state in self.directory.rooms()}
@@ -277,10 +229,7 @@ class Conference:
         await self._tell(others, {"type": "participant-left", "id": participant.id})
         await self.sync_scene(participant.room)
         if self.directory.get(participant.room) is None:
-            try:
-                await self.placement.release(participant.room)
-            except PlacementUnavailable as error:  # the lease lapses by itself
-                logger.warning("room %s emptied but could not be released: %s", participant.room, error)
+            await self.hosting.emptied(participant.room)
 
     async def remove(self, participant: Participant, reason: str) -> None:
         """``leave`` on the server's initiative: the participant's signaling session outlives it and is
@@ -394,13 +343,6 @@ class Conference:
             if participant.stream_open:
                 self.pool.set_background(participant.stream_id, key, image)
         await participant.send_event({"type": "background", "background": key})
-
-    @staticmethod
-    async def _placed(ask: Callable[[str], Awaitable[str | None]], room: str) -> str | None:
-        try:
-            return await ask(room)
-        except PlacementUnavailable as error:
-            raise SignalingError("placement_unavailable", str(error)) from None
 
     def _offer(self, sdp: object):
         try:

@@ -134,7 +134,7 @@ async def _conference(app: web.Application) -> AsyncIterator[None]:
     conference = Conference(settings, app[POOL], InMemoryRoomDirectory(), BackgroundCatalog(app[BACKGROUND_STORE]),
                             app[ROOM_SETTINGS], app[METRICS], placement)
     try:
-        await placement.start(conference.hosted_rooms, conference.room_moved)
+        await placement.start(conference.hosted_rooms, conference.hosting.moved)
     except PlacementUnavailable as error:
         raise BackdropError(f"{error} (--redis-url {settings.redis_url})") from None
     conference.start()
@@ -163,7 +163,7 @@ async def _hand_over_rooms(app: web.Application) -> None:
     # to another node. Alone, it has nowhere to send them.
     conference = app.get(CONFERENCE)
     if conference is not None:
-        await conference.hand_over_rooms()
+        await conference.hosting.hand_over()
 
 
 def check_cluster_settings(redis_url: str | None, node_url: str | None) -> None:
@@ -200,5 +200,5 @@ async def _readyz(request: web.Request) -> web.Response:
     pool = request.app.get(POOL)
     conference = request.app.get(CONFERENCE)
     # Not ready while the cluster's Redis is out of reach: no room could be placed here.
-    ready = pool is not None and pool.ready and conference is not None and conference.placement.healthy
+    ready = pool is not None and pool.ready and conference is not None and conference.hosting.placement.healthy
     return web.json_response({"ready": ready}, status=200 if ready else 503)

@@ -110,11 +110,11 @@ class _LiveCollector:
                      sum(p.speaking for p in participants))
         if conference is not None:
             yield _gauge("backdrop_cluster_redis_up", "Whether the cluster's Redis answered this node's last "
-                         "report (1 without a cluster)", float(conference.placement.healthy))
+                         "report (1 without a cluster)", float(conference.hosting.placement.healthy))
             yield _counter("backdrop_joins_redirected", "Joins sent to the node hosting their room (a cluster)",
-                           conference.joins_redirected)
+                           conference.hosting.joins_redirected)
             yield _counter("backdrop_rooms_moved", "Rooms whose members were sent to another node (handed over "
-                           "when stopping, or taken while this node was cut off from Redis)", conference.rooms_moved)
+                           "when stopping, or taken while this node was cut off from Redis)", conference.hosting.rooms_moved)
         recordings = metrics.recordings()
         yield _gauge("backdrop_recordings_active", "Recordings being written",
                      recordings.active_count if recordings else 0)

@@ -75,7 +75,7 @@ async def list_rooms(request: web.Request) -> web.Response:
 async def list_nodes(request: web.Request) -> web.Response:
     """The cluster's live nodes (this one alone without a cluster); 503 if Redis is out of reach."""
     require_admin(request)
-    placement = request.config_dict[CONFERENCE].placement
+    placement = request.config_dict[CONFERENCE].hosting.placement
     try:
         nodes = await placement.nodes()
     except PlacementUnavailable as error:
@@ -87,7 +87,7 @@ async def refuse_room_elsewhere(request: web.Request, room: str) -> None:
     """409 ``room_elsewhere`` when another node of the cluster hosts ``room`` live: what is asked of
     the room must be asked of that node (named in the detail); 503 if Redis is out of reach."""
     try:
-        elsewhere = await request.config_dict[CONFERENCE].host_elsewhere(room)
+        elsewhere = await request.config_dict[CONFERENCE].hosting.host_elsewhere(room)
     except SignalingError as error:
         raise ApiError(503, error.code, error.detail) from None
     if elsewhere is not None:

@@ -25,8 +25,9 @@ import time
 
 from aiohttp import WSMsgType, web
 
-from ..rtc.conference import Conference, RoomElsewhere, SignalingError
+from ..rtc.conference import Conference, SignalingError
 from ..rtc.recordings import Recordings
+from ..rtc.room_hosting import RoomElsewhere
 from ..rtc.ice_servers import ice_servers_for
 from ..rtc.participant import Participant
 from .join_tokens import JoinRefused, verify_join_token

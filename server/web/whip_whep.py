@@ -15,9 +15,10 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from ..rtc.conference import RoomElsewhere, SignalingError
+from ..rtc.conference import SignalingError
 from ..rtc.ice_servers import ice_servers_for
 from ..rtc.media_sessions import MediaSession
+from ..rtc.room_hosting import RoomElsewhere
 from ..rtc.rooms import ROOM_NAME_RULE, is_room_name
 from .api_errors import ApiError, json_errors
 from .join_tokens import JoinRefused, verify_join_token
@@ -131,7 +132,7 @@ async def whep_play(request: web.Request) -> web.Response:
     _authorize(request, room)
     offer = await _read_body(request, SDP)
     try:
-        elsewhere = await request.config_dict[CONFERENCE].host_elsewhere(room)
+        elsewhere = await request.config_dict[CONFERENCE].hosting.host_elsewhere(room)
     except SignalingError as error:
         raise _api_error(error) from None
     if elsewhere is not None:
