@@ -590,7 +590,7 @@ def test_the_call_page_waits_while_the_cluster_cannot_place_its_room(tmp_path: P
     port, node_port = free_port(), free_port()
     redis_process = start_redis(port, tmp_path)
     server = ServerThread(tmp_path / "a", workers=1, port=node_port, redis_url=f"redis://127.0.0.1:{port}/0",
-                          node_url=f"http://127.0.0.1:{node_port}")
+                          node_url=f"http://127.0.0.1:{node_port}", admin_token="cluster-admin")
     connection = "() => document.querySelector('[data-role=status]').dataset.connection"
 
     async def scenario() -> None:
@@ -604,6 +604,15 @@ def test_the_call_page_waits_while_the_cluster_cannot_place_its_room(tmp_path: P
             try:
                 assert await eventually(lambda: _equal_now(page.evaluate(connection), "reconnecting"), timeout=10)
                 assert not server.conference.participants
+                # Meanwhile what admins ask of the shared stores is refused as such.
+                async with aiohttp.ClientSession(headers=ADMIN) as http:
+                    async with http.put(f"{server.url}/api/rooms/standup", json={"statistic": "max"}) as response:
+                        assert (response.status, (await response.json())["error"]) == (503, "placement_unavailable")
+                    form = aiohttp.FormData()
+                    form.add_field("file", media_files.encode(media_files.photo(320, 200), "PNG"),
+                                   filename="harbour.png", content_type="image/png")
+                    async with http.post(f"{server.url}/api/backgrounds", data=form) as response:
+                        assert (response.status, (await response.json())["error"]) == (503, "store_unavailable")
                 redis_process = start_redis(port, tmp_path)  # Redis is back: the page's next attempt joins
                 await grab(page, "video[data-role=self-composite]")
                 assert {p.name for p in server.conference.participants.values()} == {"bob"}

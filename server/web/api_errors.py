@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
+from redis import RedisError
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ async def json_errors(request: web.Request,
         return await handler(request)
     except ApiError as error:
         return error_response(error.status, error.code, error.detail, error.headers)
+    except RedisError as error:  # a cluster's shared stores out of reach: nothing was changed
+        return error_response(503, "store_unavailable", f"the cluster's Redis cannot be reached: {error}")
     except web.HTTPException as error:
         if error.status < 400:
             raise

@@ -57,7 +57,7 @@ def openapi_document(max_upload_bytes: int) -> dict:
                          "responses": {"201": {"description": "Stored",
                                                "headers": {"Location": {"schema": {"type": "string"}}},
                                                "content": {"application/json": {"schema": background}}},
-                                       **_errors(400, 401, 413, 415)}},
+                                       **_errors(400, 401, 413, 415), "503": _error("In a cluster: its Redis cannot be reached (store_unavailable, placement_unavailable)")}},
             },
             "/api/backgrounds/{id}": {
                 "get": {"summary": "Describe one background", "operationId": "getBackground",
@@ -67,7 +67,8 @@ def openapi_document(max_upload_bytes: int) -> dict:
                                       **_errors(404)}},
                 "delete": {"summary": "Delete a background; its users fall back to the default",
                            "operationId": "deleteBackground", "security": _ADMIN, "parameters": [_ID_PARAMETER],
-                           "responses": {"204": {"description": "Deleted"}, **_errors(401, 404)}},
+                           "responses": {"204": {"description": "Deleted"}, **_errors(401, 404),
+                                         "503": _error("In a cluster: its Redis cannot be reached (store_unavailable, placement_unavailable)")}},
             },
             "/api/backgrounds/{id}/image": {
                 "get": {"summary": "The image, or a thumbnail when width is given", "operationId": "getBackgroundImage",
@@ -107,7 +108,8 @@ def openapi_document(max_upload_bytes: int) -> dict:
                         "responses": {"200": {"description": "The room's settings now",
                                               "content": {"application/json": {"schema": {
                                                   "$ref": "#/components/schemas/RoomSettingsResult"}}}},
-                                      **_errors(400, 401), "409": _error("In a cluster: another node hosts the room live (room_elsewhere; the detail names it)")}},
+                                      **_errors(400, 401), "409": _error("In a cluster: another node hosts the room live (room_elsewhere; the detail names it)"),
+                                      "503": _error("In a cluster: its Redis cannot be reached (store_unavailable, placement_unavailable)")}},
             },
             "/api/rooms/{room}/participants/{participant}": {
                 "parameters": [{"name": "room", "in": "path", "required": True, "schema": {"type": "string"},
