@@ -490,3 +490,26 @@ def test_the_room_is_told_who_is_speaking(server: ServerThread, astronaut: np.nd
     assert [(i, s) for _, i, s in listener.speaking] == [(speaker.id, True), (speaker.id, False)]  # the silent one never
     assert [(i, s) for _, i, s in speaker.speaking][:2] == [(speaker.id, True), (speaker.id, False)]
     assert off_after < 2.0, off_after
+
+
+def test_a_stopping_server_closes_its_signaling_sockets_going_away(tmp_path, astronaut: np.ndarray) -> None:
+    """Stopping closes every signaling socket with 1001 (going away), so clients reconnect at once and
+    the server does not wait for them; its participants leave."""
+    server = ServerThread(tmp_path / "data", workers=1).start()
+
+    async def scenario() -> None:
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(f"{server.url}/ws") as ws:
+                await ws.send_json({"type": "join", "room": "closing", "name": "alice"})
+                assert (await ws.receive_json(timeout=10))["type"] == "joined"
+                await asyncio.to_thread(server.stop)
+                message = await ws.receive(timeout=10)
+                while message.type == aiohttp.WSMsgType.TEXT:  # stats pushed meanwhile
+                    message = await ws.receive(timeout=10)
+                assert message.type == aiohttp.WSMsgType.CLOSE and message.data == 1001
+        assert not server.conference.participants
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        server.stop()

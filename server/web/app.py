@@ -33,10 +33,10 @@ from .admin_auth import resolve_admin_token
 from .api import create_api_app
 from .keys import (
     ADMIN_TOKEN, BACKGROUND_STORE, CONFERENCE, MEDIA_SESSIONS, METRICS, POOL, RECORDINGS, ROOM_SETTINGS,
-    SETTINGS, UPLOAD_SLOTS,
+    SETTINGS, SIGNALING_SOCKETS, UPLOAD_SLOTS,
 )
 from .metrics import ServerMetrics, metrics_response
-from .signaling import signaling_handler
+from .signaling import close_signaling_sockets, signaling_handler
 from .whip_whep import create_whep_app, create_whip_app
 
 DATABASE_FILE_NAME = "backdrop.sqlite3"
@@ -66,7 +66,9 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_pipeline)
     app.cleanup_ctx.append(_conference)
+    app[SIGNALING_SOCKETS] = set()
     app.on_shutdown.append(_hand_over_rooms)
+    app.on_shutdown.append(close_signaling_sockets)  # after the hand-over has told them where to go
     app.add_subapp("/api/", create_api_app())
     app.add_subapp("/whip/", create_whip_app())
     app.add_subapp("/whep/", create_whep_app())

@@ -25,3 +25,5 @@ UPLOAD_SLOTS = web.AppKey("upload_slots", asyncio.Semaphore)
 MEDIA_SESSIONS = web.AppKey("media_sessions", MediaSessions)
 METRICS = web.AppKey("metrics", ServerMetrics)
 RECORDINGS = web.AppKey("recordings", Recordings)
+SIGNALING_SOCKETS = web.AppKey("signaling_sockets", set)
+"""The open signaling WebSockets, closed when the server stops (aiohttp's graceful shutdown)."""

@@ -19,11 +19,12 @@ connection ended; "removed": a moderator took them out), after which the same so
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from ..rtc.conference import Conference, SignalingError
 from ..rtc.recordings import Recordings
@@ -31,7 +32,7 @@ from ..rtc.room_hosting import RoomElsewhere
 from ..rtc.ice_servers import ice_servers_for
 from ..rtc.participant import Participant
 from .join_tokens import JoinRefused, verify_join_token
-from .keys import CONFERENCE, RECORDINGS
+from .keys import CONFERENCE, RECORDINGS, SIGNALING_SOCKETS
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ async def signaling_handler(request: web.Request) -> web.WebSocketResponse:
     await ws.prepare(request)
     conference = request.app[CONFERENCE]
     session = _Session(conference, request.app[RECORDINGS], ws, request.query.get("token"))
+    sockets = request.app[SIGNALING_SOCKETS]
+    sockets.add(ws)
     try:
         async for message in ws:
             if message.type == WSMsgType.TEXT:
@@ -51,8 +54,16 @@ async def signaling_handler(request: web.Request) -> web.WebSocketResponse:
             elif message.type == WSMsgType.ERROR:
                 break
     finally:
+        sockets.discard(ws)
         await session.end()
     return ws
+
+
+async def close_signaling_sockets(app: web.Application) -> None:
+    """The server is stopping: close every signaling socket (clients reconnect, to another node in a
+    cluster), so stopping does not wait for them."""
+    await asyncio.gather(*(ws.close(code=WSCloseCode.GOING_AWAY, message=b"server stopping")
+                           for ws in set(app[SIGNALING_SOCKETS])), return_exceptions=True)
 
 
 class _Session:
