@@ -160,7 +160,10 @@ class SyntheticParticipant:
             self.errors.append({"type": "error", "error": "move_failed", "detail": str(error)})
 
     async def subscribe(self, participant_id: str, name: str) -> None:
-        """Watch another participant's composite."""
+        """Watch another participant's composite (once: a participant who joins while this one joins
+        is both in the join's list and announced, and two offers would cross their answers)."""
+        if participant_id in self._pcs:
+            return
         pc = self._peer_connection()
         self._pcs[participant_id] = pc
         pc.addTransceiver("video", direction="recvonly")
