@@ -159,6 +159,27 @@ def test_late_joiner_gets_video_within_a_second(server: ServerThread, astronaut:
     assert asyncio.run(scenario()) < 1.0
 
 
+def test_a_synthetic_participant_watches_someone_once_however_often_asked(server: ServerThread,
+                                                                          astronaut: np.ndarray) -> None:
+    """Someone joining while a synthetic participant joins is both announced and listed: it must not
+    subscribe twice, or the two offers' answers cross and nothing plays."""
+    async def scenario() -> None:
+        early = SyntheticParticipant(server.url, "room-twice", "early", FrameSourceTrack(moving(astronaut)))
+        watcher = SyntheticParticipant(server.url, "room-twice", "watcher", None, watch_others=False)
+        try:
+            await early.join()
+            await watcher.join()
+            await asyncio.gather(watcher.subscribe(early.id, "early"), watcher.subscribe(early.id, "early"))
+            await watcher.wait_for_frames("early", 20, timeout=15)
+            viewer_pcs = server.conference.find("room-twice", "watcher").viewer_pcs
+            assert list(viewer_pcs) == [early.id]
+        finally:
+            await early.leave()
+            await watcher.leave()
+
+    asyncio.run(scenario())
+
+
 def test_leaving_releases_everything(server: ServerThread, astronaut: np.ndarray) -> None:
     async def scenario() -> None:
         alice = SyntheticParticipant(server.url, "room-c", "alice", FrameSourceTrack(moving(astronaut)))
