@@ -12,6 +12,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+from av.sidedata.sidedata import Type as SideDataType
 import pytest
 from skimage import data
 
@@ -216,7 +217,7 @@ def test_what_cannot_be_read_leaves_the_frame_without_a_quantizer() -> None:
             raise ValueError("unsupported encoding parameters")
 
     class Frame:
-        side_data = (BrokenEncodingParameters(),)
+        side_data = {SideDataType.VIDEO_ENC_PARAMS: BrokenEncodingParameters()}
 
     assert frame_quantizer("h264", frame=Frame()) is None
     assert frame_quantizer("vp8", data=b"\x10\x02") is None  # a truncated header

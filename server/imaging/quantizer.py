@@ -20,6 +20,7 @@ import math
 from typing import Any
 
 import numpy as np
+from av.sidedata.sidedata import Type as SideDataType
 
 H264_DECODER_OPTIONS = {"export_side_data": "venc_params"}
 """FFmpeg decoder options that make H.264 frames carry their QP map (``h264_mean_qp``)."""
@@ -118,12 +119,15 @@ def vp8_quantizer_index(frame: bytes) -> int:
 def h264_mean_qp(frame: Any) -> float | None:
     """The mean QP over an H.264 frame's macroblocks, from the encoding parameters a PyAV frame
     decoded with ``H264_DECODER_OPTIONS`` carries; None when it carries none."""
-    for side_data in getattr(frame, "side_data", ()):
-        qp_map = getattr(side_data, "qp_map", None)
-        if qp_map is not None:
-            qps = np.asarray(qp_map(), dtype=np.float64)
-            return float(qps.mean()) if qps.size else None
-    return None
+    # Looked up by type: PyAV 18.1.1 made iterating the side data yield their types, where 18.1.0
+    # yielded the side data themselves.
+    side_data = getattr(frame, "side_data", None)
+    parameters = side_data.get(SideDataType.VIDEO_ENC_PARAMS) if side_data is not None else None
+    qp_map = getattr(parameters, "qp_map", None)
+    if qp_map is None:
+        return None
+    qps = np.asarray(qp_map(), dtype=np.float64)
+    return float(qps.mean()) if qps.size else None
 
 
 def frame_quantizer(codec: str, data: bytes | None = None, frame: Any = None) -> float | None:
