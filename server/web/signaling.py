@@ -3,7 +3,8 @@
 Client -> server: join {room, name, probe?, token?} (token, or /ws?token=, required when a join secret is set); publish {sdp}; subscribe {participant, sdp};
 unsubscribe {participant}; background {background}; statistic {statistic}; media {microphone?, camera?}
 (booleans: the page muted or unmuted them); leave.
-Server -> client: joined {id, name, room, participants, backgrounds, ice_servers: the RTCIceServer
+Server -> client (``joined`` is always the first event of a join): joined {id, name, room, participants,
+backgrounds, ice_servers: the RTCIceServer
 dictionaries to use, TURN with this participant's credentials}; publish-answer {sdp};
 subscribe-answer {participant, sdp}; participant-joined {participant}; participant-left {id};
 participant-media {id, name, microphone, camera, by: participant | moderator} (to the whole room, the
@@ -72,6 +73,15 @@ class _Session:
         self.conference, self.recordings, self.ws = conference, recordings, ws
         self.url_token = url_token  # a join token may also come as /ws?token=...
         self.participant: Participant | None = None
+        self._held: list[dict] | None = None  # the room's events for a participant not yet told "joined"
+
+    async def _participant_event(self, event: dict) -> None:
+        # "joined" is a participant's first event: what the room says before it (stats, someone
+        # speaking) waits for it.
+        if self._held is not None:
+            self._held.append(event)
+        else:
+            await self.send(event)
 
     async def send(self, event: dict) -> None:
         if not self.ws.closed:
@@ -110,26 +120,13 @@ class _Session:
                 except JoinRefused as refusal:
                     raise SignalingError(refusal.code, refusal.detail) from None
                 name = name or grant.identity
+            self._held = []
             try:
-                self.participant = await conference.join(message.get("room"), name,
-                                                         message.get("probe", False), self.send)
-            except RoomElsewhere as elsewhere:
-                await self.send({"type": "redirect", "room": message.get("room"), "url": elsewhere.url})
-                return
-            p = self.participant
-            ice_servers = ice_servers_for(conference.settings.ice_servers, conference.settings.turn_secret, p.id,
-                                          time.time())
-            await self.send({
-                "type": "joined", "id": p.id, "name": p.name, "room": p.room,
-                "ice_servers": [server.as_json() for server in ice_servers],
-                "participants": [o.describe() for o in conference.members(p.room) if o.id != p.id],
-                "backgrounds": [vars(b) for b in conference.backgrounds.list()],
-                "background": conference.background_of(p),
-                "mode": conference.room_settings.get(p.room).mode,
-                "layout": conference.room_settings.get(p.room).layout,
-                "participants_set_mode": conference.room_settings.get(p.room).participants_set_mode,
-                "recording": self.recordings.sources(p.room),
-            })
+                await self._join(message, name)
+            finally:
+                held, self._held = self._held, None
+            for event in held:
+                await self.send(event)
             return
         if kind not in ("publish", "subscribe", "unsubscribe", "background", "statistic", "mode", "media", "leave"):
             raise SignalingError("unknown_type", f"unknown message type {kind!r}")
@@ -155,6 +152,29 @@ class _Session:
         elif kind == "leave":
             await self.end()
             await self.send({"type": "left"})
+
+    async def _join(self, message: dict, name: object) -> None:
+        conference = self.conference
+        try:
+            self.participant = await conference.join(message.get("room"), name, message.get("probe", False),
+                                                     self._participant_event)
+        except RoomElsewhere as elsewhere:
+            await self.send({"type": "redirect", "room": message.get("room"), "url": elsewhere.url})
+            return
+        p = self.participant
+        ice_servers = ice_servers_for(conference.settings.ice_servers, conference.settings.turn_secret, p.id,
+                                      time.time())
+        await self.send({
+            "type": "joined", "id": p.id, "name": p.name, "room": p.room,
+            "ice_servers": [server.as_json() for server in ice_servers],
+            "participants": [o.describe() for o in conference.members(p.room) if o.id != p.id],
+            "backgrounds": [vars(b) for b in conference.backgrounds.list()],
+            "background": conference.background_of(p),
+            "mode": conference.room_settings.get(p.room).mode,
+            "layout": conference.room_settings.get(p.room).layout,
+            "participants_set_mode": conference.room_settings.get(p.room).participants_set_mode,
+            "recording": self.recordings.sources(p.room),
+        })
 
     async def end(self) -> None:
         if self.participant is not None:
