@@ -94,7 +94,7 @@ async function refreshRooms() {
         room.mode === "scene" ? `${room.room} (scene: ${room.layout})` : room.room, p.name, label(p.background_id), p.statistic,
         p.quality === null ? "–" : p.quality.toFixed(3), p.stream.fps.toFixed(0),
         p.stream.latency_ms ? `${p.stream.latency_ms.p50.toFixed(0)} ms` : "–", String(p.stream.viewers)];
-      row.replaceChildren(...cells.map((text) => { const td = document.createElement("td"); td.textContent = text; return td; }));
+      row.replaceChildren(...cells.map(textCell));
       if (p) {
         row.dataset.participant = p.name;
         const cell = moderation(room.room, p);
@@ -129,15 +129,16 @@ async function refreshNodes() {
       address.textContent = `${node.url || location.origin} (this node)`;
     }
     const age = Math.max(0, Date.now() / 1000 - node.seen_at);
-    const cells = [node.id, null, node.rooms.join(", ") || "–", String(node.participants), `${age.toFixed(0)} s ago`];
-    row.replaceChildren(...cells.map((text) => {
-      if (text === null) return address;
-      const td = document.createElement("td");
-      td.textContent = text;
-      return td;
-    }));
+    row.replaceChildren(textCell(node.id), address,
+      ...[node.rooms.join(", ") || "–", String(node.participants), `${age.toFixed(0)} s ago`].map(textCell));
     return row;
   }));
+}
+
+function textCell(text) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  return td;
 }
 
 // A button that runs an API action, then shows the rooms and recordings as they are now.
@@ -161,7 +162,7 @@ async function refreshRecordings() {
     const cells = [r.room, r.source_name, new Date(r.started_at * 1000).toLocaleString(),
       r.state + (r.reason && r.reason !== "stopped" ? ` (${r.reason})` : ""), `${r.seconds.toFixed(1)} s`,
       `${(r.bytes / 1e6).toFixed(1)} MB`];
-    row.replaceChildren(...cells.map((text) => { const td = document.createElement("td"); td.textContent = text; return td; }));
+    row.replaceChildren(...cells.map(textCell));
     const actions = document.createElement("td");
     const path = `/api/recordings/${encodeURIComponent(r.id)}`;
     if (r.state === "recording") button(actions, "Stop", "recording-stop", () => call("POST", `${path}/stop`));

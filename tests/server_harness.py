@@ -38,6 +38,12 @@ async def eventually(condition, timeout: float = 10.0) -> bool:
         await asyncio.sleep(0.05)
 
 
+async def resolves_to(awaitable, expected) -> bool:
+    """Whether ``awaitable`` gives ``expected``: a condition for ``eventually`` on an awaited value (a
+    page's attribute, an API listing)."""
+    return await awaitable == expected
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -36,7 +36,7 @@ from server.web.app import check_cluster_settings
 from server.web.join_tokens import issue_join_token
 from server.web.keys import ADMIN_TOKEN
 from tests import media_files
-from tests.server_harness import ServerThread, eventually, free_port
+from tests.server_harness import ServerThread, eventually, free_port, resolves_to
 from tests.test_browser_e2e import CHROMIUM, grab, open_participant, person_footage
 from tests.test_whip_whep import WhepPlayer
 
@@ -339,7 +339,7 @@ def test_participants_of_one_room_meet_on_its_node_whichever_node_they_ask(two_n
                         return {n["url"]: n for n in await response.json()}
             listed = await nodes_listed_by_b()
             assert listed[b.url]["rooms"] == ["retro"] and listed[b.url]["this"] and not listed[a.url]["this"]
-            assert await eventually(lambda: _equal(nodes_listed_by_b(), a.url, ["standup"], 2), timeout=5)
+            assert await eventually(lambda: _lists_node(nodes_listed_by_b(), a.url, ["standup"], 2), timeout=5)
             async with aiohttp.ClientSession() as http:
                 async with http.get(f"{b.url}/readyz") as response:
                     assert response.status == 200
@@ -374,7 +374,7 @@ def test_participants_of_one_room_meet_on_its_node_whichever_node_they_ask(two_n
     asyncio.run(scenario())
 
 
-async def _equal(listing, url: str, rooms: list[str], participants: int) -> bool:
+async def _lists_node(listing, url: str, rooms: list[str], participants: int) -> bool:
     node = (await listing).get(url)
     return node is not None and (node["rooms"], node["participants"]) == (rooms, participants)
 
@@ -521,7 +521,7 @@ def test_the_pages_follow_their_room_to_the_node_that_hosts_it(two_nodes, tmp_pa
                     async def rooms_and_participants() -> list[str]:
                         cells = await admin.eval_on_selector_all(f"{row} td", "tds => tds.map(td => td.textContent)")
                         return cells[2:4]
-                    assert await eventually(lambda: _listed(rooms_and_participants(), ["standup", "2"]), timeout=10)
+                    assert await eventually(lambda: resolves_to(rooms_and_participants(), ["standup", "2"]), timeout=10)
                     assert await admin.eval_on_selector_all("[data-role=nodes] tbody tr", "rows => rows.length") == 2
                 finally:
                     await context.close()
@@ -529,10 +529,6 @@ def test_the_pages_follow_their_room_to_the_node_that_hosts_it(two_nodes, tmp_pa
             await alice.leave()
 
     asyncio.run(scenario())
-
-
-async def _listed(cells, expected: list[str]) -> bool:
-    return await cells == expected
 
 
 @pytest.mark.slow
@@ -557,7 +553,7 @@ def test_the_call_page_follows_its_room_when_the_room_moves_or_its_node_stops(tw
 
                 # a was cut off from Redis long enough for b to take the room: a sends its members to b.
                 redis.Redis.from_url(redis_url).set("backdrop:room:standup", b.conference.hosting.placement.node_id)
-                assert await eventually(lambda: _equal_now(page.evaluate(node_of_the_call), b.url), timeout=15)
+                assert await eventually(lambda: resolves_to(page.evaluate(node_of_the_call), b.url), timeout=15)
                 assert await eventually(lambda: {p.name for p in b.conference.participants.values()} == {"alice", "bob"})
                 assert not a.conference.members("standup") and alice.moves == 1  # alice followed too
                 assert a.conference.hosting.rooms_moved == 1
@@ -567,7 +563,7 @@ def test_the_call_page_follows_its_room_when_the_room_moves_or_its_node_stops(tw
                 # the hand-over the page would start again from its own node, b, which is gone.)
                 b.stop()
                 assert room_holder(redis_url, "standup") == a.conference.hosting.placement.node_id
-                assert await eventually(lambda: _equal_now(page.evaluate(node_of_the_call), a.url), timeout=15)
+                assert await eventually(lambda: resolves_to(page.evaluate(node_of_the_call), a.url), timeout=15)
                 assert await eventually(lambda: {p.name for p in a.conference.participants.values()} == {"alice", "bob"},
                                         timeout=15)
                 await grab(page, "video[data-role=self-composite]")
@@ -576,10 +572,6 @@ def test_the_call_page_follows_its_room_when_the_room_moves_or_its_node_stops(tw
         await alice.leave()
 
     asyncio.run(scenario())
-
-
-async def _equal_now(value, expected) -> bool:
-    return await value == expected
 
 
 @pytest.mark.slow
@@ -602,7 +594,7 @@ def test_the_call_page_waits_while_the_cluster_cannot_place_its_room(tmp_path: P
             context, page = await open_participant(playwright, tmp_path / "profile-bob", y4m,
                                                    f"{server.url}/?room=standup&name=bob&autojoin=1")
             try:
-                assert await eventually(lambda: _equal_now(page.evaluate(connection), "reconnecting"), timeout=10)
+                assert await eventually(lambda: resolves_to(page.evaluate(connection), "reconnecting"), timeout=10)
                 assert not server.conference.participants
                 # Meanwhile what admins ask of the shared stores is refused as such.
                 async with aiohttp.ClientSession(headers=ADMIN) as http:

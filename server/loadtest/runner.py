@@ -59,8 +59,13 @@ class LoadtestConfig:
     """Further nodes of a cluster: participants enter through ``url`` and these in turn (each is sent on
     to its room's node)."""
 
+    @property
+    def entry_urls(self) -> tuple[str, ...]:
+        """The nodes participants enter through, in turn (without trailing slashes)."""
+        return tuple(url.rstrip("/") for url in (self.url, *self.more_urls))
+
     def __post_init__(self) -> None:
-        for url in (self.url, *self.more_urls):
+        for url in self.entry_urls:
             if urlsplit(url).scheme not in ("http", "https"):
                 raise ValueError(f"--url must be an http(s) URL, got {url!r}")
         if not 1 <= self.participants <= 250 or not 1 <= self.rooms <= self.participants:
@@ -149,7 +154,7 @@ class Loadtest:
         track = StampedLoopTrack(packets, config.fps)
         self.tracks[sender_id], self.names[sender_id] = track, name
         token = config.token_for(room, name) if config.token_for else None
-        entries = (config.url, *config.more_urls)
+        entries = config.entry_urls
         participant = SyntheticParticipant(entries[index % len(entries)], room, name, track, probe=config.probe, keep_images=False,
                                            token=token, relay_only=config.relay_only, on_frame=lambda label, frame, now: self._on_frame(
                                                name, label, frame, now))
@@ -202,7 +207,7 @@ class Loadtest:
     def _nodes(self) -> list[str]:
         """The nodes asked and the nodes the participants ended on (one without a cluster)."""
         ended_on = {p.node_url for p in self.participants if p.node_url}
-        return sorted({self.config.url.rstrip("/"), *(u.rstrip("/") for u in self.config.more_urls), *ended_on})
+        return sorted({*self.config.entry_urls, *ended_on})
 
     def _report_progress(self) -> None:
         if self.progress is None:

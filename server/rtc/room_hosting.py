@@ -42,7 +42,7 @@ class RoomHosting:
         room with nobody here yet, claim it and read its settings (another node may have set them)."""
         if self._members(room):
             return
-        elsewhere = await self._asked(self.placement.place, room)
+        elsewhere = await self.placement.place(room)
         if elsewhere is not None:
             self.joins_redirected += 1
             raise RoomElsewhere(room, elsewhere)
@@ -52,7 +52,7 @@ class RoomHosting:
         """The URL of the node hosting ``room`` when that is not this one (None: here, or nowhere)."""
         if self._members(room):
             return None
-        return await self._asked(self.placement.locate, room)
+        return await self.placement.locate(room)
 
     async def emptied(self, room: str) -> None:
         """The last member left ``room``: give it up, so the next join anywhere may place it."""
@@ -81,10 +81,3 @@ class RoomHosting:
             if successor is not None:
                 logger.info("room %s handed over to %s", room, successor)
                 await self.moved(room, successor)
-
-    @staticmethod
-    async def _asked(ask: Callable[[str], Awaitable[str | None]], room: str) -> str | None:
-        try:
-            return await ask(room)
-        except PlacementUnavailable as error:
-            raise SignalingError("placement_unavailable", str(error)) from None

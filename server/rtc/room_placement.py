@@ -24,6 +24,8 @@ from typing import Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from .signaling_error import SignalingError
+
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "backdrop:"
@@ -58,8 +60,12 @@ return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 """
 
 
-class PlacementUnavailable(RuntimeError):
-    """The room directory (Redis) cannot be reached: no room can be placed until it is back."""
+class PlacementUnavailable(SignalingError):
+    """The room directory (Redis) cannot be reached: no room can be placed until it is back (code
+    ``placement_unavailable``; the HTTP API answers it with 503)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("placement_unavailable", detail)
 
 
 @dataclass(frozen=True)

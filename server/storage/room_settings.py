@@ -45,7 +45,7 @@ class RoomSettingsStore:
 
     def put(self, room: str, settings: RoomSettings) -> None:
         """Replace the room's settings."""
-        seats = None if settings.seats is None else json.dumps([vars(seat) for seat in settings.seats])
+        seats = None if settings.seats is None else json.dumps(_seat_boxes(settings.seats))
         self._db.execute("INSERT INTO room_settings (room, background_id, statistic, latency_probe, mode, layout, "
                          "seats, scene_statistic, participants_set_mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                          "ON CONFLICT(room) DO UPDATE SET "
@@ -71,7 +71,7 @@ class RoomSettingsStore:
 
 def settings_as_json(settings: RoomSettings) -> str:
     """The settings as one JSON object (the field names of ``RoomSettings``)."""
-    fields = {**vars(settings), "seats": None if settings.seats is None else [vars(seat) for seat in settings.seats]}
+    fields = {**vars(settings), "seats": None if settings.seats is None else _seat_boxes(settings.seats)}
     return json.dumps(fields)
 
 
@@ -79,11 +79,19 @@ def settings_from_json(text: str) -> RoomSettings:
     """``settings_as_json``'s inverse; fields it does not know are ignored, missing ones take defaults."""
     fields = {key: value for key, value in json.loads(text).items() if key in RoomSettings.__dataclass_fields__}
     if fields.get("seats") is not None:
-        fields["seats"] = tuple(SeatSpec(**seat) for seat in fields["seats"])
+        fields["seats"] = _seat_specs(fields["seats"])
     return RoomSettings(**fields)
 
 
 def _from_row(row) -> RoomSettings:
-    seats = None if row["seats"] is None else tuple(SeatSpec(**seat) for seat in json.loads(row["seats"]))
+    seats = None if row["seats"] is None else _seat_specs(json.loads(row["seats"]))
     return RoomSettings(row["background_id"], row["statistic"], bool(row["latency_probe"]), row["mode"],
                         row["layout"], seats, row["scene_statistic"], bool(row["participants_set_mode"]))
+
+
+def _seat_boxes(seats: tuple[SeatSpec, ...]) -> list[dict]:
+    return [vars(seat) for seat in seats]
+
+
+def _seat_specs(boxes: list[dict]) -> tuple[SeatSpec, ...]:
+    return tuple(SeatSpec(**box) for box in boxes)

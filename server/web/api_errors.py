@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from aiohttp import web
 from redis import RedisError
 
+from ..rtc.room_placement import PlacementUnavailable
+
 logger = logging.getLogger(__name__)
 
 _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -36,6 +38,8 @@ async def json_errors(request: web.Request,
         return await handler(request)
     except ApiError as error:
         return error_response(error.status, error.code, error.detail, error.headers)
+    except PlacementUnavailable as error:  # a cluster's Redis out of reach: no room can be located
+        return error_response(503, error.code, error.detail)
     except RedisError as error:  # a cluster's shared stores out of reach: nothing was changed
         return error_response(503, "store_unavailable", f"the cluster's Redis cannot be reached: {error}")
     except web.HTTPException as error:

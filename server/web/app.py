@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from urllib.parse import urlsplit
 from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from redis import RedisError
@@ -18,6 +18,7 @@ from ..rtc.ice_servers import check_ice_urls
 from ..rtc.media_sessions import MediaSessions
 from ..rtc.nat import bind_ice_sockets_within, check_public_addresses
 from ..rtc.recordings import Recordings
+from ..rtc.room_placement import LocalPlacement, PlacementUnavailable, RedisPlacement, RoomPlacement
 from ..rtc.rooms import InMemoryRoomDirectory
 from ..rtc.shared_backgrounds import follow_shared_backgrounds
 from ..settings import Settings
@@ -27,7 +28,6 @@ from ..storage.catalog import BackgroundCatalog
 from ..storage.database import Database
 from ..storage.image_intake import IntakeLimits
 from ..storage.recording_store import RecordingStore
-from ..rtc.room_placement import LocalPlacement, PlacementUnavailable, RedisPlacement, RoomPlacement
 from ..storage.room_settings import RoomSettingsStore
 from .admin_auth import resolve_admin_token
 from .api import create_api_app

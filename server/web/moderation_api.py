@@ -7,11 +7,10 @@ from aiohttp import web
 
 from ..rtc.conference import Conference, SignalingError
 from ..rtc.participant import Participant
-from ..rtc.rooms import ROOM_NAME_RULE, is_room_name
 from .admin_auth import require_admin
 from .api_errors import ApiError
 from .keys import CONFERENCE
-from .rooms_api import json_object, refuse_room_elsewhere
+from .rooms_api import json_object, refuse_room_elsewhere, room_in_path
 
 MEDIA_FIELDS = ("microphone", "camera")
 REMOVED = "removed"
@@ -50,9 +49,7 @@ async def delete_participant(request: web.Request) -> web.Response:
 
 
 async def _participant(request: web.Request) -> tuple[Conference, Participant]:
-    room, reference = request.match_info["room"], request.match_info["participant"]
-    if not is_room_name(room):
-        raise ApiError(400, "bad_room", ROOM_NAME_RULE)
+    room, reference = room_in_path(request), request.match_info["participant"]
     await refuse_room_elsewhere(request, room)
     conference = request.config_dict[CONFERENCE]
     participant = conference.find(room, reference)

@@ -7,11 +7,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..rtc.recordings import RecordingError, Recordings
-from ..rtc.rooms import ROOM_NAME_RULE, is_room_name
 from .admin_auth import require_admin
 from .api_errors import ApiError
 from .keys import RECORDINGS
-from .rooms_api import json_object, refuse_room_elsewhere
+from .rooms_api import json_object, refuse_room_elsewhere, room_in_path
 
 START_FIELDS = ("participant", "view")
 
@@ -30,9 +29,7 @@ async def start_recording(request: web.Request) -> web.Response:
     """Start recording ``{"participant": ID or NAME}`` or ``{"view": "scene"}``: 201 and the recording.
     It ends by ``stop``, or by itself when the participant leaves or the scene closes."""
     require_admin(request)
-    room = request.match_info["room"]
-    if not is_room_name(room):
-        raise ApiError(400, "bad_room", ROOM_NAME_RULE)
+    room = room_in_path(request)
     body = await json_object(request)
     unknown = sorted(set(body) - set(START_FIELDS))
     participant, view = body.get("participant"), body.get("view")

@@ -10,10 +10,8 @@ from aiohttp import web
 
 from ..imaging.quality import check_statistic
 from ..imaging.scene_layout import LAYOUTS, MAX_SEATS, SCENE_STATISTICS, SeatSpec
-from ..rtc.conference import SignalingError
 from ..rtc.room_figures import admin_view
 from ..rtc.rooms import ROOM_NAME_RULE, is_room_name
-from ..rtc.room_placement import PlacementUnavailable
 from ..storage.room_settings import MODES, RoomSettings
 from .admin_auth import require_admin
 from .api_errors import ApiError
@@ -33,9 +31,7 @@ def add_routes(app: web.Application) -> None:
 async def put_room(request: web.Request) -> web.Response:
     """Set a room's settings; a field left out keeps its value, null resets background and statistic."""
     require_admin(request)
-    room = request.match_info["room"]
-    if not is_room_name(room):
-        raise ApiError(400, "bad_room", ROOM_NAME_RULE)
+    room = room_in_path(request)
     body = await json_object(request)
     unknown = sorted(set(body) - set(ROOM_FIELDS))
     if unknown:
@@ -76,20 +72,14 @@ async def list_nodes(request: web.Request) -> web.Response:
     """The cluster's live nodes (this one alone without a cluster); 503 if Redis is out of reach."""
     require_admin(request)
     placement = request.config_dict[CONFERENCE].hosting.placement
-    try:
-        nodes = await placement.nodes()
-    except PlacementUnavailable as error:
-        raise ApiError(503, "placement_unavailable", str(error)) from None
+    nodes = await placement.nodes()
     return web.json_response([{**asdict(node), "this": node.id == placement.node_id} for node in nodes])
 
 
 async def refuse_room_elsewhere(request: web.Request, room: str) -> None:
     """409 ``room_elsewhere`` when another node of the cluster hosts ``room`` live: what is asked of
     the room must be asked of that node (named in the detail); 503 if Redis is out of reach."""
-    try:
-        elsewhere = await request.config_dict[CONFERENCE].hosting.host_elsewhere(room)
-    except SignalingError as error:
-        raise ApiError(503, error.code, error.detail) from None
+    elsewhere = await request.config_dict[CONFERENCE].hosting.host_elsewhere(room)
     if elsewhere is not None:
         raise ApiError(409, "room_elsewhere",
                        f"room {room} is hosted by the node at {elsewhere}: send this request there "
@@ -146,6 +136,14 @@ def _describe(room: str, settings: RoomSettings, participants: int) -> dict:
             "seats": None if settings.seats is None else [vars(seat) for seat in settings.seats],
             "scene_statistic": settings.scene_statistic, "participants_set_mode": settings.participants_set_mode,
             "participants": participants}
+
+
+def room_in_path(request: web.Request) -> str:
+    """The route's ``{room}``, else a 400 ``bad_room``."""
+    room = request.match_info["room"]
+    if not is_room_name(room):
+        raise ApiError(400, "bad_room", ROOM_NAME_RULE)
+    return room
 
 
 async def json_object(request: web.Request) -> dict:

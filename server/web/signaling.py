@@ -12,8 +12,8 @@ sender included); participant-speaking {id, speaking} (to the whole room, when a
 ``rtc.voice_activity``); recording {sources} (what of the room is being recorded: participant ids and/or
 "scene"; also in joined as recording);
 redirect {room, url}: in a cluster, the room lives on the node at ``url`` (a base URL): join there,
-at its /ws (the answer to a join, or, mid-call, after the room moved to another node, which
-happens when this node was cut off from the cluster: the participant has left here); stats {streams}; error {error, detail, request}; left {reason?}: the answer to a leave, or, with a
+at its /ws (the answer to a join, or, mid-call, after the room moved to another node: this node
+stopped and handed it over, or was cut off from the cluster; the participant has left here); stats {streams}; error {error, detail, request}; left {reason?}: the answer to a leave, or, with a
 reason, the server removed the participant ("publish_connection_failed" / "_closed": their media
 connection ended; "removed": a moderator took them out), after which the same socket may join again.
 """

@@ -19,10 +19,11 @@ from ..rtc.conference import SignalingError
 from ..rtc.ice_servers import ice_servers_for
 from ..rtc.media_sessions import MediaSession
 from ..rtc.room_hosting import RoomElsewhere
-from ..rtc.rooms import ROOM_NAME_RULE, is_room_name
+from ..rtc.rooms import is_room_name
 from .api_errors import ApiError, json_errors
 from .join_tokens import JoinRefused, verify_join_token
 from .keys import CONFERENCE, MEDIA_SESSIONS, SETTINGS
+from .rooms_api import room_in_path
 
 SDP = "application/sdp"
 SDP_FRAGMENT = "application/trickle-ice-sdpfrag"
@@ -111,7 +112,7 @@ def _add_session_routes(app: web.Application, kind: str) -> None:
 async def whip_publish(request: web.Request) -> web.Response:
     """Join the room as a publisher: ``?name=NAME`` (default: the token's identity or a generated
     name), ``?probe=1`` for a latency probe."""
-    room = _room(request)
+    room = room_in_path(request)
     identity = _authorize(request, room)
     offer = await _read_body(request, SDP)
     name = request.query.get("name") or identity or f"whip-{secrets.token_hex(3)}"
@@ -128,13 +129,10 @@ async def whip_publish(request: web.Request) -> web.Response:
 
 async def whep_play(request: web.Request) -> web.Response:
     """Play ``?participant=NAME`` (a name or participant id); ``?view=scene`` plays the room's scene."""
-    room = _room(request)
+    room = room_in_path(request)
     _authorize(request, room)
     offer = await _read_body(request, SDP)
-    try:
-        elsewhere = await request.config_dict[CONFERENCE].hosting.host_elsewhere(room)
-    except SignalingError as error:
-        raise _api_error(error) from None
+    elsewhere = await request.config_dict[CONFERENCE].hosting.host_elsewhere(room)
     if elsewhere is not None:
         return _redirect(request, elsewhere)
     sessions = request.config_dict[MEDIA_SESSIONS]
@@ -171,20 +169,13 @@ async def _delete_session(request: web.Request, kind: str) -> web.Response:
 
 
 def _session(request: web.Request, kind: str) -> MediaSession:
-    room = _room(request)
+    room = room_in_path(request)
     _authorize(request, room)
     session = request.config_dict[MEDIA_SESSIONS].get(kind, room, request.match_info["session"])
     if session is None:
         raise ApiError(404, "unknown_session", f"no {kind.upper()} session {request.match_info['session']!r} "
                        f"in room {room}")
     return session
-
-
-def _room(request: web.Request) -> str:
-    room = request.match_info["room"]
-    if not is_room_name(room):
-        raise ApiError(400, "bad_room", ROOM_NAME_RULE)
-    return room
 
 
 def _authorize(request: web.Request, room: str) -> str | None:
