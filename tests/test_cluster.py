@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -470,6 +471,54 @@ def test_what_admins_set_on_one_node_holds_on_every_node(two_nodes, astronaut: n
             await carol.leave()
 
     asyncio.run(scenario())
+
+
+def test_a_hung_redis_stalls_no_call_and_refuses_what_it_cannot_store(tmp_path: Path, astronaut: np.ndarray) -> None:
+    """Redis stops answering (SIGSTOP: connections hang rather than fail) while a participant switches
+    the room's mode: the write waits in a thread, so the node goes on answering and streaming; the
+    change is refused as such once Redis's timeout passes, and nothing of it is kept."""
+    port, node_port = free_port(), free_port()
+    redis_process = start_redis(port, tmp_path)
+    server = ServerThread(tmp_path / "a", workers=1, port=node_port, redis_url=f"redis://127.0.0.1:{port}/0",
+                          node_url=f"http://127.0.0.1:{node_port}", admin_token="cluster-admin")
+
+    async def scenario() -> None:
+        alice = SyntheticParticipant(server.url, "standup", "alice", still(astronaut))
+        await alice.join()
+        try:
+            await alice.wait_for_frames("self", 5)
+            redis_process.send_signal(signal.SIGSTOP)
+            try:
+                frames_before = alice.received["self"].frames
+                await alice.send({"type": "mode", "mode": "scene"})
+                async with aiohttp.ClientSession() as http:
+                    async with http.get(f"{server.url}/healthz") as response:
+                        assert response.status == 200
+                assert not alice.errors, "the node answered only once the write had failed"
+                assert await eventually(lambda: alice.errors, timeout=30)
+                frames_while_stalled = alice.received["self"].frames - frames_before
+            finally:
+                redis_process.send_signal(signal.SIGCONT)
+            assert (alice.errors[0]["request"], alice.errors[0]["error"]) == ("mode", "store_unavailable")
+            assert frames_while_stalled >= 5
+            assert server.conference.room_settings.get("standup").mode == "individual"
+            assert server.conference.scene_of("standup") is None
+            # Redis answers again: the same change is stored and applied.
+            await alice.send({"type": "mode", "mode": "scene"})
+            assert await eventually(lambda: server.conference.scene_of("standup") is not None, timeout=10)
+            assert json.loads(redis.Redis.from_url(f"redis://127.0.0.1:{port}/0").hget(
+                "backdrop:room-settings", "standup"))["mode"] == "scene"
+        finally:
+            await alice.leave()
+
+    server.start()
+    try:
+        asyncio.run(scenario())
+    finally:
+        server.stop()
+        redis_process.send_signal(signal.SIGCONT)
+        redis_process.terminate()
+        redis_process.wait(10)
 
 
 @pytest.mark.slow

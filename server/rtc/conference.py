@@ -34,6 +34,7 @@ from .peers import answer, close_quietly, new_peer_connection, offered_codecs, o
 from .room_figures import room_stats
 from .room_hosting import RoomHosting
 from .room_placement import LocalPlacement, RoomPlacement
+from .room_settings_changes import RoomSettingsChanges
 from .signaling_error import SignalingError
 from .rooms import ROOM_NAME_RULE, RoomDirectory, is_room_name
 from .scene import RoomScene
@@ -51,9 +52,10 @@ class Conference:
                  backgrounds: BackgroundCatalog, room_settings: RoomSettingsStore,
                  observer: StreamObserver | None = None, placement: RoomPlacement | None = None) -> None:
         self.settings, self.pool, self.directory, self.backgrounds = settings, pool, directory, backgrounds
-        self.hosting = RoomHosting(placement or LocalPlacement(), room_settings, self.members, self.leave,
+        self.room_settings = room_settings  # read from memory; changed through settings_changes
+        self.settings_changes = RoomSettingsChanges(room_settings)
+        self.hosting = RoomHosting(placement or LocalPlacement(), self.settings_changes, self.members, self.leave,
                                    self.hosted_rooms)
-        self.room_settings = room_settings
         self.observer = observer
         self.participants: dict[str, Participant] = {}
         self.scene_rooms = SceneRooms(settings, pool, room_settings, backgrounds, self.members, self._tell)
@@ -284,7 +286,12 @@ class Conference:
 
     async def configure_room(self, room: str, settings: RoomSettings) -> None:
         """Store a room's settings and apply them live to everyone in it (personal choices reset)."""
-        self.room_settings.put(room, settings)
+        await self.change_room(room, lambda _current: settings)
+
+    async def change_room(self, room: str, change: Callable[[RoomSettings], RoomSettings]) -> RoomSettings:
+        """Store ``change(the room's current settings)`` and apply it as ``configure_room`` does; the
+        settings stored. A refusal ``change`` raises, or a store that cannot be written, changes nothing."""
+        _, settings = await self.settings_changes.change(room, change)
         for participant in self.members(room):
             participant.background_key, participant.statistic = None, None
             await self._apply_background(participant)
@@ -292,22 +299,25 @@ class Conference:
                 self.pool.set_statistic(participant.stream_id, self.statistic_of(participant))
                 self.pool.set_probe(participant.stream_id, self.probes(participant))
         await self.sync_scene(room)
+        return settings
 
     async def set_mode(self, participant: Participant, mode: object, layout: object = None) -> None:
         """A participant switches the room between individual composites and a shared scene (and picks
         the scene's layout), when the room allows it."""
-        settings = self.room_settings.get(participant.room)
-        if not settings.participants_set_mode:
-            raise SignalingError("not_allowed", "this room's mode is set by its admin")
-        if mode not in MODES:
-            raise SignalingError("bad_mode", f"mode must be one of {', '.join(MODES)}")
-        layout = settings.layout if layout is None else layout
-        if layout not in LAYOUTS or (layout == "seats" and not settings.seats):
-            raise SignalingError("bad_layout", f"layout must be one of {', '.join(LAYOUTS)} "
-                                               "(seats only where the admin placed seats)")
-        updated = replace(settings, mode=mode, layout=layout)
-        if updated != settings:
-            self.room_settings.put(participant.room, updated)
+
+        def switched(settings: RoomSettings) -> RoomSettings:
+            if not settings.participants_set_mode:
+                raise SignalingError("not_allowed", "this room's mode is set by its admin")
+            if mode not in MODES:
+                raise SignalingError("bad_mode", f"mode must be one of {', '.join(MODES)}")
+            chosen = settings.layout if layout is None else layout
+            if chosen not in LAYOUTS or (chosen == "seats" and not settings.seats):
+                raise SignalingError("bad_layout", f"layout must be one of {', '.join(LAYOUTS)} "
+                                                   "(seats only where the admin placed seats)")
+            return replace(settings, mode=mode, layout=chosen)
+
+        before, after = await self.settings_changes.change(participant.room, switched)
+        if after != before:
             await self.sync_scene(participant.room)
 
     def scene_of(self, room: str) -> RoomScene | None:
@@ -323,7 +333,7 @@ class Conference:
         client's picker gets the new list."""
         if deleted is not None:
             self.backgrounds.forget(deleted)
-            self.room_settings.forget_background(deleted)
+            await self.settings_changes.forget_background(deleted)
             for participant in list(self.participants.values()):
                 if participant.background_key == deleted:
                     participant.background_key = None

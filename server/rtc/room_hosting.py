@@ -6,13 +6,12 @@ from Redis) are sent after it. Without a cluster every room is here and none of 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from ..storage.room_settings import RoomSettingsStore
 from .participant import Participant
 from .room_placement import PlacementUnavailable, RoomPlacement
+from .room_settings_changes import RoomSettingsChanges
 from .signaling_error import SignalingError
 
 logger = logging.getLogger(__name__)
@@ -29,7 +28,7 @@ class RoomElsewhere(SignalingError):
 class RoomHosting:
     """Which rooms this node hosts, as far as the other nodes are concerned."""
 
-    def __init__(self, placement: RoomPlacement, room_settings: RoomSettingsStore,
+    def __init__(self, placement: RoomPlacement, room_settings: RoomSettingsChanges,
                  members: Callable[[str], list[Participant]], leave: Callable[[Participant], Awaitable[None]],
                  hosted: Callable[[], dict[str, int]]) -> None:
         self.placement = placement
@@ -46,7 +45,7 @@ class RoomHosting:
         if elsewhere is not None:
             self.joins_redirected += 1
             raise RoomElsewhere(room, elsewhere)
-        await asyncio.to_thread(self._room_settings.refresh, room)
+        await self._room_settings.refresh(room)
 
     async def host_elsewhere(self, room: str) -> str | None:
         """The URL of the node hosting ``room`` when that is not this one (None: here, or nowhere)."""

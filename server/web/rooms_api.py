@@ -4,6 +4,7 @@ and watch active rooms."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, replace
 
 from aiohttp import web
@@ -38,11 +39,16 @@ async def put_room(request: web.Request) -> web.Response:
         raise ApiError(400, "unknown_field", f"unknown fields {unknown}; accepted: {list(ROOM_FIELDS)}")
     conference = request.config_dict[CONFERENCE]
     await refuse_room_elsewhere(request, room)
-    settings = conference.room_settings.get(room)
+    settings = await conference.change_room(room, lambda current: _changed(body, current, conference.backgrounds.has))
+    return web.json_response(_describe(room, settings, len(conference.members(room))))
+
+
+def _changed(body: dict, settings: RoomSettings, has_background: Callable[[str], bool]) -> RoomSettings:
+    """A room's settings with a PUT body's fields applied, each checked (``ApiError`` 400)."""
     if "background_id" in body:
         background_id = body["background_id"]
         if background_id is not None and (not isinstance(background_id, str)
-                                          or not conference.backgrounds.has(background_id)):
+                                          or not has_background(background_id)):
             raise ApiError(400, "unknown_background", f"no background {background_id!r}")
         settings = replace(settings, background_id=background_id)
     if "statistic" in body:
@@ -57,9 +63,7 @@ async def put_room(request: web.Request) -> web.Response:
         if not isinstance(body["latency_probe"], bool):
             raise ApiError(400, "bad_latency_probe", "latency_probe must be true or false")
         settings = replace(settings, latency_probe=body["latency_probe"])
-    settings = _scene_fields(body, settings)
-    await conference.configure_room(room, settings)
-    return web.json_response(_describe(room, settings, len(conference.members(room))))
+    return _scene_fields(body, settings)
 
 
 async def list_rooms(request: web.Request) -> web.Response:

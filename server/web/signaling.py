@@ -26,6 +26,7 @@ import logging
 import time
 
 from aiohttp import WSCloseCode, WSMsgType, web
+from redis import RedisError
 
 from ..rtc.conference import Conference, SignalingError
 from ..rtc.recordings import Recordings
@@ -101,6 +102,9 @@ class _Session:
             await self._dispatch(kind, message)
         except SignalingError as error:
             await self.send({"type": "error", "error": error.code, "detail": error.detail, "request": kind})
+        except RedisError as error:  # a cluster's shared stores out of reach: nothing was changed
+            await self.send({"type": "error", "error": "store_unavailable", "request": kind,
+                             "detail": f"the cluster's Redis cannot be reached: {error}"})
         except Exception as error:  # a broken request must not end the session
             logger.exception("signaling %s failed", kind)
             await self.send({"type": "error", "error": "internal", "detail": str(error), "request": kind})
