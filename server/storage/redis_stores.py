@@ -86,14 +86,14 @@ class RedisBackgroundStore(BackgroundStore):
                 path.unlink(missing_ok=True)
 
     def add(self, data: bytes, name: str | None = None, filename: str | None = None) -> BackgroundRecord:
-        """Validate, normalise and store an upload for the whole cluster (the image first, then its
-        record, so a record always has its image); ``ImageRejected`` stores nothing."""
+        """Validate, normalise and store an upload for the whole cluster (image and record in one
+        transaction: a node dying midway leaves neither); ``ImageRejected`` stores nothing."""
         display_name = clean_name(name, filename)
         image = normalise(data, self.limits)
         record = BackgroundRecord(secrets.token_hex(8), display_name, image.width, image.height, len(image.jpeg),
                                   datetime.now(timezone.utc).isoformat(timespec="seconds"))
-        self._redis.set(_image_key(record.id), image.jpeg)
         with self._redis.pipeline(transaction=True) as transaction:
+            transaction.set(_image_key(record.id), image.jpeg)
             transaction.hset(_RECORDS, record.id, json.dumps(record.as_dict()))
             transaction.incr(_VERSION)
             transaction.execute()
@@ -112,14 +112,14 @@ class RedisBackgroundStore(BackgroundStore):
         return self._records.get(background_id) if is_background_id(background_id) else None
 
     def delete(self, background_id: str) -> bool:
-        """Remove a background from the cluster (its record first, then its image); whether it existed."""
+        """Remove a background from the cluster (record and image in one transaction); whether it existed."""
         if not is_background_id(background_id):
             return False
         with self._redis.pipeline(transaction=True) as transaction:
             transaction.hdel(_RECORDS, background_id)
+            transaction.delete(_image_key(background_id))
             transaction.incr(_VERSION)
-            existed, _ = transaction.execute()
-        self._redis.delete(_image_key(background_id))
+            existed, _, _ = transaction.execute()
         self._forget(background_id)
         if existed:
             logger.info("background %s deleted from the cluster", background_id)
