@@ -21,9 +21,11 @@ python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
+# The packages at the versions the suite last passed with (scripts/constraints.txt); reinstalled when
+# pyproject.toml or the constraints change.
 stamp=.venv/.backdrop-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/constraints.txt -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[test,train]"
+  .venv/bin/python -m pip install -q -c scripts/constraints.txt -e ".[test,train]"
   touch "$stamp"
 fi
