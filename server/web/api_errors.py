@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from aiohttp import web
 from redis import RedisError
 
+from ..rtc.recordings import RecordingError
 from ..rtc.room_placement import PlacementUnavailable
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ async def json_errors(request: web.Request,
         return await handler(request)
     except ApiError as error:
         return error_response(error.status, error.code, error.detail, error.headers)
+    except RecordingError as error:  # a recording that cannot be started, stopped or deleted
+        return error_response(error.status, error.code, error.detail)
     except PlacementUnavailable as error:  # a cluster's Redis out of reach: no room can be located
         return error_response(503, error.code, error.detail)
     except RedisError as error:  # a cluster's shared stores out of reach: nothing was changed

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..rtc.recordings import RecordingError, Recordings
+from ..rtc.recordings import Recordings
 from .admin_auth import require_admin
 from .api_errors import ApiError
 from .keys import RECORDINGS
@@ -41,10 +41,7 @@ async def start_recording(request: web.Request) -> web.Response:
         raise ApiError(400, "bad_recording", "participant must be an id or a name")
     await refuse_room_elsewhere(request, room)
     recordings = request.config_dict[RECORDINGS]
-    try:
-        info = await recordings.start(room, participant)
-    except RecordingError as error:
-        raise ApiError(error.status, error.code, error.detail) from None
+    info = await recordings.start(room, participant)  # RecordingError: answered by api_errors
     location = f"/api/recordings/{info.id}"
     return web.json_response(recordings.describe(info), status=201, headers={"Location": location})
 
@@ -67,10 +64,7 @@ async def stop_recording(request: web.Request) -> web.Response:
     """Stop a running recording: 200 once its file is complete; 409 if it already stopped."""
     require_admin(request)
     recordings, recording_id = _recording(request)
-    try:
-        info = await recordings.stop(recording_id)
-    except RecordingError as error:
-        raise ApiError(error.status, error.code, error.detail) from None
+    info = await recordings.stop(recording_id)  # RecordingError: answered by api_errors
     return web.json_response(recordings.describe(info))
 
 
@@ -92,10 +86,7 @@ async def delete_recording(request: web.Request) -> web.Response:
     """Delete a recording (stopping it first if it runs): 204."""
     require_admin(request)
     recordings, recording_id = _recording(request)
-    try:
-        await recordings.delete(recording_id)
-    except RecordingError as error:
-        raise ApiError(error.status, error.code, error.detail) from None
+    await recordings.delete(recording_id)  # RecordingError: answered by api_errors
     return web.Response(status=204)
 
 
