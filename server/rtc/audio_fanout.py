@@ -82,7 +82,8 @@ class AudioFanout:
                 samples = frame.to_ndarray()
                 if self._muted():
                     samples = np.zeros_like(samples)
-                self._follow_activity(samples)
+                if self.on_speaking is not None:  # a scene's mix has nobody to tell
+                    self._follow_activity(samples)
                 for track in list(self._tracks):
                     copy = av.AudioFrame.from_ndarray(samples.copy(), format=frame.format.name, layout=frame.layout.name)
                     copy.sample_rate, copy.pts, copy.time_base = frame.sample_rate, frame.pts, frame.time_base
