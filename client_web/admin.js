@@ -130,7 +130,8 @@ async function refreshNodes() {
     }
     const age = Math.max(0, Date.now() / 1000 - node.seen_at);
     row.replaceChildren(textCell(node.id), address,
-      ...[node.rooms.join(", ") || "–", String(node.participants), `${age.toFixed(0)} s ago`].map(textCell));
+      ...[node.rooms.join(", ") || "–", node.capacity ? `${node.participants} of ${node.capacity}` : String(node.participants),
+        `${age.toFixed(0)} s ago`].map(textCell));
     return row;
   }));
 }

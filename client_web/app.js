@@ -275,9 +275,10 @@ async function onMessage(event) {
     case "error":
       if (message.request === "mode") { $("#mode").value = state.mode; }
       showError(`${message.error}: ${message.detail}`);
-      // A cluster that cannot place the room now (its Redis out of reach): try again later. Any other
-      // refused join stays refused.
+      // A cluster that cannot place the room now (its Redis out of reach), or a server (a cluster) that
+      // takes no one more: try again later. Any other refused join stays refused.
       if (message.request === "join" && message.error === "placement_unavailable") connectionLost("the room cannot be placed now");
+      else if (message.request === "join" && message.error === "server_full") connectionLost("the server is full");
       else if (message.request === "join") endCall(`could not join: ${message.error}`);
       break;
   }

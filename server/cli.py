@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--ice-ports", metavar="MIN-MAX",
                        help="UDP port range of the server's media sockets, to open in a firewall or publish "
                        "from a container, e.g. 40000-40199 (default: BACKDROP_ICE_PORTS, else any port)")
+    serve.add_argument("--max-participants", metavar="N",
+                       help="participants this node takes in all rooms together; beyond it joins are refused "
+                       "(server_full), or in a cluster new rooms go to a node with room to spare "
+                       "(default: BACKDROP_MAX_PARTICIPANTS, else 0: no limit)")
     serve.add_argument("--redis-url", help="join a cluster: the Redis its nodes share (default: BACKDROP_REDIS_URL; "
                        "none: a single node). Each room lives on one node; the others send its clients there")
     serve.add_argument("--node-url", help="with --redis-url: this node's base URL as clients reach it, e.g. "
@@ -231,6 +235,11 @@ def _serve(args: argparse.Namespace) -> int:
         overrides["redis_url"] = args.redis_url
     if args.node_url:
         overrides["node_url"] = args.node_url
+    max_participants = args.max_participants or os.environ.get("BACKDROP_MAX_PARTICIPANTS")
+    if max_participants:
+        if not max_participants.isdigit():
+            raise BackdropError(f"--max-participants must be a whole number >= 0, got {max_participants!r}")
+        overrides["max_participants"] = int(max_participants)
     ice_ports = args.ice_ports or os.environ.get("BACKDROP_ICE_PORTS")
     if ice_ports:
         try:

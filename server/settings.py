@@ -54,6 +54,11 @@ class Settings:
     """Degrade a scene's better seats to its weakest (off: seats pass as they arrive, for comparison)."""
     max_participants_per_room: int = 9
     """Joins beyond this are refused."""
+    max_participants: int = 0
+    """Participants this node takes in all its rooms together (``BACKDROP_MAX_PARTICIPANTS``, read by
+    the command line); 0: no limit. Beyond it a join is refused (``server_full``) so that the calls
+    under way keep their frame rate, or, in a cluster, a room nobody holds yet is placed on a node
+    with room to spare. ``scripts/capacity.py`` measures what a machine sustains."""
     admin_token: str | None = field(default_factory=lambda: _from_environment("BACKDROP_ADMIN_TOKEN"))
     """Bearer token of the admin API; None: generated on first start and kept in the data directory."""
     join_secret: str | None = field(default_factory=lambda: _from_environment("BACKDROP_JOIN_SECRET"))

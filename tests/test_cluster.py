@@ -32,7 +32,7 @@ from server.storage.redis_stores import RedisBackgroundStore, RedisRoomSettingsS
 from server.storage.room_settings import RoomSettings
 from server.loadtest.participant import FrameSourceTrack, SyntheticParticipant
 from server.rtc.peers import close_quietly
-from server.rtc.room_placement import PlacementUnavailable, RedisPlacement
+from server.rtc.room_placement import NodeInfo, PlacementUnavailable, RedisPlacement
 from server.web.app import check_cluster_settings
 from server.web.join_tokens import issue_join_token
 from server.web.keys import ADMIN_TOKEN
@@ -210,6 +210,17 @@ def test_a_stopping_node_hands_its_rooms_to_the_least_busy_node(redis_url: str) 
         finally:
             await alone.close()
     asyncio.run(scenario())
+
+
+def test_nodes_read_the_reports_of_older_and_newer_releases() -> None:
+    """During a rolling upgrade nodes of two releases share a cluster: a report without the capacity
+    (older) means no limit, and fields a newer release adds are ignored."""
+    older = {"id": "a1", "url": "http://a.example", "rooms": ["standup"], "participants": 3, "started_at": 1.0,
+             "seen_at": 2.0}
+    node = NodeInfo.from_report(json.dumps(older))
+    assert (node.capacity, node.has_room) == (0, True)
+    newer = NodeInfo.from_report(json.dumps({**older, "capacity": 3, "region": "eu-west"}))
+    assert (newer.capacity, newer.has_room) == (3, False)
 
 
 def test_without_redis_a_node_does_not_start_and_says_why(tmp_path: Path) -> None:
@@ -469,6 +480,44 @@ def test_what_admins_set_on_one_node_holds_on_every_node(two_nodes, astronaut: n
         finally:
             await alice.leave()
             await carol.leave()
+
+    asyncio.run(scenario())
+
+
+def test_a_full_node_places_new_rooms_on_a_node_with_room_to_spare(two_nodes, redis_url: str,
+                                                                    astronaut: np.ndarray) -> None:
+    a, b = two_nodes(max_participants=1)
+
+    async def scenario() -> None:
+        alice = SyntheticParticipant(a.url, "standup", "alice", still(astronaut))
+        bob = SyntheticParticipant(a.url, "retro", "bob", None)
+        carol = SyntheticParticipant(b.url, "standup", "carol", None)
+        dave = SyntheticParticipant(a.url, "design", "dave", None)
+        try:
+            await alice.join()
+            assert alice.node_url == a.url
+            # a is full: a new room asked of a goes to b, which has room to spare.
+            await bob.join()
+            assert bob.node_url == b.url
+            assert room_holder(redis_url, "retro") == b.conference.hosting.placement.node_id
+            # A room a hosts cannot grow past a's limit, whichever node is asked.
+            with pytest.raises(RuntimeError, match=r"full \(at most 1 participants\)"):
+                await carol.join()
+            assert carol.errors[-1]["error"] == "server_full"
+            async with aiohttp.ClientSession(headers=ADMIN) as http:
+                # Once b's report says it is full too (as a sees it), no node can take a new room.
+                async def nodes_seen_by_a() -> list[tuple[int, int]]:
+                    async with http.get(f"{a.url}/api/nodes") as response:
+                        return [(node["capacity"], node["participants"]) for node in await response.json()]
+                assert await eventually(lambda: resolves_to(nodes_seen_by_a(), [(1, 1), (1, 1)]), timeout=10)
+                with pytest.raises(RuntimeError, match="every node of the cluster is full"):
+                    await dave.join()
+                assert room_holder(redis_url, "design") is None
+                async with http.get(f"{a.url}/metrics") as response:
+                    assert "backdrop_joins_refused_full_total 2.0" in await response.text()  # carol, dave
+        finally:
+            for participant in (alice, bob, carol, dave):
+                await participant.leave()
 
     asyncio.run(scenario())
 

@@ -36,12 +36,14 @@ class RoomHosting:
         self.joins_redirected = 0  # joins sent to the node hosting their room
         self.rooms_moved = 0  # rooms whose members were sent to another node (handed over, or taken)
 
-    async def admit(self, room: str) -> None:
+    async def admit(self, room: str, full: bool = False) -> None:
         """Before someone joins ``room`` here: ``RoomElsewhere`` if another node hosts it; else, for a
-        room with nobody here yet, claim it and read its settings (another node may have set them)."""
+        room with nobody here yet, claim it and read its settings (another node may have set them).
+        ``full``: this node takes no one more, so a room nobody holds is placed on a node with room to
+        spare (``RoomElsewhere`` to it; ``ServerFull`` if there is none)."""
         if self._members(room):
             return
-        elsewhere = await self.placement.place(room)
+        elsewhere = await self.placement.place(room, here=not full)
         if elsewhere is not None:
             self.joins_redirected += 1
             raise RoomElsewhere(room, elsewhere)

@@ -7,6 +7,10 @@ there. Each node reports itself every ``HEARTBEAT_SECONDS`` under a key that lap
 asked. Claims are also leases (``ROOM_LEASE_SECONDS``), renewed with the report while the room has
 members, so a claim nobody uses lapses by itself.
 
+A node may take a limited number of participants (its ``capacity``, reported with it). A full node
+asked for a room nobody holds places it on the least busy live node with room to spare instead, and
+sends the client there; with no such node the join is refused (``server_full``).
+
 ``LocalPlacement`` is the single-node default (every room is here); ``RedisPlacement`` the cluster.
 """
 
@@ -18,7 +22,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Protocol
 
 import redis.asyncio as aioredis
@@ -60,6 +64,13 @@ return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 """
 
 
+class ServerFull(SignalingError):
+    """No node can take another participant (code ``server_full``; the HTTP API answers it with 503)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("server_full", detail)
+
+
 class PlacementUnavailable(SignalingError):
     """The room directory (Redis) cannot be reached: no room can be placed until it is back (code
     ``placement_unavailable``; the HTTP API answers it with 503)."""
@@ -78,6 +89,25 @@ class NodeInfo:
     participants: int
     started_at: float
     seen_at: float
+    capacity: int = 0
+    """Participants the node takes in all its rooms together (0: no limit)."""
+
+    @property
+    def has_room(self) -> bool:
+        """Whether the node takes another participant."""
+        return self.capacity == 0 or self.participants < self.capacity
+
+    @staticmethod
+    def from_report(text: str) -> "NodeInfo":
+        """A node's report as stored in Redis (fields a newer node adds are ignored, so nodes of two
+        releases can share a cluster during a rolling upgrade)."""
+        known = {field.name for field in fields(NodeInfo)}
+        return NodeInfo(**{key: value for key, value in json.loads(text).items() if key in known})
+
+
+def least_busy(nodes: list[NodeInfo]) -> NodeInfo:
+    """The node to give a room to: the fewest participants, then the fewest rooms (then by id)."""
+    return min(nodes, key=lambda node: (node.participants, len(node.rooms), node.id))
 
 
 RoomLost = Callable[[str, str], Awaitable[None]]
@@ -87,13 +117,14 @@ hosts (it was cut off from Redis long enough for its report to lapse)."""
 
 class RoomPlacement(Protocol):
     """Where rooms live. ``place``/``locate`` return None for this node, else the base URL of the node
-    that hosts the room."""
+    that hosts the room. ``place(room, here=False)``: this node is full, so a room nobody holds goes
+    to another node (``ServerFull`` if none has room); None then means this node holds it already."""
 
     node_id: str
 
     async def start(self, hosted: Callable[[], dict[str, int]], on_lost: RoomLost | None = None) -> None: ...
     async def close(self) -> None: ...
-    async def place(self, room: str) -> str | None: ...
+    async def place(self, room: str, here: bool = True) -> str | None: ...
     async def locate(self, room: str) -> str | None: ...
     async def release(self, room: str) -> None: ...
     async def hand_over(self, room: str) -> str | None: ...
@@ -107,7 +138,8 @@ class LocalPlacement:
 
     node_id = "local"
 
-    def __init__(self) -> None:
+    def __init__(self, capacity: int = 0) -> None:
+        self.capacity = capacity
         self._hosted: Callable[[], dict[str, int]] = dict
 
     async def start(self, hosted: Callable[[], dict[str, int]], on_lost: RoomLost | None = None) -> None:
@@ -117,7 +149,7 @@ class LocalPlacement:
     async def close(self) -> None:
         """Nothing to release."""
 
-    async def place(self, room: str) -> str | None:
+    async def place(self, room: str, here: bool = True) -> str | None:
         return None
 
     async def locate(self, room: str) -> str | None:
@@ -132,7 +164,7 @@ class LocalPlacement:
 
     async def nodes(self) -> list[NodeInfo]:
         rooms = self._hosted()
-        return [NodeInfo(self.node_id, "", sorted(rooms), sum(rooms.values()), 0.0, time.time())]
+        return [NodeInfo(self.node_id, "", sorted(rooms), sum(rooms.values()), 0.0, time.time(), self.capacity)]
 
     @property
     def healthy(self) -> bool:
@@ -143,11 +175,12 @@ class RedisPlacement:
     """The cluster's room directory in Redis: ``backdrop:node:<id>`` (this node's report, expiring
     unless refreshed) and ``backdrop:room:<name>`` (the id of the node holding the room, a lease)."""
 
-    def __init__(self, redis_url: str, node_url: str, node_id: str | None = None,
+    def __init__(self, redis_url: str, node_url: str, node_id: str | None = None, capacity: int = 0,
                  heartbeat_seconds: float = HEARTBEAT_SECONDS, node_ttl_seconds: float = NODE_TTL_SECONDS,
                  room_lease_seconds: float = ROOM_LEASE_SECONDS) -> None:
         self.node_url = node_url.rstrip("/")
         self.node_id = node_id or secrets.token_hex(6)
+        self.capacity = capacity  # participants this node takes (0: no limit), reported to the others
         self.heartbeat_seconds, self.node_ttl_seconds = heartbeat_seconds, node_ttl_seconds
         self.room_lease_seconds = room_lease_seconds
         self._redis = aioredis.from_url(redis_url, decode_responses=True, socket_timeout=2.0,
@@ -189,17 +222,36 @@ class RedisPlacement:
             logger.warning("could not withdraw node %s from Redis: %s", self.node_id, error)
         await self._redis.aclose()
 
-    async def place(self, room: str) -> str | None:
-        """Claim ``room`` for this node unless a live node holds it; that node's URL if one does."""
+    async def place(self, room: str, here: bool = True) -> str | None:
+        """Claim ``room`` for this node unless a live node holds it; that node's URL if one does. With
+        ``here`` False (this node is full), a room nobody holds is claimed for the least busy live node
+        with room to spare and its URL returned; ``ServerFull`` if no node has room."""
         try:
+            claimant = self.node_id if here else await self._node_with_room(room)
+            if claimant is None:
+                return None  # this node holds the room already
             owner = await self._claim(keys=[self._room_key(room)],
-                                      args=[self.node_id, int(self.room_lease_seconds * 1000), self._node_key("")])
+                                      args=[claimant, int(self.room_lease_seconds * 1000), self._node_key("")])
             if owner == self.node_id:
                 self._claimed.add(room)
                 return None
             return await self._url_of(owner)
         except RedisError as error:
             raise PlacementUnavailable(f"cannot reach Redis: {error}") from None
+
+    async def _node_with_room(self, room: str) -> str | None:
+        """For a full node: the id of the node a claim of ``room`` should name. The live node holding
+        it (None if this one), else the least busy other node with room to spare (claimed for it
+        unless someone claims the room first); ``ServerFull`` if there is none."""
+        owner = await self._redis.get(self._room_key(room))
+        if owner == self.node_id:
+            return None
+        if owner is not None and await self._redis.exists(self._node_key(owner)):
+            return owner
+        spare = [node for node in await self.nodes() if node.id != self.node_id and node.has_room]
+        if not spare:
+            raise ServerFull("every node of the cluster is full; try again later")
+        return least_busy(spare).id
 
     async def locate(self, room: str) -> str | None:
         """The URL of the live node holding ``room`` if it is not this one; None otherwise."""
@@ -220,12 +272,13 @@ class RedisPlacement:
             raise PlacementUnavailable(f"cannot reach Redis: {error}") from None
 
     async def hand_over(self, room: str) -> str | None:
-        """Give ``room`` to the live node with the fewest participants (this node is stopping); that
-        node's URL, or None if there is no other node or the room is not this node's to give."""
+        """Give ``room`` to the least busy live node with room to spare, else the least busy live node
+        (this node is stopping); that node's URL, or None if there is no other node or the room is not
+        this node's to give."""
         others = [node for node in await self.nodes() if node.id != self.node_id]
         if not others:
             return None
-        successor = min(others, key=lambda node: (node.participants, len(node.rooms), node.id))
+        successor = least_busy([node for node in others if node.has_room] or others)
         try:
             given = await self._hand_over(keys=[self._room_key(room)],
                                           args=[self.node_id, successor.id, int(self.room_lease_seconds * 1000)])
@@ -241,7 +294,7 @@ class RedisPlacement:
             reports = await self._redis.mget(keys) if keys else []
         except RedisError as error:
             raise PlacementUnavailable(f"cannot reach Redis: {error}") from None
-        nodes = {node.id: node for node in (NodeInfo(**json.loads(report)) for report in reports if report)}
+        nodes = {node.id: node for node in (NodeInfo.from_report(report) for report in reports if report)}
         nodes[self.node_id] = self._report_now()  # this node's own figures live, the others' as last reported
         return sorted(nodes.values(), key=lambda node: node.id)
 
@@ -271,7 +324,8 @@ class RedisPlacement:
 
     def _report_now(self) -> NodeInfo:
         rooms = self._hosted()
-        return NodeInfo(self.node_id, self.node_url, sorted(rooms), sum(rooms.values()), self._started_at, time.time())
+        return NodeInfo(self.node_id, self.node_url, sorted(rooms), sum(rooms.values()), self._started_at, time.time(),
+                        self.capacity)
 
     async def _report(self) -> None:
         report = self._report_now()

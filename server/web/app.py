@@ -131,8 +131,9 @@ async def _pipeline(app: web.Application) -> AsyncIterator[None]:
 
 async def _conference(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    placement: RoomPlacement = (RedisPlacement(settings.redis_url, settings.node_url or "")
-                                if settings.redis_url else LocalPlacement())
+    placement: RoomPlacement = (RedisPlacement(settings.redis_url, settings.node_url or "",
+                                               capacity=settings.max_participants)
+                                if settings.redis_url else LocalPlacement(settings.max_participants))
     conference = Conference(settings, app[POOL], InMemoryRoomDirectory(), BackgroundCatalog(app[BACKGROUND_STORE]),
                             app[ROOM_SETTINGS], app[METRICS], placement)
     try:

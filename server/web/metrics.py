@@ -109,6 +109,10 @@ class _LiveCollector:
         yield _gauge("backdrop_speaking_participants", "Participants speaking now (voice activity)",
                      sum(p.speaking for p in participants))
         if conference is not None:
+            yield _gauge("backdrop_participant_limit", "Participants this node takes in all (0: no limit)",
+                         conference.settings.max_participants)
+            yield _counter("backdrop_joins_refused_full", "Joins refused because this node (in a cluster, every "
+                           "node) took as many participants as it may", conference.joins_refused_full)
             yield _gauge("backdrop_cluster_redis_up", "Whether the cluster's Redis answered this node's last "
                          "report (1 without a cluster)", float(conference.hosting.placement.healthy))
             yield _counter("backdrop_joins_redirected", "Joins sent to the node hosting their room (a cluster)",

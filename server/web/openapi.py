@@ -194,6 +194,7 @@ def openapi_document(max_upload_bytes: int) -> dict:
                     "participants": {"type": "integer"},
                     "started_at": {"type": "number", "description": "Unix time"},
                     "seen_at": {"type": "number", "description": "Unix time of its last report"},
+                    "capacity": {"type": "integer", "description": "Participants it takes in all (0: no limit)"},
                     "this": {"type": "boolean", "description": "The node that answered"}}},
                 "ActiveRoom": {"type": "object", "required": ["room", "participants"], "properties": {
                     "room": {"type": "string"},
