@@ -8,6 +8,7 @@ call page in Debian's Chromium.
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import aiohttp
@@ -106,5 +107,24 @@ def test_the_call_page_waits_for_a_seat_on_a_full_server(tmp_path: Path, astrona
 
     try:
         asyncio.run(scenario())
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_a_load_test_counts_the_joins_a_full_node_refuses(tmp_path: Path) -> None:
+    server = ServerThread(tmp_path / "data", workers=1, max_participants=2).start()
+    try:
+        summary_path = tmp_path / "summary.json"
+        assert cli_main(["loadtest", "--url", server.url, "--rooms", "2", "--participants", "3", "--duration", "4",
+                         "--json", str(summary_path)]) == 0
+        summary = json.loads(summary_path.read_text())
+        assert summary["totals"]["joins_refused"] == {"server_full": 1}
+        assert summary["totals"]["participants"] == 2
+        assert {p["name"]: p["refused"] for p in summary["participants"]} == {
+            "p000": None, "p001": None, "p002": "server_full"}
+        assert sorted((s["sender"], s["receiver"]) for s in summary["streams"]) == [
+            ("p000", "p000"), ("p001", "p001")]
+        assert not server.conference.participants
     finally:
         server.stop()

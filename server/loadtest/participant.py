@@ -55,6 +55,15 @@ class FrameSourceTrack(MediaStreamTrack):
         return frame
 
 
+class RefusedJoin(RuntimeError):
+    """The server refused the join: its error ``code`` (``server_full``, ``room_full``, a bad token...)
+    and ``detail``."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code, self.detail = code, detail
+
+
 @dataclass
 class ReceivedStream:
     """Frames received from one composite stream."""
@@ -330,7 +339,9 @@ class SyntheticParticipant:
                 self.errors.append(event)
                 future = self._answers.get({"publish": "self", "join": "join"}.get(event.get("request"), ""))
                 if future and not future.done():
-                    future.set_exception(RuntimeError(event.get("detail")))
+                    detail = str(event.get("detail"))
+                    future.set_exception(RefusedJoin(str(event.get("error")), detail) if event.get("request") == "join"
+                                         else RuntimeError(detail))
 
     def _resolve(self, key: str, sdp: str) -> None:
         future = self._answers.pop(key, None)

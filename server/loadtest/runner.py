@@ -25,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ..rtc import aiortc_patches
 from .framecode import read_code
-from .participant import SyntheticParticipant
+from .participant import RefusedJoin, SyntheticParticipant
 from .stamped_source import StampedLoopTrack, moved_footage, stamped_loop
 
 logger = logging.getLogger(__name__)
@@ -112,6 +112,7 @@ class Loadtest:
         self.streams: dict[tuple[str, str], StreamRecord] = {}
         self.samples: list[Sample] = []
         self.join_ms: dict[str, float] = {}
+        self.refused: dict[str, str] = {}  # participant name -> the error code of its refused join
         self.first_frame_ms: dict[str, float | None] = {}
         self.started = 0.0
         self._watchers: list[asyncio.Task] = []  # referenced so they are not collected mid-flight
@@ -160,7 +161,13 @@ class Loadtest:
                                                name, label, frame, now))
         self.participants.append(participant)
         started = time.monotonic()
-        await participant.join()
+        try:
+            await participant.join()
+        except RefusedJoin as refusal:  # e.g. a node at its participant limit: counted, the run goes on
+            self.refused[name] = refusal.code
+            self.participants.remove(participant)
+            await participant.leave()
+            return
         self.join_ms[name] = (time.monotonic() - started) * 1000.0
         self._watchers.append(asyncio.ensure_future(self._first_frame(participant, started)))
 
@@ -249,6 +256,7 @@ class Loadtest:
             "server_cpu_pct_mean": round(float(np.mean(server_cpu)), 1) if server_cpu else None,
             "participants_per_node": dict(Counter(p.node_url for p in self.participants if p.node_url)),
             "joins_redirected": sum(p.node_url != p.url for p in self.participants if p.node_url),
+            "joins_refused": dict(Counter(self.refused.values())),
             "generator_cpu_pct_mean": round(float(np.mean([s.generator_cpu for s in self.samples])), 1)
             if self.samples else None,
         }
@@ -259,7 +267,7 @@ class Loadtest:
                 "participants": [{"name": n, "join_ms": round(self.join_ms.get(n, 0.0), 1),
                                   "first_frame_ms": None if self.first_frame_ms.get(n) is None
                                   else round(self.first_frame_ms[n], 1), "node": node_of.get(n),
-                                  "moves": moves_of.get(n, 0)}
+                                  "moves": moves_of.get(n, 0), "refused": self.refused.get(n)}
                                  for n in self.names.values()],
                 "timeline": {"samples": [asdict(s) for s in self.samples],
                              "fps": {f"{r.sender}->{r.receiver}": dict(sorted(r.per_second.items()))
@@ -283,6 +291,9 @@ def format_table(summary: dict) -> str:
     lines.append(f"join p50 {t['join_ms']['p50']:.0f} ms; first frame p50 {t['first_frame_ms']['p50']:.0f} ms; "
                  f"server CPU {t['server_cpu_pct_mean']}%, generator CPU {t['generator_cpu_pct_mean']}% "
                  f"(100% = one core); sent {t['bytes_sent'] / 1e6:.1f} MB, received {t['bytes_received'] / 1e6:.1f} MB")
+    if t["joins_refused"]:
+        reasons = ", ".join(f"{code}: {count}" for code, count in sorted(t["joins_refused"].items()))
+        lines.append(f"{sum(t['joins_refused'].values())} joins refused ({reasons})")
     if len(t["participants_per_node"]) > 1 or t["joins_redirected"]:
         spread = ", ".join(f"{url}: {count}" for url, count in sorted(t["participants_per_node"].items()))
         lines.append(f"participants per node: {spread}; {t['joins_redirected']} joins redirected to their room's node")
