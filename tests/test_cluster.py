@@ -201,6 +201,19 @@ def test_a_stopping_node_hands_its_rooms_to_the_least_busy_node(redis_url: str) 
         finally:
             for placement in (a, b, c):
                 await placement.close()
+        # A full node is passed over while another has room, however busier that one is.
+        a = RedisPlacement(redis_url, "http://a.example", node_id="a")
+        b = RedisPlacement(redis_url, "http://b.example", node_id="b", capacity=10)
+        c = RedisPlacement(redis_url, "http://c.example", node_id="c", capacity=2)
+        await a.start(lambda: {"standup": 3})
+        await b.start(lambda: {"retro": 4})
+        await c.start(lambda: {"planning": 1, "demo": 1})
+        try:
+            assert await a.place("standup") is None
+            assert await a.hand_over("standup") == "http://b.example"
+        finally:
+            for placement in (a, b, c):
+                await placement.close()
         alone = RedisPlacement(redis_url, "http://d.example", node_id="d")
         await alone.start(lambda: {"standup": 1})
         try:
