@@ -16,17 +16,13 @@ import numpy as np
 import pytest
 
 from server.cli import main as cli_main
-from server.loadtest.participant import FrameSourceTrack, SyntheticParticipant
+from server.loadtest.participant import SyntheticParticipant
 from tests.server_harness import ServerThread, eventually, resolves_to
 from tests.test_browser_e2e import CHROMIUM, grab, open_participant, person_footage
+from tests.test_cluster import still
 
 # The offer is never read: a full server refuses the WHIP publisher before looking at it.
 WHIP_OFFER = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
-
-
-def camera(astronaut: np.ndarray) -> FrameSourceTrack:
-    frame = np.ascontiguousarray(astronaut[::2, ::2][:240, :320])
-    return FrameSourceTrack(lambda i: frame)
 
 
 def test_a_full_node_refuses_joins_and_takes_them_again_once_a_seat_frees(tmp_path: Path,
@@ -34,7 +30,7 @@ def test_a_full_node_refuses_joins_and_takes_them_again_once_a_seat_frees(tmp_pa
     server = ServerThread(tmp_path / "data", workers=1, max_participants=2).start()
 
     async def scenario() -> None:
-        alice = SyntheticParticipant(server.url, "standup", "alice", camera(astronaut))
+        alice = SyntheticParticipant(server.url, "standup", "alice", still(astronaut))
         bob = SyntheticParticipant(server.url, "retro", "bob", None)
         carol = SyntheticParticipant(server.url, "standup", "carol", None)
         try:

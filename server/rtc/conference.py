@@ -54,8 +54,8 @@ class Conference:
         self.settings, self.pool, self.directory, self.backgrounds = settings, pool, directory, backgrounds
         self.room_settings = room_settings  # read from memory; changed through settings_changes
         self.settings_changes = RoomSettingsChanges(room_settings)
-        self.hosting = RoomHosting(placement or LocalPlacement(settings.max_participants), self.settings_changes, self.members, self.leave,
-                                   self.hosted_rooms)
+        self.hosting = RoomHosting(placement or LocalPlacement(settings.max_participants), self.settings_changes,
+                                   self.members, self.leave, self.hosted_rooms)
         self.observer = observer
         self.participants: dict[str, Participant] = {}
         self.scene_rooms = SceneRooms(settings, pool, room_settings, backgrounds, self.members, self._tell)
