@@ -20,6 +20,7 @@ import aiohttp
 import numpy as np
 import pytest
 import redis
+import requests
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
@@ -495,6 +496,19 @@ def test_what_admins_set_on_one_node_holds_on_every_node(two_nodes, astronaut: n
             await carol.leave()
 
     asyncio.run(scenario())
+
+
+def test_a_room_set_on_two_nodes_keeps_what_each_set(two_nodes) -> None:
+    """A field left out of a PUT keeps its value, even when another node set it since this node last
+    read the room's settings (the room is live nowhere, so either node may be asked)."""
+    a, b = two_nodes()
+    with requests.Session() as http:
+        http.headers.update(ADMIN)
+        assert http.put(f"{a.url}/api/rooms/retro", json={"statistic": "max"}, timeout=10).status_code == 200
+        answer = http.put(f"{b.url}/api/rooms/retro", json={"latency_probe": True}, timeout=10).json()
+        assert (answer["statistic"], answer["latency_probe"]) == ("max", True)
+        answer = http.put(f"{a.url}/api/rooms/retro", json={"mode": "scene"}, timeout=10).json()
+        assert (answer["statistic"], answer["latency_probe"], answer["mode"]) == ("max", True, "scene")
 
 
 def test_a_full_node_places_new_rooms_on_a_node_with_room_to_spare(two_nodes, redis_url: str,

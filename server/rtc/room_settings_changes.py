@@ -25,9 +25,12 @@ class RoomSettingsChanges:
 
     async def change(self, room: str, change: Callable[[RoomSettings], RoomSettings]) -> tuple[RoomSettings, RoomSettings]:
         """Store ``change(current settings)`` as the room's settings; (the settings before, after).
-        What ``change`` raises (a refused request) propagates and nothing is stored; so does the
-        store's own error (nothing is stored either, and the settings read stay)."""
+        The current settings are read again from the store first: in a cluster another node may have
+        changed them since this one last read them. What ``change`` raises (a refused request)
+        propagates and nothing is stored; so does the store's own error (nothing is stored either,
+        and the settings read stay)."""
         async with self._turn:
+            await asyncio.to_thread(self.store.refresh, room)
             before = self.store.get(room)
             after = change(before)
             await asyncio.to_thread(self.store.put, room, after)
