@@ -128,10 +128,17 @@ async function refreshNodes() {
     } else {
       address.textContent = `${node.url || location.origin} (this node)`;
     }
+    row.dataset.draining = String(node.draining);
     const age = Math.max(0, Date.now() / 1000 - node.seen_at);
+    const intake = textCell(node.draining ? "draining " : "accepted ");
+    // Only this node can be drained from here; another node's own admin page drains it.
+    if (node.this) {
+      button(intake, node.draining ? "Take new rooms" : "Drain", "drain",
+        () => call("PUT", `/api/nodes/${encodeURIComponent(node.id)}`, { draining: !node.draining }));
+    }
     row.replaceChildren(textCell(node.id), address,
       ...[node.rooms.join(", ") || "–", node.capacity ? `${node.participants} of ${node.capacity}` : String(node.participants),
-        `${age.toFixed(0)} s ago`].map(textCell));
+        `${age.toFixed(0)} s ago`].map(textCell), intake);
     return row;
   }));
 }

@@ -73,6 +73,13 @@ def test_admin_page_uploads_assigns_watches_and_deletes(tmp_path: Path, astronau
             node_cells = await page.eval_on_selector_all("[data-role=nodes] tbody tr td",
                                                          "tds => tds.map(td => td.textContent)")
             assert node_cells[1:4] == [f"{server.url} (this node)", "studio", "1"]
+            # Drain this node from the page, then let it take new rooms again.
+            await page.click("[data-role=nodes] [data-role=drain]")
+            await page.wait_for_selector("[data-role=nodes] tr[data-draining=true]")
+            assert server.conference.hosting.placement.draining
+            await page.click("[data-role=nodes] [data-role=drain]")
+            await page.wait_for_selector("[data-role=nodes] tr[data-draining=false]")
+            assert not server.conference.hosting.placement.draining
             await page.screenshot(path=str(ARTIFACTS / "admin_page.png"))
 
             await page.click("[data-role=backgrounds] figure.thumb [data-role=delete]")

@@ -549,6 +549,38 @@ def test_a_full_node_places_new_rooms_on_a_node_with_room_to_spare(two_nodes, re
     asyncio.run(scenario())
 
 
+def test_a_draining_node_sends_new_rooms_to_the_others_and_keeps_its_own(two_nodes, redis_url: str,
+                                                                           astronaut: np.ndarray) -> None:
+    a, b = two_nodes()
+    a_id = a.conference.hosting.placement.node_id
+
+    async def scenario() -> None:
+        alice = SyntheticParticipant(a.url, "standup", "alice", still(astronaut))
+        bob = SyntheticParticipant(a.url, "retro", "bob", None)
+        carol = SyntheticParticipant(b.url, "standup", "carol", None)
+        try:
+            await alice.join()
+            async with aiohttp.ClientSession(headers=ADMIN) as http:
+                # Another node's drain must be asked of that node.
+                async with http.put(f"{b.url}/api/nodes/{a_id}", json={"draining": True}) as response:
+                    assert (response.status, (await response.json())["error"]) == (409, "node_elsewhere")
+                async with http.put(f"{a.url}/api/nodes/{a_id}", json={"draining": True}) as response:
+                    assert response.status == 200
+                async with http.get(f"{b.url}/api/nodes") as response:  # told at once, not at the next report
+                    assert {node["id"]: node["draining"] for node in await response.json()}[a_id] is True
+            # A new room asked of a goes to b; a's room takes a new member asked of b.
+            await bob.join()
+            assert bob.node_url == b.url and room_holder(redis_url, "retro") != a_id
+            await carol.join()
+            assert carol.node_url == a.url
+            assert {p.name for p in a.conference.participants.values()} == {"alice", "carol"}
+        finally:
+            for participant in (alice, bob, carol):
+                await participant.leave()
+
+    asyncio.run(scenario())
+
+
 def test_a_hung_redis_stalls_no_call_and_refuses_what_it_cannot_store(tmp_path: Path, astronaut: np.ndarray) -> None:
     """Redis stops answering (SIGSTOP: connections hang rather than fail) while a participant switches
     the room's mode: the write waits in a thread, so the node goes on answering and streaming; the

@@ -39,11 +39,11 @@ class RoomHosting:
     async def admit(self, room: str, full: bool = False) -> None:
         """Before someone joins ``room`` here: ``RoomElsewhere`` if another node hosts it; else, for a
         room with nobody here yet, claim it and read its settings (another node may have set them).
-        ``full``: this node takes no one more, so a room nobody holds is placed on a node with room to
-        spare (``RoomElsewhere`` to it; ``ServerFull`` if there is none)."""
+        ``full`` (this node takes no one more) or the node draining: a room nobody holds is placed on
+        a node with room to spare (``RoomElsewhere`` to it; ``ServerFull`` if there is none)."""
         if self._members(room):
             return
-        elsewhere = await self.placement.place(room, here=not full)
+        elsewhere = await self.placement.place(room, here=not (full or self.placement.draining))
         if elsewhere is not None:
             self.joins_redirected += 1
             raise RoomElsewhere(room, elsewhere)

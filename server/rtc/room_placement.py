@@ -7,7 +7,8 @@ there. Each node reports itself every ``HEARTBEAT_SECONDS`` under a key that lap
 asked. Claims are also leases (``ROOM_LEASE_SECONDS``), renewed with the report while the room has
 members, so a claim nobody uses lapses by itself.
 
-A node may take a limited number of participants (its ``capacity``, reported with it). A full node
+A node may take a limited number of participants (its ``capacity``, reported with it), and may be
+draining (taking no new rooms, so that it can be stopped once its calls end). A full or draining node
 asked for a room nobody holds places it on the least busy live node with room to spare instead, and
 sends the client there; with no such node the join is refused (``server_full``).
 
@@ -91,11 +92,13 @@ class NodeInfo:
     seen_at: float
     capacity: int = 0
     """Participants the node takes in all its rooms together (0: no limit)."""
+    draining: bool = False
+    """The node takes no new rooms (its rooms go on, and take new members)."""
 
     @property
     def has_room(self) -> bool:
-        """Whether the node takes another participant."""
-        return self.capacity == 0 or self.participants < self.capacity
+        """Whether the node takes a new room: not draining, and not full."""
+        return not self.draining and (self.capacity == 0 or self.participants < self.capacity)
 
     @staticmethod
     def from_report(text: str) -> "NodeInfo":
@@ -117,10 +120,12 @@ hosts (it was cut off from Redis long enough for its report to lapse)."""
 
 class RoomPlacement(Protocol):
     """Where rooms live. ``place``/``locate`` return None for this node, else the base URL of the node
-    that hosts the room. ``place(room, here=False)``: this node is full, so a room nobody holds goes
-    to another node (``ServerFull`` if none has room); None then means this node holds it already."""
+    that hosts the room. ``place(room, here=False)``: this node is full or draining, so a room nobody
+    holds goes to another node (``ServerFull`` if none has room); None then means this node holds it
+    already. ``draining``: this node takes no new rooms (set by the operator, reported to the others)."""
 
     node_id: str
+    draining: bool
 
     async def start(self, hosted: Callable[[], dict[str, int]], on_lost: RoomLost | None = None) -> None: ...
     async def close(self) -> None: ...
@@ -128,6 +133,7 @@ class RoomPlacement(Protocol):
     async def locate(self, room: str) -> str | None: ...
     async def release(self, room: str) -> None: ...
     async def hand_over(self, room: str) -> str | None: ...
+    async def set_draining(self, draining: bool) -> None: ...
     async def nodes(self) -> list[NodeInfo]: ...
     @property
     def healthy(self) -> bool: ...
@@ -140,6 +146,7 @@ class LocalPlacement:
 
     def __init__(self, capacity: int = 0) -> None:
         self.capacity = capacity
+        self.draining = False
         self._hosted: Callable[[], dict[str, int]] = dict
 
     async def start(self, hosted: Callable[[], dict[str, int]], on_lost: RoomLost | None = None) -> None:
@@ -150,6 +157,8 @@ class LocalPlacement:
         """Nothing to release."""
 
     async def place(self, room: str, here: bool = True) -> str | None:
+        if not here and self.draining:
+            raise ServerFull("this server is draining (it takes no new rooms); try again later")
         return None
 
     async def locate(self, room: str) -> str | None:
@@ -162,9 +171,14 @@ class LocalPlacement:
         """No other node to take it."""
         return None
 
+    async def set_draining(self, draining: bool) -> None:
+        """Take no new rooms (True), or take them again."""
+        self.draining = draining
+
     async def nodes(self) -> list[NodeInfo]:
         rooms = self._hosted()
-        return [NodeInfo(self.node_id, "", sorted(rooms), sum(rooms.values()), 0.0, time.time(), self.capacity)]
+        return [NodeInfo(self.node_id, "", sorted(rooms), sum(rooms.values()), 0.0, time.time(), self.capacity,
+                         self.draining)]
 
     @property
     def healthy(self) -> bool:
@@ -181,6 +195,7 @@ class RedisPlacement:
         self.node_url = node_url.rstrip("/")
         self.node_id = node_id or secrets.token_hex(6)
         self.capacity = capacity  # participants this node takes (0: no limit), reported to the others
+        self.draining = False  # takes no new rooms (reported to the others)
         self.heartbeat_seconds, self.node_ttl_seconds = heartbeat_seconds, node_ttl_seconds
         self.room_lease_seconds = room_lease_seconds
         self._redis = aioredis.from_url(redis_url, decode_responses=True, socket_timeout=2.0,
@@ -224,8 +239,8 @@ class RedisPlacement:
 
     async def place(self, room: str, here: bool = True) -> str | None:
         """Claim ``room`` for this node unless a live node holds it; that node's URL if one does. With
-        ``here`` False (this node is full), a room nobody holds is claimed for the least busy live node
-        with room to spare and its URL returned; ``ServerFull`` if no node has room."""
+        ``here`` False (this node is full or draining), a room nobody holds is claimed for the least
+        busy live node with room to spare and its URL returned; ``ServerFull`` if no node has room."""
         try:
             claimant = self.node_id if here else await self._node_with_room(room)
             if claimant is None:
@@ -250,7 +265,7 @@ class RedisPlacement:
             return owner
         spare = [node for node in await self.nodes() if node.id != self.node_id and node.has_room]
         if not spare:
-            raise ServerFull("every node of the cluster is full; try again later")
+            raise ServerFull("every node of the cluster is full or draining; try again later")
         return least_busy(spare).id
 
     async def locate(self, room: str) -> str | None:
@@ -272,13 +287,14 @@ class RedisPlacement:
             raise PlacementUnavailable(f"cannot reach Redis: {error}") from None
 
     async def hand_over(self, room: str) -> str | None:
-        """Give ``room`` to the least busy live node with room to spare, else the least busy live node
-        (this node is stopping); that node's URL, or None if there is no other node or the room is not
-        this node's to give."""
+        """Give ``room`` to the least busy live node with room to spare, else the least busy one not
+        draining, else the least busy (this node is stopping); that node's URL, or None if there is no
+        other node or the room is not this node's to give."""
         others = [node for node in await self.nodes() if node.id != self.node_id]
         if not others:
             return None
-        successor = least_busy([node for node in others if node.has_room] or others)
+        successor = least_busy([node for node in others if node.has_room]
+                               or [node for node in others if not node.draining] or others)
         try:
             given = await self._hand_over(keys=[self._room_key(room)],
                                           args=[self.node_id, successor.id, int(self.room_lease_seconds * 1000)])
@@ -286,6 +302,16 @@ class RedisPlacement:
             raise PlacementUnavailable(f"cannot reach Redis: {error}") from None
         self._claimed.discard(room)
         return successor.url if given else None
+
+    async def set_draining(self, draining: bool) -> None:
+        """Take no new rooms (True), or take them again; the other nodes are told at once
+        (``PlacementUnavailable`` if Redis cannot be reached: the flag is set, and goes out with the
+        next report)."""
+        self.draining = draining
+        try:
+            await self._report()
+        except RedisError as error:
+            raise PlacementUnavailable(f"cannot reach Redis: {error}") from None
 
     async def nodes(self) -> list[NodeInfo]:
         """Every live node, this one included, by id (the others' figures are up to a heartbeat old)."""
@@ -325,7 +351,7 @@ class RedisPlacement:
     def _report_now(self) -> NodeInfo:
         rooms = self._hosted()
         return NodeInfo(self.node_id, self.node_url, sorted(rooms), sum(rooms.values()), self._started_at, time.time(),
-                        self.capacity)
+                        self.capacity, self.draining)
 
     async def _report(self) -> None:
         report = self._report_now()

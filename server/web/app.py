@@ -202,6 +202,10 @@ async def _healthz(request: web.Request) -> web.Response:
 async def _readyz(request: web.Request) -> web.Response:
     pool = request.app.get(POOL)
     conference = request.app.get(CONFERENCE)
-    # Not ready while the cluster's Redis is out of reach: no room could be placed here.
-    ready = pool is not None and pool.ready and conference is not None and conference.hosting.placement.healthy
-    return web.json_response({"ready": ready}, status=200 if ready else 503)
+    # Not ready while the cluster's Redis is out of reach (no room could be placed here), nor while
+    # the node drains (a load balancer should send new clients elsewhere; its rooms' members still
+    # reach it by its own URL).
+    placement = conference.hosting.placement if conference is not None else None
+    draining = placement is not None and placement.draining
+    ready = pool is not None and pool.ready and placement is not None and placement.healthy and not draining
+    return web.json_response({"ready": ready, "draining": draining}, status=200 if ready else 503)

@@ -111,6 +111,8 @@ class _LiveCollector:
         if conference is not None:
             yield _gauge("backdrop_participant_limit", "Participants this node takes in all (0: no limit)",
                          conference.settings.max_participants)
+            yield _gauge("backdrop_node_draining", "Whether this node takes no new rooms (drained by an admin)",
+                         float(conference.hosting.placement.draining))
             yield _counter("backdrop_joins_refused_full", "Joins refused because this node (in a cluster, every "
                            "node) took as many participants as it may", conference.joins_refused_full)
             yield _gauge("backdrop_cluster_redis_up", "Whether the cluster's Redis answered this node's last "

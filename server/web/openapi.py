@@ -97,6 +97,23 @@ def openapi_document(max_upload_bytes: int) -> dict:
                             "schema": {"type": "array", "items": {"$ref": "#/components/schemas/Node"}}}}},
                             **_errors(401), "503": _error("The cluster's Redis cannot be reached")}},
             },
+            "/api/nodes/{node}": {
+                "put": {"summary": "Drain this node (it takes no new rooms; its rooms go on and take new members) "
+                                   "or let it take new rooms again",
+                        "operationId": "putNode", "security": _ADMIN,
+                        "parameters": [{"name": "node", "in": "path", "required": True, "schema": {"type": "string"},
+                                        "description": "This node's id, or 'this'"}],
+                        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                            "type": "object", "required": ["draining"], "additionalProperties": False,
+                            "properties": {"draining": {"type": "boolean"}}}}}},
+                        "responses": {"200": {"description": "This node now", "content": {"application/json": {
+                            "schema": {"$ref": "#/components/schemas/Node"}}}},
+                            "400": _error("The body is not {\"draining\": true|false}"), **_errors(401),
+                            "404": _error("No live node of that id"),
+                            "409": _error("Another node's id: ask that node (node_elsewhere, its URL in the detail)"),
+                            "503": _error("The cluster's Redis cannot be reached (the node drains anyway; the others "
+                                          "learn it with its next report)")}},
+            },
             "/api/rooms/{room}": {
                 "put": {"summary": "Set a room's background, statistic, probing and scene mode, applied live to everyone in it",
                         "operationId": "putRoom", "security": _ADMIN,
@@ -195,6 +212,7 @@ def openapi_document(max_upload_bytes: int) -> dict:
                     "started_at": {"type": "number", "description": "Unix time"},
                     "seen_at": {"type": "number", "description": "Unix time of its last report"},
                     "capacity": {"type": "integer", "description": "Participants it takes in all (0: no limit)"},
+                    "draining": {"type": "boolean", "description": "It takes no new rooms"},
                     "this": {"type": "boolean", "description": "The node that answered"}}},
                 "ActiveRoom": {"type": "object", "required": ["room", "participants"], "properties": {
                     "room": {"type": "string"},

@@ -27,6 +27,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_put("/rooms/{room}", put_room)
     app.router.add_get("/rooms", list_rooms)
     app.router.add_get("/nodes", list_nodes)
+    app.router.add_put("/nodes/{node}", put_node)
 
 
 async def put_room(request: web.Request) -> web.Response:
@@ -78,6 +79,25 @@ async def list_nodes(request: web.Request) -> web.Response:
     placement = request.config_dict[CONFERENCE].hosting.placement
     nodes = await placement.nodes()
     return web.json_response([{**asdict(node), "this": node.id == placement.node_id} for node in nodes])
+
+
+async def put_node(request: web.Request) -> web.Response:
+    """Drain this node (``{"draining": true}``: it takes no new rooms, its rooms go on) or let it take
+    new rooms again. ``{node}`` is this node's id or ``this``; another node's must be asked of it."""
+    require_admin(request)
+    placement = request.config_dict[CONFERENCE].hosting.placement
+    node_id = request.match_info["node"]
+    body = await json_object(request)
+    if set(body) != {"draining"} or not isinstance(body["draining"], bool):
+        raise ApiError(400, "bad_node", 'give {"draining": true} or {"draining": false}')
+    if node_id not in ("this", placement.node_id):
+        other = next((node for node in await placement.nodes() if node.id == node_id), None)
+        if other is None:
+            raise ApiError(404, "unknown_node", f"no live node {node_id!r}")
+        raise ApiError(409, "node_elsewhere", f"node {node_id} must be asked itself: {other.url}/api/nodes/{node_id}")
+    await placement.set_draining(body["draining"])
+    this = next(node for node in await placement.nodes() if node.id == placement.node_id)
+    return web.json_response({**asdict(this), "this": True})
 
 
 async def refuse_room_elsewhere(request: web.Request, room: str) -> None:
