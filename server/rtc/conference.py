@@ -33,7 +33,7 @@ from .participant import EventSender, Participant, StreamObserver
 from .peers import answer, close_quietly, new_peer_connection, offered_codecs, offered_direction, parse_offer, prefer_codecs
 from .room_figures import room_stats
 from .room_hosting import RoomHosting
-from .room_placement import LocalPlacement, RoomPlacement, ServerFull
+from .room_placement import LocalPlacement, RoomPlacement
 from .room_settings_changes import RoomSettingsChanges
 from .signaling_error import SignalingError
 from .rooms import ROOM_NAME_RULE, RoomDirectory, is_room_name
@@ -62,7 +62,6 @@ class Conference:
         self.scenes = self.scene_rooms.scenes  # room -> its shared scene, while in scene mode
         self._stats_task: asyncio.Task | None = None
         self._telling: set[asyncio.Task] = set()  # room events sent from callbacks, kept until sent
-        self.joins_refused_full = 0  # joins refused because this node (and the cluster) was full
 
     def start(self) -> None:
         """Begin pushing stats to clients once a second."""
@@ -85,14 +84,7 @@ class Conference:
             raise SignalingError("bad_room", ROOM_NAME_RULE)
         if not isinstance(name, str) or not _NAME.match(name.strip()):
             raise SignalingError("bad_name", "name must be 1-64 characters: letters, digits, spaces, . @ ' -")
-        limit = self.settings.max_participants
-        try:
-            await self.hosting.admit(room, full=0 < limit <= len(self.participants))
-            if 0 < limit <= len(self.participants):  # checked again: others may have joined meanwhile
-                raise ServerFull(f"this server is full (at most {limit} participants); try again later")
-        except ServerFull:
-            self.joins_refused_full += 1
-            raise
+        await self.hosting.admit(room)
         if len(self.members(room)) >= self.settings.max_participants_per_room:
             raise SignalingError("room_full", f"room {room} already has {self.settings.max_participants_per_room} participants")
         participant = Participant(uuid.uuid4().hex[:12], name.strip(), room, bool(probe), send_event, self.pool,

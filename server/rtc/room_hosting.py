@@ -10,7 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from .participant import Participant
-from .room_placement import PlacementUnavailable, RoomPlacement
+from .room_placement import PlacementUnavailable, RoomPlacement, ServerFull
 from .room_settings_changes import RoomSettingsChanges
 from .signaling_error import SignalingError
 
@@ -35,19 +35,30 @@ class RoomHosting:
         self._room_settings, self._members, self._leave, self._hosted = room_settings, members, leave, hosted
         self.joins_redirected = 0  # joins sent to the node hosting their room
         self.rooms_moved = 0  # rooms whose members were sent to another node (handed over, or taken)
+        self.joins_refused_full = 0  # joins refused because this node (in a cluster, every node) was full
 
-    async def admit(self, room: str, full: bool = False) -> None:
+    async def admit(self, room: str) -> None:
         """Before someone joins ``room`` here: ``RoomElsewhere`` if another node hosts it; else, for a
         room with nobody here yet, claim it and read its settings (another node may have set them).
-        ``full`` (this node takes no one more) or the node draining: a room nobody holds is placed on
-        a node with room to spare (``RoomElsewhere`` to it; ``ServerFull`` if there is none)."""
-        if self._members(room):
-            return
-        elsewhere = await self.placement.place(room, here=not (full or self.placement.draining))
-        if elsewhere is not None:
-            self.joins_redirected += 1
-            raise RoomElsewhere(room, elsewhere)
-        await self._room_settings.refresh(room)
+        A node at its participant limit (``placement.capacity``) or draining places a room nobody
+        holds on a node with room to spare (``RoomElsewhere`` to it; ``ServerFull`` if there is none),
+        and a full node refuses a join to its own room too (``ServerFull``)."""
+        try:
+            if not self._members(room):
+                elsewhere = await self.placement.place(room, here=not (self._full() or self.placement.draining))
+                if elsewhere is not None:
+                    self.joins_redirected += 1
+                    raise RoomElsewhere(room, elsewhere)
+                await self._room_settings.refresh(room)
+            if self._full():  # checked again: others may have joined meanwhile
+                raise ServerFull(f"this server is full (at most {self.placement.capacity} participants); "
+                                 "try again later")
+        except ServerFull:
+            self.joins_refused_full += 1
+            raise
+
+    def _full(self) -> bool:
+        return 0 < self.placement.capacity <= sum(self._hosted().values())
 
     async def host_elsewhere(self, room: str) -> str | None:
         """The URL of the node hosting ``room`` when that is not this one (None: here, or nowhere)."""

@@ -122,9 +122,11 @@ class RoomPlacement(Protocol):
     """Where rooms live. ``place``/``locate`` return None for this node, else the base URL of the node
     that hosts the room. ``place(room, here=False)``: this node is full or draining, so a room nobody
     holds goes to another node (``ServerFull`` if none has room); None then means this node holds it
-    already. ``draining``: this node takes no new rooms (set by the operator, reported to the others)."""
+    already. ``capacity``: the participants this node takes in all (0: no limit); ``draining``: it
+    takes no new rooms (set by the operator); both reported to the others."""
 
     node_id: str
+    capacity: int
     draining: bool
 
     async def start(self, hosted: Callable[[], dict[str, int]], on_lost: RoomLost | None = None) -> None: ...

@@ -114,7 +114,7 @@ class _LiveCollector:
             yield _gauge("backdrop_node_draining", "Whether this node takes no new rooms (drained by an admin)",
                          float(conference.hosting.placement.draining))
             yield _counter("backdrop_joins_refused_full", "Joins refused because this node (in a cluster, every "
-                           "node) took as many participants as it may", conference.joins_refused_full)
+                           "node) took as many participants as it may", conference.hosting.joins_refused_full)
             yield _gauge("backdrop_cluster_redis_up", "Whether the cluster's Redis answered this node's last "
                          "report (1 without a cluster)", float(conference.hosting.placement.healthy))
             yield _counter("backdrop_joins_redirected", "Joins sent to the node hosting their room (a cluster)",
