@@ -154,8 +154,7 @@ class SyntheticParticipant:
 
     async def _move(self, url: str) -> None:
         """The room moved to another node mid-call: drop this node's connections and join there (the
-        streams received keep counting under the same names)."""
-        self.moves += 1
+        streams received keep counting under the same names). ``moves`` counts it once joined there."""
         connections = list(self._pcs.values())
         self._pcs.clear()
         await asyncio.gather(*(close_quietly(pc) for pc in connections))
@@ -163,6 +162,7 @@ class SyntheticParticipant:
             await self._ws.close()
         try:
             await self._join_at(url.rstrip("/"), 20.0)
+            self.moves += 1
             await self._start_media()
         except (aiohttp.ClientError, RuntimeError, TimeoutError) as error:
             logger.warning("%s could not follow room %s to %s: %s", self.name, self.room, url, error)
