@@ -63,6 +63,7 @@ def main() -> int:
     count, totals = best
     print(f"capacity: {count} participants (fps min {totals['fps_min']:.1f}, p50 {totals['latency_ms']['p50']:.1f} ms, "
           f"p95 {totals['latency_ms']['p95']:.1f} ms)")
+    print(f"to keep calls at this quality: backdrop serve --max-participants {count}")
     return 0
 
 
