@@ -763,6 +763,7 @@ def test_the_call_page_waits_while_the_cluster_cannot_place_its_room(tmp_path: P
                                    filename="harbour.png", content_type="image/png")
                     async with http.post(f"{server.url}/api/backgrounds", data=form) as response:
                         assert (response.status, (await response.json())["error"]) == (503, "store_unavailable")
+                        assert response.headers["Retry-After"].isdigit()  # every 503 says when to try again
                 redis_process = start_redis(port, tmp_path)  # Redis is back: the page's next attempt joins
                 await grab(page, "video[data-role=self-composite]")
                 assert {p.name for p in server.conference.participants.values()} == {"bob"}

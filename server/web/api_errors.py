@@ -26,8 +26,16 @@ class ApiError(Exception):
         self.status, self.code, self.detail, self.headers = status, code, detail, dict(headers or {})
 
 
+RETRY_AFTER_SECONDS = 10
+"""Sent as ``Retry-After`` with every 503 (a node full or draining, the cluster's Redis out of reach,
+too many recordings at once): when to try again."""
+
+
 def error_response(status: int, code: str, detail: str, headers: Mapping[str, str] | None = None) -> web.Response:
-    """The JSON body every API error has."""
+    """The JSON body every API error has (a 503 also says when to try again)."""
+    headers = dict(headers or {})
+    if status == 503:
+        headers.setdefault("Retry-After", str(RETRY_AFTER_SECONDS))
     return web.json_response({"error": code, "detail": detail}, status=status, headers=headers)
 
 

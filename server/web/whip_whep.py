@@ -30,9 +30,7 @@ SDP_FRAGMENT = "application/trickle-ice-sdpfrag"
 MAX_SDP_BYTES = 64 * 1024
 _STATUS = {"room_full": 409, "unknown_participant": 404, "left": 409, "not_scene_mode": 409,
            "placement_unavailable": 503, "server_full": 503}
-RETRY_AFTER_SECONDS = 10
-"""Sent with a 503 (the server full, the cluster's Redis out of reach): when to try again."""
-_EXPOSED = "Location, ETag, Link"
+_EXPOSED = "Location, ETag, Link, Retry-After"
 
 
 def create_whip_app() -> web.Application:
@@ -215,9 +213,7 @@ def _check_sdp(text: str) -> str:
 
 
 def _api_error(error: SignalingError) -> ApiError:
-    status = _STATUS.get(error.code, 400)
-    return ApiError(status, error.code, error.detail,
-                    {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None)
+    return ApiError(_STATUS.get(error.code, 400), error.code, error.detail)
 
 
 def _redirect(request: web.Request, node_url: str) -> web.Response:
