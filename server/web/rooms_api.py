@@ -1,5 +1,5 @@
 """``/api/rooms``: assign a room's background, statistic, probing and shared-scene mode (applied live),
-and watch active rooms."""
+and watch active rooms; ``/api/nodes``: the nodes hosting them (listed, and this one drained)."""
 
 from __future__ import annotations
 
