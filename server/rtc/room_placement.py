@@ -22,7 +22,8 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from typing import Protocol
 
@@ -106,6 +107,15 @@ class NodeInfo:
         releases can share a cluster during a rolling upgrade)."""
         known = {field.name for field in fields(NodeInfo)}
         return NodeInfo(**{key: value for key, value in json.loads(text).items() if key in known})
+
+
+@contextmanager
+def _reachable() -> Iterator[None]:
+    """Redis's errors inside become ``PlacementUnavailable``."""
+    try:
+        yield
+    except RedisError as error:
+        raise PlacementUnavailable(f"cannot reach Redis: {error}") from None
 
 
 def least_busy(nodes: list[NodeInfo]) -> NodeInfo:
@@ -218,10 +228,8 @@ class RedisPlacement:
         of a hosted room another node has taken meanwhile."""
         self._hosted = hosted
         self._on_lost = on_lost
-        try:
+        with _reachable():
             await self._report()
-        except RedisError as error:
-            raise PlacementUnavailable(f"cannot reach Redis: {error}") from None
         self._healthy = True
         self._heartbeat = asyncio.ensure_future(self._beat())
         logger.info("cluster node %s (%s) registered", self.node_id, self.node_url)
@@ -243,7 +251,7 @@ class RedisPlacement:
         """Claim ``room`` for this node unless a live node holds it; that node's URL if one does. With
         ``here`` False (this node is full or draining), a room nobody holds is claimed for the least
         busy live node with room to spare and its URL returned; ``ServerFull`` if no node has room."""
-        try:
+        with _reachable():
             claimant = self.node_id if here else await self._node_with_room(room)
             if claimant is None:
                 return None  # this node holds the room already
@@ -253,8 +261,6 @@ class RedisPlacement:
                 self._claimed.add(room)
                 return None
             return await self._url_of(owner)
-        except RedisError as error:
-            raise PlacementUnavailable(f"cannot reach Redis: {error}") from None
 
     async def _node_with_room(self, room: str) -> str | None:
         """For a full node: the id of the node a claim of ``room`` should name. The live node holding
@@ -272,21 +278,17 @@ class RedisPlacement:
 
     async def locate(self, room: str) -> str | None:
         """The URL of the live node holding ``room`` if it is not this one; None otherwise."""
-        try:
+        with _reachable():
             owner = await self._redis.get(self._room_key(room))
             if owner is None or owner == self.node_id:
                 return None
             return await self._url_of(owner)
-        except RedisError as error:
-            raise PlacementUnavailable(f"cannot reach Redis: {error}") from None
 
     async def release(self, room: str) -> None:
         """Give ``room`` up (it emptied here), if this node still holds it."""
         self._claimed.discard(room)
-        try:
+        with _reachable():
             await self._renew_or_release(keys=[self._room_key(room)], args=[self.node_id, 0])
-        except RedisError as error:
-            raise PlacementUnavailable(f"cannot reach Redis: {error}") from None
 
     async def hand_over(self, room: str) -> str | None:
         """Give ``room`` to the least busy live node with room to spare, else the least busy one not
@@ -297,11 +299,9 @@ class RedisPlacement:
             return None
         successor = least_busy([node for node in others if node.has_room]
                                or [node for node in others if not node.draining] or others)
-        try:
+        with _reachable():
             given = await self._hand_over(keys=[self._room_key(room)],
                                           args=[self.node_id, successor.id, int(self.room_lease_seconds * 1000)])
-        except RedisError as error:
-            raise PlacementUnavailable(f"cannot reach Redis: {error}") from None
         self._claimed.discard(room)
         return successor.url if given else None
 
@@ -310,18 +310,14 @@ class RedisPlacement:
         (``PlacementUnavailable`` if Redis cannot be reached: the flag is set, and goes out with the
         next report)."""
         self.draining = draining
-        try:
+        with _reachable():
             await self._report()
-        except RedisError as error:
-            raise PlacementUnavailable(f"cannot reach Redis: {error}") from None
 
     async def nodes(self) -> list[NodeInfo]:
         """Every live node, this one included, by id (the others' figures are up to a heartbeat old)."""
-        try:
+        with _reachable():
             keys = [key async for key in self._redis.scan_iter(match=self._node_key("*"), count=100)]
             reports = await self._redis.mget(keys) if keys else []
-        except RedisError as error:
-            raise PlacementUnavailable(f"cannot reach Redis: {error}") from None
         nodes = {node.id: node for node in (NodeInfo.from_report(report) for report in reports if report)}
         nodes[self.node_id] = self._report_now()  # this node's own figures live, the others' as last reported
         return sorted(nodes.values(), key=lambda node: node.id)

@@ -25,7 +25,8 @@ from .lru import LruCache
 logger = logging.getLogger(__name__)
 
 _ID = re.compile(r"^[0-9a-f]{16}$")
-_TEMP_PREFIX = ".tmp-"
+TEMP_PREFIX = ".tmp-"
+"""Files being written start so: a start-up sweep removes what an interrupted write left."""
 MAX_NAME_LENGTH = 100
 THUMBNAIL_WIDTHS = (16, 2048)
 """Smallest and largest width a thumbnail may be asked for."""
@@ -81,7 +82,7 @@ class BackgroundStore:
         image = normalise(data, self.limits)
         background_id = secrets.token_hex(8)
         final = self.image_path(background_id)
-        temporary = self.directory / f"{_TEMP_PREFIX}{background_id}.jpg"
+        temporary = self.directory / f"{TEMP_PREFIX}{background_id}.jpg"
         try:
             with open(temporary, "wb") as handle:
                 handle.write(image.jpeg)
@@ -159,7 +160,7 @@ class BackgroundStore:
         known = {row["id"] for row in self._db.query("SELECT id FROM backgrounds")}
         for path in self.directory.iterdir():
             stem = path.name.removesuffix(".jpg")
-            if path.name.startswith(_TEMP_PREFIX) or not (path.suffix == ".jpg" and stem in known):
+            if path.name.startswith(TEMP_PREFIX) or not (path.suffix == ".jpg" and stem in known):
                 logger.warning("removing leftover file %s", path.name)
                 if path.is_dir():
                     continue

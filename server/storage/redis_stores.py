@@ -26,7 +26,7 @@ from pathlib import Path
 
 import redis
 
-from .background_store import BackgroundRecord, BackgroundStore, clean_name, is_background_id
+from .background_store import TEMP_PREFIX, BackgroundRecord, BackgroundStore, clean_name, is_background_id
 from .image_intake import IntakeLimits, normalise
 from .lru import LruCache
 from .room_settings import RoomSettings, RoomSettingsStore, settings_as_json, settings_from_json
@@ -38,7 +38,6 @@ _RECORDS = f"{KEY_PREFIX}backgrounds"
 _VERSION = f"{KEY_PREFIX}backgrounds:version"
 _ROOM_SETTINGS = f"{KEY_PREFIX}room-settings"
 _ADMIN_TOKEN = f"{KEY_PREFIX}admin-token"
-_TEMP_PREFIX = ".tmp-"
 
 
 def _image_key(background_id: str) -> str:
@@ -82,7 +81,7 @@ class RedisBackgroundStore(BackgroundStore):
         self._version: int | None = None
         self.follow_backgrounds()
         for path in self.directory.iterdir():  # a cached image of a background deleted meanwhile
-            if path.name.startswith(_TEMP_PREFIX) or path.name.removesuffix(".jpg") not in self._records:
+            if path.name.startswith(TEMP_PREFIX) or path.name.removesuffix(".jpg") not in self._records:
                 path.unlink(missing_ok=True)
 
     def add(self, data: bytes, name: str | None = None, filename: str | None = None) -> BackgroundRecord:
@@ -157,7 +156,7 @@ class RedisBackgroundStore(BackgroundStore):
 
     def _cache(self, background_id: str, data: bytes) -> None:
         final = super().image_path(background_id)
-        temporary = self.directory / f"{_TEMP_PREFIX}{background_id}-{secrets.token_hex(4)}.jpg"
+        temporary = self.directory / f"{TEMP_PREFIX}{background_id}-{secrets.token_hex(4)}.jpg"
         temporary.write_bytes(data)
         os.replace(temporary, final)
 

@@ -10,12 +10,15 @@ from aiohttp import web
 from redis import RedisError
 
 from ..rtc.recordings import RecordingError
-from ..rtc.room_placement import PlacementUnavailable
+from ..rtc.signaling_error import SignalingError
 
 logger = logging.getLogger(__name__)
 
 _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
           405: "method_not_allowed", 413: "too_large", 415: "unsupported_type", 500: "internal"}
+SIGNALING_STATUS = {"room_full": 409, "unknown_participant": 404, "left": 409, "not_scene_mode": 409,
+                    "placement_unavailable": 503, "server_full": 503}
+"""The HTTP status of a ``SignalingError`` the conference raises under a route (by its code; others 400)."""
 
 
 class ApiError(Exception):
@@ -49,8 +52,8 @@ async def json_errors(request: web.Request,
         return error_response(error.status, error.code, error.detail, error.headers)
     except RecordingError as error:  # a recording that cannot be started, stopped or deleted
         return error_response(error.status, error.code, error.detail)
-    except PlacementUnavailable as error:  # a cluster's Redis out of reach: no room can be located
-        return error_response(503, error.code, error.detail)
+    except SignalingError as error:  # what the conference refuses (a full room, Redis out of reach...)
+        return error_response(SIGNALING_STATUS.get(error.code, 400), error.code, error.detail)
     except RedisError as error:  # a cluster's shared stores out of reach: nothing was changed
         return error_response(503, "store_unavailable", f"the cluster's Redis cannot be reached: {error}")
     except web.HTTPException as error:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..rtc.conference import Conference, SignalingError
+from ..rtc.conference import Conference
 from ..rtc.participant import Participant
 from .admin_auth import require_admin
 from .api_errors import ApiError
@@ -32,10 +32,7 @@ async def patch_participant(request: web.Request) -> web.Response:
     unknown = sorted(set(body) - set(MEDIA_FIELDS))
     if unknown or not body:
         raise ApiError(400, "unknown_field", f"give microphone and/or camera (true or false); unknown: {unknown}")
-    try:
-        await conference.set_media(participant, body.get("microphone"), body.get("camera"), by_moderator=True)
-    except SignalingError as error:
-        raise ApiError(400, error.code, error.detail) from None
+    await conference.set_media(participant, body.get("microphone"), body.get("camera"), by_moderator=True)
     return web.json_response({**participant.describe(), "room": participant.room})
 
 

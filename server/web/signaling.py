@@ -168,15 +168,15 @@ class _Session:
         p = self.participant
         ice_servers = ice_servers_for(conference.settings.ice_servers, conference.settings.turn_secret, p.id,
                                       time.time())
+        room_settings = conference.room_settings.get(p.room)
         await self.send({
             "type": "joined", "id": p.id, "name": p.name, "room": p.room,
             "ice_servers": [server.as_json() for server in ice_servers],
             "participants": [o.describe() for o in conference.members(p.room) if o.id != p.id],
             "backgrounds": [vars(b) for b in conference.backgrounds.list()],
             "background": conference.background_of(p),
-            "mode": conference.room_settings.get(p.room).mode,
-            "layout": conference.room_settings.get(p.room).layout,
-            "participants_set_mode": conference.room_settings.get(p.room).participants_set_mode,
+            "mode": room_settings.mode, "layout": room_settings.layout,
+            "participants_set_mode": room_settings.participants_set_mode,
             "recording": self.recordings.sources(p.room),
         })
 

@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from ..rtc.conference import SignalingError
 from ..rtc.ice_servers import ice_servers_for
 from ..rtc.media_sessions import MediaSession
 from ..rtc.room_hosting import RoomElsewhere
@@ -28,8 +27,6 @@ from .rooms_api import room_in_path
 SDP = "application/sdp"
 SDP_FRAGMENT = "application/trickle-ice-sdpfrag"
 MAX_SDP_BYTES = 64 * 1024
-_STATUS = {"room_full": 409, "unknown_participant": 404, "left": 409, "not_scene_mode": 409,
-           "placement_unavailable": 503, "server_full": 503}
 _EXPOSED = "Location, ETag, Link, Retry-After"
 
 
@@ -122,8 +119,6 @@ async def whip_publish(request: web.Request) -> web.Response:
         session, answer = await sessions.start_whip(room, name, probe, _check_sdp(offer))
     except RoomElsewhere as elsewhere:
         return _redirect(request, elsewhere.url)
-    except SignalingError as error:
-        raise _api_error(error) from None
     return _created(request, session, answer)
 
 
@@ -137,18 +132,12 @@ async def whep_play(request: web.Request) -> web.Response:
         return _redirect(request, elsewhere)
     sessions = request.config_dict[MEDIA_SESSIONS]
     if request.query.get("view", "participant") == "scene":
-        try:
-            session, answer = await sessions.start_whep_scene(room, _check_sdp(offer))
-        except SignalingError as error:
-            raise _api_error(error) from None
+        session, answer = await sessions.start_whep_scene(room, _check_sdp(offer))
         return _created(request, session, answer)
     target = request.query.get("participant")
     if not target:
         raise ApiError(400, "missing_participant", "name the participant to play: ?participant=NAME")
-    try:
-        session, answer = await sessions.start_whep(room, target, _check_sdp(offer))
-    except SignalingError as error:
-        raise _api_error(error) from None
+    session, answer = await sessions.start_whep(room, target, _check_sdp(offer))
     return _created(request, session, answer)
 
 
@@ -210,10 +199,6 @@ def _check_sdp(text: str) -> str:
     if not text.startswith("v=0") or "\nm=" not in text:
         raise ApiError(400, "bad_sdp", "the body must be an SDP offer (v=0 ... with at least one m= line)")
     return text
-
-
-def _api_error(error: SignalingError) -> ApiError:
-    return ApiError(_STATUS.get(error.code, 400), error.code, error.detail)
 
 
 def _redirect(request: web.Request, node_url: str) -> web.Response:
