@@ -20,6 +20,12 @@ const state = {
   iceServers: [], // STUN/TURN servers the server gave with the join (TURN with our own credentials)
 };
 const $ = (selector) => document.querySelector(selector);
+// Refused joins worth waiting out, tried again with backoff (the status line says why): a cluster that
+// cannot place the room now (its Redis out of reach), a server (a cluster) that takes no one more.
+const JOIN_ERRORS_WAITED_OUT = {
+  placement_unavailable: "the room cannot be placed now",
+  server_full: "the server is full",
+};
 
 // The status line; `connection` (joining, connected, reconnecting, disconnected) goes to its
 // data-connection attribute for scripts and tests.
@@ -275,11 +281,9 @@ async function onMessage(event) {
     case "error":
       if (message.request === "mode") { $("#mode").value = state.mode; }
       showError(`${message.error}: ${message.detail}`);
-      // A cluster that cannot place the room now (its Redis out of reach), or a server (a cluster) that
-      // takes no one more: try again later. Any other refused join stays refused.
-      if (message.request === "join" && message.error === "placement_unavailable") connectionLost("the room cannot be placed now");
-      else if (message.request === "join" && message.error === "server_full") connectionLost("the server is full");
-      else if (message.request === "join") endCall(`could not join: ${message.error}`);
+      if (message.request !== "join") break;
+      if (message.error in JOIN_ERRORS_WAITED_OUT) connectionLost(JOIN_ERRORS_WAITED_OUT[message.error]);
+      else endCall(`could not join: ${message.error}`); // any other refused join stays refused
       break;
   }
 }
