@@ -110,7 +110,7 @@ class _LiveCollector:
                      sum(p.speaking for p in participants))
         if conference is not None:
             yield _gauge("backdrop_participant_limit", "Participants this node takes in all (0: no limit)",
-                         conference.settings.max_participants)
+                         conference.hosting.placement.capacity)
             yield _gauge("backdrop_node_draining", "Whether this node takes no new rooms (drained by an admin)",
                          float(conference.hosting.placement.draining))
             yield _counter("backdrop_joins_refused_full", "Joins refused because this node (in a cluster, every "
