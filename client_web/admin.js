@@ -95,7 +95,12 @@ async function refreshRooms() {
         p.quality === null ? "–" : p.quality.toFixed(3), p.stream.fps.toFixed(0),
         p.stream.latency_ms ? `${p.stream.latency_ms.p50.toFixed(0)} ms` : "–", String(p.stream.viewers)];
       row.replaceChildren(...cells.map(textCell));
-      if (p) {
+      row.dataset.node = room.node;
+      if (p && !room.this) {
+        // Another node hosts the room: what is asked of it is asked of that node, from its own page.
+        row.dataset.participant = p.name;
+        row.append(elsewhere(room));
+      } else if (p) {
         row.dataset.participant = p.name;
         const cell = moderation(room.room, p);
         if (room.mode === "scene" && p === people[0]) {
@@ -112,8 +117,19 @@ async function refreshRooms() {
   await refreshRecordings();
 }
 
-// The cluster's live nodes (this one alone without a cluster); another node's own admin page shows
-// its rooms and recordings.
+// The moderation cell of a room another node hosts: a link to that node's own admin page.
+function elsewhere(room) {
+  const cell = document.createElement("td");
+  const link = document.createElement("a");
+  link.href = `${room.node_url}/admin`;
+  link.textContent = `on ${room.node_url}`;
+  link.dataset.role = "room-node";
+  cell.append(link);
+  return cell;
+}
+
+// The cluster's live nodes (this one alone without a cluster); another node's own admin page drains it
+// and shows its recordings.
 async function refreshNodes() {
   const nodes = await call("GET", "/api/nodes");
   $("#nodes-body").replaceChildren(...nodes.map((node) => {

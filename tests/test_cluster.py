@@ -33,8 +33,9 @@ from server.storage.redis_stores import RedisBackgroundStore, RedisRoomSettingsS
 from server.storage.room_settings import RoomSettings
 from server.loadtest.participant import FrameSourceTrack, SyntheticParticipant
 from server.rtc.peers import close_quietly
-from server.rtc.room_placement import NodeInfo, PlacementUnavailable, RedisPlacement
+from server.rtc.room_placement import NodeInfo, NodeRooms, PlacementUnavailable, RedisPlacement
 from server.web.app import check_cluster_settings
+from server.web.rooms_api import cluster_rooms
 from server.web.join_tokens import issue_join_token
 from server.web.keys import ADMIN_TOKEN
 from tests import media_files
@@ -226,6 +227,64 @@ def test_a_stopping_node_hands_its_rooms_to_the_least_busy_node(redis_url: str) 
     asyncio.run(scenario())
 
 
+def test_each_node_publishes_its_rooms_as_an_admin_sees_them_for_the_others(redis_url: str) -> None:
+    async def scenario() -> None:
+        a = RedisPlacement(redis_url, "http://a.example:8080", node_id="a", heartbeat_seconds=0.1)
+        b = RedisPlacement(redis_url, "http://b.example:8080", node_id="b", heartbeat_seconds=0.1)
+        c = RedisPlacement(redis_url, "http://c.example:8080", node_id="c")  # an older node: publishes none
+        a_view = [{"room": "standup", "participants": [{"name": "alice"}]}]
+        await a.start(lambda: {"standup": 1}, describe=lambda: a_view)
+        await b.start(dict, describe=list)
+        await c.start(dict)
+        try:
+            seen = await b.others_rooms()
+            assert [(node.node_id, node.url, node.rooms) for node in seen] == [
+                ("a", "http://a.example:8080", a_view)]
+            assert [(node.node_id, node.rooms) for node in await a.others_rooms()] == [("b", [])]
+            a_view.append({"room": "retro", "participants": []})  # republished with the next heartbeat
+            assert await eventually(lambda: resolves_to(_rooms_of(b.others_rooms(), "a"), ["standup", "retro"]))
+            await a.close()  # a stopping node withdraws its view with its report
+            assert await b.others_rooms() == []
+        finally:
+            await b.close()
+            await c.close()
+    asyncio.run(scenario())
+
+
+def test_a_node_whose_rooms_cannot_be_described_keeps_reporting_itself(redis_url: str) -> None:
+    def broken() -> list[dict]:
+        raise RuntimeError("a bug in the admin view")
+
+    async def scenario() -> None:
+        a = RedisPlacement(redis_url, "http://a.example", node_id="a", heartbeat_seconds=0.1, node_ttl_seconds=0.3)
+        b = RedisPlacement(redis_url, "http://b.example", node_id="b")
+        await a.start(lambda: {"standup": 1}, describe=broken)
+        await b.start(dict)
+        try:
+            await asyncio.sleep(1.0)  # several of a's reports past its time to live
+            assert [(node.id, node.rooms) for node in await b.nodes()] == [("a", ["standup"]), ("b", [])]
+            assert await b.others_rooms() == []  # nothing published, nothing made up
+        finally:
+            await a.close()
+            await b.close()
+    asyncio.run(scenario())
+
+
+async def _rooms_of(views, node_id: str) -> list[str]:
+    return [room["room"] for node in await views if node.node_id == node_id for room in node.rooms]
+
+
+def test_the_cluster_rooms_list_names_each_room_once_with_its_node() -> None:
+    here = NodeRooms("b", "http://b.example", 50.0, [{"room": "retro"}, {"room": "moving"}])
+    others = [NodeRooms("a", "http://a.example", 49.0, [{"room": "standup", "was": "older"}, {"room": "moving"}]),
+              NodeRooms("c", "http://c.example", 49.5, [{"room": "standup", "was": "newer"}])]
+    assert cluster_rooms(here, others) == [
+        {"room": "retro", "node": "b", "node_url": "http://b.example", "this": True},
+        {"room": "moving", "node": "b", "node_url": "http://b.example", "this": True},  # live here wins
+        {"room": "standup", "was": "newer", "node": "c", "node_url": "http://c.example", "this": False},
+    ]
+
+
 def test_nodes_read_the_reports_of_older_and_newer_releases() -> None:
     """During a rolling upgrade nodes of two releases share a cluster: a report without the capacity
     (older) means no limit, and fields a newer release adds are ignored."""
@@ -366,6 +425,20 @@ def test_participants_of_one_room_meet_on_its_node_whichever_node_they_ask(two_n
             listed = await nodes_listed_by_b()
             assert listed[b.url]["rooms"] == ["retro"] and listed[b.url]["this"] and not listed[a.url]["this"]
             assert await eventually(lambda: _lists_node(nodes_listed_by_b(), a.url, ["standup"], 2), timeout=5)
+
+            # b lists every room of the cluster: its own live, a's as a last published it.
+            async def rooms_listed_by(node: ServerThread) -> dict[str, tuple]:
+                async with aiohttp.ClientSession() as http:
+                    async with http.get(f"{node.url}/api/rooms", headers=ADMIN) as response:
+                        assert response.status == 200
+                        rooms = await response.json()
+                assert len({room["room"] for room in rooms}) == len(rooms)
+                return {room["room"]: (room["node_url"], room["this"], sorted(p["name"] for p in room["participants"]))
+                        for room in rooms}
+            assert await eventually(lambda: resolves_to(rooms_listed_by(b), {
+                "retro": (b.url, True, ["carol"]), "standup": (a.url, False, ["alice", "bob"])}), timeout=5)
+            assert await eventually(lambda: resolves_to(rooms_listed_by(a), {
+                "standup": (a.url, True, ["alice", "bob"]), "retro": (b.url, False, ["carol"])}), timeout=5)
             async with aiohttp.ClientSession() as http:
                 async with http.get(f"{b.url}/readyz") as response:
                     assert response.status == 200
@@ -390,6 +463,7 @@ def test_participants_of_one_room_meet_on_its_node_whichever_node_they_ask(two_n
 
         # The room emptied on a, which gave it up: the next to ask b gets it placed on b.
         assert await eventually(lambda: room_holder(redis_url, "standup") is None)
+        assert await eventually(lambda: resolves_to(rooms_listed_by(b), {}), timeout=5)
         erin = SyntheticParticipant(b.url, "standup", "erin", still(astronaut))
         await erin.join()
         try:
@@ -680,6 +754,13 @@ def test_the_pages_follow_their_room_to_the_node_that_hosts_it(two_nodes, tmp_pa
                         return cells[2:4]
                     assert await eventually(lambda: resolves_to(rooms_and_participants(), ["standup", "2"]), timeout=10)
                     assert await admin.eval_on_selector_all("[data-role=nodes] tbody tr", "rows => rows.length") == 2
+                    # Its live rooms list a's room too, moderated from a's own page (linked), not from b's.
+                    a_id = a.conference.hosting.placement.node_id
+                    rows = f"[data-role=rooms] tr[data-room=standup][data-node='{a_id}']"
+                    await admin.wait_for_selector(f"{rows}[data-participant=bob]")
+                    assert await admin.get_attribute(f"{rows}[data-participant=alice] [data-role=room-node]",
+                                                     "href") == f"{a.url}/admin"
+                    assert await admin.query_selector(f"{rows} [data-role=moderate-remove]") is None
                 finally:
                     await context.close()
         finally:

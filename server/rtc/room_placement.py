@@ -127,6 +127,20 @@ RoomLost = Callable[[str, str], Awaitable[None]]
 """Called with (room, URL of the node now holding it) when this node finds another node took a room it
 hosts (it was cut off from Redis long enough for its report to lapse)."""
 
+RoomsDescription = Callable[[], list[dict]]
+"""What an admin sees of the rooms a node hosts (``room_figures.admin_view``): JSON-ready, one entry
+per room with its ``room`` name."""
+
+
+@dataclass(frozen=True)
+class NodeRooms:
+    """Another node's rooms as an admin sees them, as it last published them (up to a heartbeat old)."""
+
+    node_id: str
+    url: str
+    seen_at: float
+    rooms: list[dict]
+
 
 class RoomPlacement(Protocol):
     """Where rooms live. ``place``/``locate`` return None for this node, else the base URL of the node
@@ -136,10 +150,12 @@ class RoomPlacement(Protocol):
     takes no new rooms (set by the operator); both reported to the others."""
 
     node_id: str
+    node_url: str
     capacity: int
     draining: bool
 
-    async def start(self, hosted: Callable[[], dict[str, int]], on_lost: RoomLost | None = None) -> None: ...
+    async def start(self, hosted: Callable[[], dict[str, int]], on_lost: RoomLost | None = None,
+                    describe: RoomsDescription | None = None) -> None: ...
     async def close(self) -> None: ...
     async def place(self, room: str, here: bool = True) -> str | None: ...
     async def locate(self, room: str) -> str | None: ...
@@ -147,6 +163,7 @@ class RoomPlacement(Protocol):
     async def hand_over(self, room: str) -> str | None: ...
     async def set_draining(self, draining: bool) -> None: ...
     async def nodes(self) -> list[NodeInfo]: ...
+    async def others_rooms(self) -> list[NodeRooms]: ...
     @property
     def healthy(self) -> bool: ...
 
@@ -155,13 +172,15 @@ class LocalPlacement:
     """One node: every room is here."""
 
     node_id = "local"
+    node_url = ""  # the node's address is wherever its clients reached it
 
     def __init__(self, capacity: int = 0) -> None:
         self.capacity = capacity
         self.draining = False
         self._hosted: Callable[[], dict[str, int]] = dict
 
-    async def start(self, hosted: Callable[[], dict[str, int]], on_lost: RoomLost | None = None) -> None:
+    async def start(self, hosted: Callable[[], dict[str, int]], on_lost: RoomLost | None = None,
+                    describe: RoomsDescription | None = None) -> None:
         """Remember what this node hosts, for ``nodes`` (no other node can take a room)."""
         self._hosted = hosted
 
@@ -192,6 +211,10 @@ class LocalPlacement:
         return [NodeInfo(self.node_id, "", sorted(rooms), sum(rooms.values()), 0.0, time.time(), self.capacity,
                          self.draining)]
 
+    async def others_rooms(self) -> list[NodeRooms]:
+        """No other node."""
+        return []
+
     @property
     def healthy(self) -> bool:
         return True
@@ -199,7 +222,9 @@ class LocalPlacement:
 
 class RedisPlacement:
     """The cluster's room directory in Redis: ``backdrop:node:<id>`` (this node's report, expiring
-    unless refreshed) and ``backdrop:room:<name>`` (the id of the node holding the room, a lease)."""
+    unless refreshed), ``backdrop:node-rooms:<id>`` (its rooms as an admin sees them, published with
+    the report and expiring with it) and ``backdrop:room:<name>`` (the id of the node holding the
+    room, a lease)."""
 
     def __init__(self, redis_url: str, node_url: str, node_id: str | None = None, capacity: int = 0,
                  heartbeat_seconds: float = HEARTBEAT_SECONDS, node_ttl_seconds: float = NODE_TTL_SECONDS,
@@ -221,13 +246,17 @@ class RedisPlacement:
         self._heartbeat: asyncio.Task | None = None
         self._healthy = False
         self._on_lost: RoomLost | None = None
+        self._describe: RoomsDescription | None = None
 
-    async def start(self, hosted: Callable[[], dict[str, int]], on_lost: RoomLost | None = None) -> None:
+    async def start(self, hosted: Callable[[], dict[str, int]], on_lost: RoomLost | None = None,
+                    describe: RoomsDescription | None = None) -> None:
         """Register this node and keep it registered; ``PlacementUnavailable`` if Redis is not there.
         ``hosted`` gives the rooms this node hosts now with their member counts; ``on_lost`` is told
-        of a hosted room another node has taken meanwhile."""
+        of a hosted room another node has taken meanwhile; ``describe`` gives what an admin sees of
+        them, published with each report for the other nodes' ``others_rooms``."""
         self._hosted = hosted
         self._on_lost = on_lost
+        self._describe = describe
         with _reachable():
             await self._report()
         self._healthy = True
@@ -242,7 +271,7 @@ class RedisPlacement:
         try:
             for room in self._claimed | set(self._hosted()):
                 await self.release(room)
-            await self._redis.delete(self._node_key(self.node_id))
+            await self._redis.delete(self._node_key(self.node_id), self._rooms_key(self.node_id))
         except (RedisError, PlacementUnavailable) as error:
             logger.warning("could not withdraw node %s from Redis: %s", self.node_id, error)
         await self._redis.aclose()
@@ -322,6 +351,14 @@ class RedisPlacement:
         nodes[self.node_id] = self._report_now()  # this node's own figures live, the others' as last reported
         return sorted(nodes.values(), key=lambda node: node.id)
 
+    async def others_rooms(self) -> list[NodeRooms]:
+        """The other live nodes' rooms as an admin sees them, by node id (each up to a heartbeat old)."""
+        with _reachable():
+            others = [node for node in await self.nodes() if node.id != self.node_id]
+            views = await self._redis.mget([self._rooms_key(node.id) for node in others]) if others else []
+        return [NodeRooms(node.id, node.url, node.seen_at, json.loads(view))
+                for node, view in zip(others, views) if view is not None]
+
     @property
     def healthy(self) -> bool:
         """Whether the last heartbeat reached Redis."""
@@ -351,10 +388,26 @@ class RedisPlacement:
         return NodeInfo(self.node_id, self.node_url, sorted(rooms), sum(rooms.values()), self._started_at, time.time(),
                         self.capacity, self.draining)
 
+    def _rooms_view(self) -> str | None:
+        """This node's rooms as an admin sees them, as JSON; None if it has no ``describe`` or that
+        failed (logged: the report, which keeps the node's rooms, goes out regardless)."""
+        if self._describe is None:
+            return None
+        try:
+            return json.dumps(self._describe())
+        except Exception:
+            logger.exception("describing this node's rooms for the others failed")
+            return None
+
     async def _report(self) -> None:
         report = self._report_now()
-        await self._redis.set(self._node_key(self.node_id), json.dumps(asdict(report)),
-                              px=int(self.node_ttl_seconds * 1000))
+        lapse = int(self.node_ttl_seconds * 1000)
+        view = self._rooms_view()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.set(self._node_key(self.node_id), json.dumps(asdict(report)), px=lapse)
+            if view is not None:
+                pipe.set(self._rooms_key(self.node_id), view, px=lapse)
+            await pipe.execute()
         for room in report.rooms:
             renewed = await self._renew_or_release(keys=[self._room_key(room)],
                                                    args=[self.node_id, int(self.room_lease_seconds * 1000)])
@@ -374,6 +427,10 @@ class RedisPlacement:
     @staticmethod
     def _node_key(node_id: str) -> str:
         return f"{KEY_PREFIX}node:{node_id}"
+
+    @staticmethod
+    def _rooms_key(node_id: str) -> str:
+        return f"{KEY_PREFIX}node-rooms:{node_id}"
 
     @staticmethod
     def _room_key(room: str) -> str:

@@ -18,6 +18,7 @@ from ..rtc.ice_servers import check_ice_urls
 from ..rtc.media_sessions import MediaSessions
 from ..rtc.nat import bind_ice_sockets_within, check_public_addresses
 from ..rtc.recordings import Recordings
+from ..rtc.room_figures import admin_view
 from ..rtc.room_placement import LocalPlacement, PlacementUnavailable, RedisPlacement, RoomPlacement
 from ..rtc.rooms import InMemoryRoomDirectory
 from ..rtc.shared_backgrounds import follow_shared_backgrounds
@@ -137,7 +138,7 @@ async def _conference(app: web.Application) -> AsyncIterator[None]:
     conference = Conference(settings, app[POOL], InMemoryRoomDirectory(), BackgroundCatalog(app[BACKGROUND_STORE]),
                             app[ROOM_SETTINGS], app[METRICS], placement)
     try:
-        await placement.start(conference.hosted_rooms, conference.hosting.moved)
+        await placement.start(conference.hosted_rooms, conference.hosting.moved, lambda: admin_view(conference))
     except PlacementUnavailable as error:
         raise BackdropError(f"{error} (--redis-url {settings.redis_url})") from None
     conference.start()

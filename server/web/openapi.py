@@ -83,7 +83,8 @@ def openapi_document(max_upload_bytes: int) -> dict:
                                       **_errors(400, 404)}},
             },
             "/api/rooms": {
-                "get": {"summary": "Active rooms, participants and each stream's live quality",
+                "get": {"summary": "Active rooms of every node of the cluster, participants and each stream's "
+                                   "live quality (another node's rooms as it last reported them, up to 2 s old)",
                         "operationId": "listRooms", "security": _ADMIN,
                         "responses": {"200": {"description": "Active rooms", "content": {"application/json": {
                             "schema": {"type": "array", "items": {"$ref": "#/components/schemas/ActiveRoom"}}}}},
@@ -214,8 +215,12 @@ def openapi_document(max_upload_bytes: int) -> dict:
                     "capacity": {"type": "integer", "description": "Participants it takes in all (0: no limit)"},
                     "draining": {"type": "boolean", "description": "It takes no new rooms"},
                     "this": {"type": "boolean", "description": "The node that answered"}}},
-                "ActiveRoom": {"type": "object", "required": ["room", "participants"], "properties": {
+                "ActiveRoom": {"type": "object", "required": ["room", "participants", "node", "this"], "properties": {
                     "room": {"type": "string"},
+                    "node": {"type": "string", "description": "Id of the node hosting the room"},
+                    "node_url": {"type": "string", "description": "That node's base URL (empty without a cluster)"},
+                    "this": {"type": "boolean", "description": "Whether the node that answered hosts it: what "
+                                                               "is asked of the room must be asked of its node"},
                     "background_id": {"type": "string", "nullable": True},
                     "statistic": {"type": "string", "nullable": True},
                     "participants": {"type": "array", "items": {"type": "object", "properties": {

@@ -1,9 +1,10 @@
 """``/api/rooms``: assign a room's background, statistic, probing and shared-scene mode (applied live),
-and watch active rooms; ``/api/nodes``: the nodes hosting them (listed, and this one drained)."""
+and watch the active rooms of every node; ``/api/nodes``: the nodes hosting them (listed, and this one drained)."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
 
@@ -12,6 +13,7 @@ from aiohttp import web
 from ..imaging.quality import check_statistic
 from ..imaging.scene_layout import LAYOUTS, MAX_SEATS, SCENE_STATISTICS, SeatSpec
 from ..rtc.room_figures import admin_view
+from ..rtc.room_placement import NodeRooms, PlacementUnavailable
 from ..rtc.rooms import ROOM_NAME_RULE, is_room_name
 from ..storage.room_settings import MODES, RoomSettings
 from .admin_auth import require_admin
@@ -68,9 +70,33 @@ def _changed(body: dict, settings: RoomSettings, has_background: Callable[[str],
 
 
 async def list_rooms(request: web.Request) -> web.Response:
-    """Active rooms, their participants and each stream's live quality."""
+    """Active rooms of the whole cluster, their participants and each stream's live quality, each room
+    with the node hosting it (``node``, ``node_url``, ``this``). This node's rooms are live, the
+    others' as their nodes last published them (up to a heartbeat old); with Redis out of reach,
+    this node's rooms alone."""
     require_admin(request)
-    return web.json_response(admin_view(request.config_dict[CONFERENCE]))
+    conference = request.config_dict[CONFERENCE]
+    placement = conference.hosting.placement
+    here = NodeRooms(placement.node_id, placement.node_url, time.time(), admin_view(conference))
+    try:
+        others = await placement.others_rooms()
+    except PlacementUnavailable:
+        others = []
+    return web.json_response(cluster_rooms(here, others))
+
+
+def cluster_rooms(here: NodeRooms, others: list[NodeRooms]) -> list[dict]:
+    """The rooms of this node and of the others, each once and marked with its node. A room moving
+    between nodes may be in two nodes' views for a heartbeat: this node's live view wins, then the
+    newest report."""
+    rooms: list[dict] = []
+    listed: set[str] = set()
+    for node in [here, *sorted(others, key=lambda node: node.seen_at, reverse=True)]:
+        for room in node.rooms:
+            if room["room"] not in listed:
+                listed.add(room["room"])
+                rooms.append({**room, "node": node.node_id, "node_url": node.url, "this": node is here})
+    return rooms
 
 
 async def list_nodes(request: web.Request) -> web.Response:
