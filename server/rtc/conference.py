@@ -1,5 +1,5 @@
 """The conference service: joins, publishing, subscribing, leaving, live settings, and the stats push
-(the figures themselves: `room_figures`).
+(the figures themselves: `room_figures`; the receive-only connections: `viewer_connections`).
 
 Connections: each participant publishes on one peer connection (camera and microphone up, their own
 composite down on the same video transceiver) and opens one receive-only connection per other
@@ -16,8 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 
-from aiortc import RTCPeerConnection, RTCSessionDescription
-from aiortc.exceptions import InvalidStateError
+from aiortc import RTCPeerConnection
 
 from ..imaging.quality import check_statistic
 from ..pipeline.frame_processor import ProcessorSettings
@@ -27,10 +26,8 @@ from ..settings import Settings
 from ..storage.catalog import BackgroundCatalog
 from ..imaging.scene_layout import LAYOUTS
 from ..storage.room_settings import MODES, RoomSettings, RoomSettingsStore
-from .audio_fanout import AudioFanout
-from .composite_track import PacketBroadcast
 from .participant import EventSender, Participant, StreamObserver
-from .peers import answer, close_quietly, new_peer_connection, offered_codecs, offered_direction, parse_offer, prefer_codecs
+from .peers import answer, new_peer_connection, offered_codecs, offered_direction, prefer_codecs
 from .room_figures import room_stats
 from .room_hosting import RoomHosting
 from .room_placement import LocalPlacement, RoomPlacement
@@ -39,6 +36,7 @@ from .signaling_error import SignalingError
 from .rooms import ROOM_NAME_RULE, RoomDirectory, is_room_name
 from .scene import RoomScene
 from .scene_rooms import SceneRooms
+from .viewer_connections import apply_offer, client_offer, close_viewer, open_viewer
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +102,7 @@ class Conference:
         ``on_offer_set``: adjusts the connection once the offer is applied, before it connects."""
         if participant.publish_pc is not None:
             raise SignalingError("already_publishing", "this participant already publishes")
-        offer = self._offer(offer_sdp)
+        offer = client_offer(offer_sdp)
         pc = new_peer_connection()
         participant.publish_pc = pc
 
@@ -117,7 +115,7 @@ class Conference:
                 participant.audio.attach(track)
 
         self._watch(pc, participant)
-        await _set_offer(pc, offer)
+        await apply_offer(pc, offer)
         if on_offer_set is not None:
             on_offer_set(pc)
         videos = [t for t in pc.getTransceivers() if t.kind == "video"]
@@ -166,7 +164,7 @@ class Conference:
     async def watch(self, publisher: Participant, offer_sdp: object) -> tuple[RTCPeerConnection, str]:
         """A new connection playing ``publisher``'s composite (the packets every viewer gets) and audio,
         answering a receive-only offer; the caller owns the connection."""
-        return await self._watch_broadcast(publisher.broadcast, publisher.audio, offer_sdp)
+        return await open_viewer(publisher.broadcast, publisher.audio, offer_sdp, self.settings.public_addresses)
 
     async def watch_scene(self, room: str, offer_sdp: object) -> tuple[RTCPeerConnection, str]:
         """A new connection playing ``room``'s shared scene, and the room's voices mixed when the offer
@@ -174,28 +172,7 @@ class Conference:
         scene = self.scenes.get(room)
         if scene is None:
             raise SignalingError("not_scene_mode", f"room {room} is not in scene mode")
-        return await self._watch_broadcast(scene.broadcast, scene.audio, offer_sdp)
-
-    async def _watch_broadcast(self, broadcast: PacketBroadcast, audio: AudioFanout | None,
-                               offer_sdp: object) -> tuple[RTCPeerConnection, str]:
-        offer = self._offer(offer_sdp)
-        pc = new_peer_connection()
-        try:
-            await _set_offer(pc, offer)
-            videos = [t for t in pc.getTransceivers() if t.kind == "video"]
-            audios = [t for t in pc.getTransceivers() if t.kind == "audio"]
-            if not videos and not audios:
-                raise SignalingError("no_video", "the offer has no video (or audio) to receive")
-            if videos:  # an audio-only offer: a page in scene mode, which sees everyone in the scene
-                prefer_codecs(videos[0], ("vp8",))
-                sender = pc.addTrack(broadcast.subscribe())
-                broadcast.attach_sender(sender)
-            if audio is not None and audios:
-                pc.addTrack(audio.subscribe())
-            return pc, await answer(pc, self.settings.public_addresses)
-        except BaseException:
-            await _close_viewer_pc(pc)
-            raise
+        return await open_viewer(scene.broadcast, scene.audio, offer_sdp, self.settings.public_addresses)
 
     def hosted_rooms(self) -> dict[str, int]:
         """The rooms this node hosts, with their member counts."""
@@ -211,7 +188,7 @@ class Conference:
         """Close the viewer's connection watching ``publisher_id``."""
         pc = viewer.viewer_pcs.pop(publisher_id, None) if isinstance(publisher_id, str) else None
         if pc is not None:
-            await _close_viewer_pc(pc)
+            await close_viewer(pc)
 
     async def leave(self, participant: Participant) -> None:
         """Remove a participant, release all they hold, and tell the room."""
@@ -222,9 +199,9 @@ class Conference:
         for other in others:
             pc = other.viewer_pcs.pop(participant.id, None)
             if pc is not None:
-                await _close_viewer_pc(pc)
+                await close_viewer(pc)
         for pc in list(participant.viewer_pcs.values()):
-            await _close_viewer_pc(pc)
+            await close_viewer(pc)
         participant.viewer_pcs.clear()
         participant.scene_sink = None
         await participant.close()
@@ -354,12 +331,6 @@ class Conference:
                 self.pool.set_background(participant.stream_id, key, image)
         await participant.send_event({"type": "background", "background": key})
 
-    def _offer(self, sdp: object):
-        try:
-            return parse_offer(sdp)
-        except ValueError as error:
-            raise SignalingError("bad_offer", str(error)) from None
-
     def _watch(self, pc: RTCPeerConnection, participant: Participant) -> None:
         @pc.on("connectionstatechange")
         async def on_state() -> None:
@@ -397,17 +368,3 @@ class Conference:
                         event["scene"] = scene.figures()
                     await self._tell(members, event)
 
-
-async def _set_offer(pc: RTCPeerConnection, offer: RTCSessionDescription) -> None:
-    """Apply a remote offer; an SDP aiortc cannot use is the client's error, not the server's."""
-    try:
-        await pc.setRemoteDescription(offer)
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError, InvalidStateError) as error:
-        raise SignalingError("bad_offer", f"the offer cannot be used: {error or type(error).__name__}") from None
-
-
-async def _close_viewer_pc(pc: RTCPeerConnection) -> None:
-    for sender in pc.getSenders():
-        if sender.track is not None:
-            sender.track.stop()
-    await close_quietly(pc)

@@ -21,6 +21,7 @@ from .conference import Conference, SignalingError
 from .consent import consent_only_if_answered
 from .participant import Participant
 from .peers import close_quietly
+from .viewer_connections import close_viewer
 
 logger = logging.getLogger(__name__)
 
@@ -146,10 +147,7 @@ class MediaSessions:
         else:
             if session.participant is not None:
                 session.participant.external_viewers.discard(session.pc)
-            for sender in session.pc.getSenders():
-                if sender.track is not None:
-                    sender.track.stop()
-            await close_quietly(session.pc)
+            await close_viewer(session.pc)
         logger.info("%s session %s ended", session.kind.upper(), session.id)
 
     async def close(self) -> None:
