@@ -28,7 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("input", help="a video file PyAV can read, or 'sample' for the built-in footage")
     comp.add_argument("--background", type=Path, help="background image (default: the built-in studio backdrop)")
     comp.add_argument("-o", "--output", type=Path, required=True, help="output video (MP4, H.264)")
-    comp.add_argument("--statistic", default="mean", help="mean, median, max or a percentile such as p90")
+    comp.add_argument("--statistic", default="mean",
+                      help="mean, median, max or a percentile such as p90; person-mean, person-p90... reduce the "
+                           "blocks the person covers only")
     comp.add_argument("--method", default="codec",
                       help="background degradation: codec (the input's own), jpeg, webp, vp8, h264, blur, downscale")
     comp.add_argument("--side-by-side", action="store_true", help="pristine-background composite beside the matched one")
@@ -40,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     serve.add_argument("--data-dir", type=Path, default=Path("./data"), help="data directory (default ./data)")
     serve.add_argument("--workers", type=int, help="pipeline worker processes (default: two per core, at most 8)")
-    serve.add_argument("--statistic", default="mean", help="default quality statistic: mean, median, max, pNN")
+    serve.add_argument("--statistic", default="mean",
+                       help="default quality statistic: mean, median, max, pNN, or one of them over the person only "
+                            "(person-mean...)")
     serve.add_argument("--degradation", default="codec",
                        help="background degradation: codec, jpeg, webp, vp8, h264, blur, downscale")
     serve.add_argument("--loopback-candidates", choices=("auto", "yes", "no"), default="auto",

@@ -295,6 +295,15 @@ def test_room_background_applies_live_and_deleting_it_falls_back_without_interru
             assert seen["name"] == "Ada" and seen["statistic"] == "median" and seen["background_id"] == green
             assert 0.0 <= seen["quality"] < 1.0 and seen["stream"]["frames_out"] > 0
 
+            # A statistic over the person only: the worker reduces the blocks the stream's mask covers.
+            put = await asyncio.to_thread(requests.put, api(server, "/rooms/live-room"),
+                                          json={"statistic": "person-p90"}, headers=ADMIN, timeout=10)
+            assert put.status_code == 200 and put.json()["statistic"] == "person-p90"
+            await ada.wait_for_frames("self", ada.received["self"].frames + 20, timeout=10)
+            rooms = (await asyncio.to_thread(requests.get, api(server, "/rooms"), headers=ADMIN, timeout=10)).json()
+            (seen,) = next(r for r in rooms if r["room"] == "live-room")["participants"]
+            assert seen["statistic"] == "person-p90" and 0.0 <= seen["quality"] < 1.0
+
             before = ada.received["self"].frames
             deleted = await asyncio.to_thread(requests.delete, api(server, f"/backgrounds/{green}"), headers=ADMIN,
                                               timeout=10)

@@ -49,4 +49,5 @@ def test_estimates_leave_the_callers_thread_count_and_do_not_depend_on_it(two_op
 
 def test_the_wrapped_functions_keep_their_signatures() -> None:
     assert list(inspect.signature(estimate_quality).parameters) == [
-        "frame_bgr", "encoded_size", "keyframe", "codec", "statistic", "model", "quantizer", "calibration"]
+        "frame_bgr", "encoded_size", "keyframe", "codec", "statistic", "model", "quantizer", "calibration",
+        "person_mask"]

@@ -4,14 +4,14 @@ unseen original) per 16x16 block, reduced to one value by a statistic.
 Inputs are what a receiver has: the decoded pixels, the frame's encoded size and keyframe flag, and
 the codec; optionally the frame's quantizer from its bitstream, which corrects the estimate's level
 (``quantizer_calibration``). ``estimate_quality`` scores one frame; ``QualityTracker`` follows a
-stream (running inter-frame bitrate, temporal smoothing) for the server.
+stream (running inter-frame bitrate, temporal smoothing) for the server. The statistics, over the
+whole frame or over the person only: ``quality_statistics``.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import re
 from dataclasses import dataclass
 
 import cv2
@@ -21,12 +21,15 @@ from .chroma import chroma_features, chroma_features_i420
 from .features import BLOCK, CODECS, block_columns, block_features, frame_features, frame_luma_u8
 from .opencv_threads import on_one_opencv_thread
 from .quality_model import DEFAULT_MODEL_PATH, QualityModel, scaled_to_mean
+from .quality_statistics import STATISTICS, check_statistic, over_person, person_blocks, reduce_matrix
 from .quantizer_calibration import QuantizerCalibration, load_calibration
 from .validation import require_bgr_image, require_choice
 from .yuv import gray_from_i420, require_i420
 
-STATISTICS: tuple[str, ...] = ("mean", "median", "max", "p90", "p95")
-_PERCENTILE = re.compile(r"^p(\d{1,2}(?:\.\d+)?)$")
+
+
+__all__ = ["QualityEstimate", "QualityTracker", "STATISTICS", "check_statistic", "estimate_quality",
+           "estimate_quality_i420", "load_model", "reduce_matrix"]
 
 
 @dataclass(frozen=True)
@@ -50,39 +53,22 @@ def load_model(path: str = str(DEFAULT_MODEL_PATH)) -> QualityModel:
     return QualityModel.load(path)
 
 
-def reduce_matrix(matrix: np.ndarray, statistic: str) -> float:
-    """Reduce a loss matrix with ``statistic``: mean, median, max or pNN (a percentile, e.g. p90)."""
-    if statistic == "mean":
-        return float(matrix.mean())
-    if statistic == "median":
-        return float(np.median(matrix))
-    if statistic == "max":
-        return float(matrix.max())
-    match = _PERCENTILE.match(statistic) if isinstance(statistic, str) else None
-    if match:
-        return float(np.percentile(matrix, float(match.group(1))))
-    raise ValueError(f"unknown statistic {statistic!r}; expected mean, median, max or pNN (e.g. p90)")
-
-
-def check_statistic(statistic: object) -> str:
-    """Return ``statistic`` if it is a known statistic, else raise ValueError."""
-    reduce_matrix(np.zeros((1, 1), np.float32), statistic)  # type: ignore[arg-type]
-    return statistic  # type: ignore[return-value]
-
-
 @on_one_opencv_thread
 def estimate_quality(frame_bgr: np.ndarray, encoded_size: int, keyframe: bool, codec: str = "vp8",
                      statistic: str = "mean", model: QualityModel | None = None, quantizer: float | None = None,
-                     calibration: QuantizerCalibration | None = None) -> QualityEstimate:
+                     calibration: QuantizerCalibration | None = None,
+                     person_mask: np.ndarray | None = None) -> QualityEstimate:
     """Estimate the quality of one decoded frame from its pixels and its encoded size.
 
     With the frame's ``quantizer`` (VP8: its base quantizer index; H.264: its mean QP; see
     ``quantizer``), the estimate is corrected by the quantizer calibration (``calibration``, else the
-    shipped one)."""
+    shipped one). A statistic over the person (``person-mean``...) needs ``person_mask``, the
+    segmenter's mask of this frame (float, height x width, 0..1); the others ignore it."""
     luma, chroma = _planes_bgr(frame_bgr, encoded_size, codec, statistic)
     height, width = frame_bgr.shape[:2]
+    person = _person(person_mask, statistic, width, height)
     return _estimate(luma, chroma, width, height, encoded_size, keyframe, codec, statistic, model, quantizer,
-                     calibration)
+                     calibration, person)
 
 
 def _planes_bgr(frame_bgr: np.ndarray, encoded_size: int, codec: str,
@@ -108,11 +94,13 @@ def _planes_i420(i420: np.ndarray, width: int, height: int, encoded_size: int, c
 def estimate_quality_i420(i420: np.ndarray, width: int, height: int, encoded_size: int, keyframe: bool,
                           codec: str = "vp8", statistic: str = "mean",
                           model: QualityModel | None = None, quantizer: float | None = None,
-                          calibration: QuantizerCalibration | None = None) -> QualityEstimate:
+                          calibration: QuantizerCalibration | None = None,
+                          person_mask: np.ndarray | None = None) -> QualityEstimate:
     """``estimate_quality`` for a decoded I420 frame (the server's path: no conversion to BGR)."""
     luma, chroma = _planes_i420(i420, width, height, encoded_size, codec, statistic)
+    person = _person(person_mask, statistic, width, height)
     return _estimate(luma, chroma, width, height, encoded_size, keyframe, codec, statistic, model, quantizer,
-                     calibration)
+                     calibration, person)
 
 
 def _check_arguments(encoded_size: object, codec: object, statistic: object, width: int, height: int) -> None:
@@ -122,6 +110,18 @@ def _check_arguments(encoded_size: object, codec: object, statistic: object, wid
         raise ValueError(f"encoded_size must be a whole number of bytes >= 0, got {encoded_size!r}")
     if height < BLOCK or width < BLOCK:
         raise ValueError(f"frame must be at least {BLOCK}x{BLOCK}, got {width}x{height}")
+
+
+def _person(person_mask: np.ndarray | None, statistic: str, width: int, height: int) -> np.ndarray | None:
+    """The blocks the person covers, for a statistic over the person (None for the others); a
+    missing or misshapen mask is a ValueError."""
+    if not over_person(statistic):
+        return None
+    if not isinstance(person_mask, np.ndarray) or person_mask.shape != (height, width):
+        shape = person_mask.shape if isinstance(person_mask, np.ndarray) else None
+        raise ValueError(f"statistic {statistic!r} reduces the blocks the person covers: it needs the person's "
+                         f"mask of the frame, shape ({height}, {width}), got {shape}")
+    return person_blocks(person_mask, (height // BLOCK, width // BLOCK))
 
 
 def _check_quantizer(quantizer: object) -> None:
@@ -134,7 +134,7 @@ def _check_quantizer(quantizer: object) -> None:
 
 def _estimate(luma: np.ndarray, chroma: np.ndarray, width: int, height: int, encoded_size: int, keyframe: bool,
               codec: str, statistic: str, model: QualityModel | None, quantizer: float | None = None,
-              calibration: QuantizerCalibration | None = None) -> QualityEstimate:
+              calibration: QuantizerCalibration | None = None, person: np.ndarray | None = None) -> QualityEstimate:
     _check_quantizer(quantizer)
     model = model or load_model()
     blocks = block_features(luma)
@@ -144,7 +144,7 @@ def _estimate(luma: np.ndarray, chroma: np.ndarray, width: int, height: int, enc
     if quantizer is not None:
         matrix = (calibration or load_calibration()).calibrate_matrix(
             matrix, float(quantizer), codec, int(encoded_size), bool(keyframe), width, height)
-    return QualityEstimate(value=reduce_matrix(matrix, statistic), matrix=matrix, statistic=statistic,
+    return QualityEstimate(value=reduce_matrix(matrix, statistic, person), matrix=matrix, statistic=statistic,
                            bpp=8.0 * encoded_size / (width * height), keyframe=bool(keyframe), codec=codec)
 
 
@@ -212,19 +212,23 @@ class QualityTracker:
 
     @on_one_opencv_thread
     def update(self, frame_bgr: np.ndarray, encoded_size: int, keyframe: bool,
-               quantizer: float | None = None) -> QualityEstimate:
+               quantizer: float | None = None, person_mask: np.ndarray | None = None) -> QualityEstimate:
         """Score the next frame of the stream and return the tracked estimate (``quantizer``: the
-        frame's, when the receiver read it; see ``estimate_quality``)."""
+        frame's, when the receiver read it; ``person_mask``: the frame's, needed by a statistic over
+        the person; see ``estimate_quality``)."""
         luma, chroma = _planes_bgr(frame_bgr, encoded_size, self.codec, self.statistic)
         height, width = frame_bgr.shape[:2]
-        return self._follow(luma, chroma, width, height, encoded_size, keyframe, quantizer)
+        person = _person(person_mask, self.statistic, width, height)
+        return self._follow(luma, chroma, width, height, encoded_size, keyframe, quantizer, person)
 
     @on_one_opencv_thread
     def update_i420(self, i420: np.ndarray, width: int, height: int, encoded_size: int,
-                    keyframe: bool, quantizer: float | None = None) -> QualityEstimate:
+                    keyframe: bool, quantizer: float | None = None,
+                    person_mask: np.ndarray | None = None) -> QualityEstimate:
         """``update`` for a decoded I420 frame."""
         luma, chroma = _planes_i420(i420, width, height, encoded_size, self.codec, self.statistic)
-        return self._follow(luma, chroma, width, height, encoded_size, keyframe, quantizer)
+        person = _person(person_mask, self.statistic, width, height)
+        return self._follow(luma, chroma, width, height, encoded_size, keyframe, quantizer, person)
 
     def repeat(self, encoded_size: int, keyframe: bool) -> QualityEstimate | None:
         """Account the next frame's size without scoring its pixels, and return the latest estimate
@@ -237,9 +241,9 @@ class QualityTracker:
         return self.latest
 
     def _follow(self, luma: np.ndarray, chroma: np.ndarray, width: int, height: int, encoded_size: int,
-                keyframe: bool, quantizer: float | None = None) -> QualityEstimate:
+                keyframe: bool, quantizer: float | None = None, person: np.ndarray | None = None) -> QualityEstimate:
         raw = _estimate(luma, chroma, width, height, encoded_size, keyframe, self.codec, self.statistic, self._model,
-                        quantizer, self._calibration)
+                        quantizer, self._calibration, person)
         self.frame_estimate = raw
         size = int(encoded_size)
         if not keyframe and size > 0:
@@ -257,7 +261,7 @@ class QualityTracker:
             kept_mean = float(kept.mean())
             matrix = scaled_to_mean(kept, kept_mean, still * kept_mean + (1.0 - still) * float(smoothed.mean()))
         self._tracked = (matrix, luma)
-        value = reduce_matrix(matrix, self.statistic)
+        value = reduce_matrix(matrix, self.statistic, person)
         if not math.isfinite(value):
             raise ValueError("quality estimate is not finite")
         self.latest = QualityEstimate(value=value, matrix=matrix, statistic=self.statistic, bpp=raw.bpp,

@@ -27,7 +27,8 @@ class ProcessorSettings:
     """How a stream is processed."""
 
     statistic: str = "mean"
-    """Statistic reducing the quality matrix: mean, median, max or pNN."""
+    """Statistic reducing the quality matrix: mean, median, max or pNN, over the whole frame, or over the
+    person (person-mean...: the blocks the frame's own mask covers)."""
     method: str = "codec"
     """Background degradation: "codec" (the stream's own codec), or jpeg, webp, vp8, h264, blur, downscale."""
     smoothing: float = 0.3
@@ -95,7 +96,7 @@ class StreamProcessor:
         laps = _Laps()
         mask = self._segmenter.segment(frame_bgr, timestamp_ms)
         laps.lap("segment")
-        quality = self._tracker.update(frame_bgr, encoded_size, keyframe, quantizer)
+        quality = self._tracker.update(frame_bgr, encoded_size, keyframe, quantizer, mask)
         laps.lap("estimate")
         if self.blurs_room:
             room = blurred_room_bgr(frame_bgr, mask)
@@ -181,7 +182,7 @@ class StreamProcessor:
         if repeated is not None and repeated.matrix.shape == (height // BLOCK, width // BLOCK):
             quality, estimate_reused = repeated, True
         else:
-            quality = self._tracker.update_i420(i420, width, height, encoded_size, keyframe, quantizer)
+            quality = self._tracker.update_i420(i420, width, height, encoded_size, keyframe, quantizer, mask)
             estimate_reused = False
         laps.lap("estimate")
         return _Analysis(mask, quality, mask_reused, estimate_reused, laps)

@@ -173,7 +173,9 @@ def openapi_document(max_upload_bytes: int) -> dict:
                                                      "participant's own room, blurred; a shared scene "
                                                      "shows the default instead); null: the default"},
                     "statistic": {"type": "string", "nullable": True,
-                                  "description": "mean, median, max or pNN (e.g. p90); null: the server's"},
+                                  "description": "mean, median, max or pNN (e.g. p90) over the whole frame, or "
+                                                 "person-mean, person-p90... over the blocks the person covers; "
+                                                 "null: the server's"},
                     "latency_probe": {"type": "boolean",
                                       "description": "Everyone in the room is a latency probe: the top-left "
                                                      "256x64 pixels of their frames pass through unmodified"},
