@@ -117,19 +117,18 @@ async function refreshRooms() {
   await refreshRecordings();
 }
 
-// The moderation cell of a room another node hosts: a link to that node's own admin page.
-function elsewhere(room) {
+// The actions cell of a room or recording another node has: a link to that node's own admin page.
+function elsewhere(item) {
   const cell = document.createElement("td");
   const link = document.createElement("a");
-  link.href = `${room.node_url}/admin`;
-  link.textContent = `on ${room.node_url}`;
-  link.dataset.role = "room-node";
+  link.href = `${item.node_url}/admin`;
+  link.textContent = `on ${item.node_url}`;
+  link.dataset.role = "node-link";
   cell.append(link);
   return cell;
 }
 
-// The cluster's live nodes (this one alone without a cluster); another node's own admin page drains it
-// and shows its recordings.
+// The cluster's live nodes (this one alone without a cluster); another node's own admin page drains it.
 async function refreshNodes() {
   const nodes = await call("GET", "/api/nodes");
   $("#nodes-body").replaceChildren(...nodes.map((node) => {
@@ -187,6 +186,11 @@ async function refreshRecordings() {
       r.state + (r.reason && r.reason !== "stopped" ? ` (${r.reason})` : ""), `${r.seconds.toFixed(1)} s`,
       `${(r.bytes / 1e6).toFixed(1)} MB`];
     row.replaceChildren(...cells.map(textCell));
+    row.dataset.node = r.node;
+    if (!r.this) {
+      row.append(elsewhere(r));  // kept by another node: stopped, downloaded and deleted from its own page
+      return row;
+    }
     const actions = document.createElement("td");
     const path = `/api/recordings/${encodeURIComponent(r.id)}`;
     if (r.state === "recording") button(actions, "Stop", "recording-stop", () => call("POST", `${path}/stop`));

@@ -33,9 +33,9 @@ from server.storage.redis_stores import RedisBackgroundStore, RedisRoomSettingsS
 from server.storage.room_settings import RoomSettings
 from server.loadtest.participant import FrameSourceTrack, SyntheticParticipant
 from server.rtc.peers import close_quietly
-from server.rtc.room_placement import NodeInfo, NodeRooms, PlacementUnavailable, RedisPlacement
+from server.rtc.room_placement import PUBLISHED_RECORDINGS, NodeInfo, NodeView, PlacementUnavailable, RedisPlacement
 from server.web.app import check_cluster_settings
-from server.web.rooms_api import cluster_rooms
+from server.web.cluster_view import cluster_recordings, cluster_rooms, keeper_of
 from server.web.join_tokens import issue_join_token
 from server.web.keys import ADMIN_TOKEN
 from tests import media_files
@@ -227,32 +227,34 @@ def test_a_stopping_node_hands_its_rooms_to_the_least_busy_node(redis_url: str) 
     asyncio.run(scenario())
 
 
-def test_each_node_publishes_its_rooms_as_an_admin_sees_them_for_the_others(redis_url: str) -> None:
+def test_each_node_publishes_what_an_admin_sees_of_it_for_the_others(redis_url: str) -> None:
     async def scenario() -> None:
         a = RedisPlacement(redis_url, "http://a.example:8080", node_id="a", heartbeat_seconds=0.1)
         b = RedisPlacement(redis_url, "http://b.example:8080", node_id="b", heartbeat_seconds=0.1)
         c = RedisPlacement(redis_url, "http://c.example:8080", node_id="c")  # an older node: publishes none
-        a_view = [{"room": "standup", "participants": [{"name": "alice"}]}]
-        await a.start(lambda: {"standup": 1}, describe=lambda: a_view)
-        await b.start(dict, describe=list)
+        a_rooms = [{"room": "standup", "participants": [{"name": "alice"}]}]
+        a_recordings = [{"id": f"r{i}", "started_at": float(i)} for i in range(PUBLISHED_RECORDINGS + 5, 0, -1)]
+        await a.start(lambda: {"standup": 1}, describe=lambda: {"rooms": a_rooms, "recordings": a_recordings})
+        await b.start(dict, describe=lambda: {"rooms": [], "recordings": []})
         await c.start(dict)
         try:
-            seen = await b.others_rooms()
-            assert [(node.node_id, node.url, node.rooms) for node in seen] == [
-                ("a", "http://a.example:8080", a_view)]
-            assert [(node.node_id, node.rooms) for node in await a.others_rooms()] == [("b", [])]
-            a_view.append({"room": "retro", "participants": []})  # republished with the next heartbeat
-            assert await eventually(lambda: resolves_to(_rooms_of(b.others_rooms(), "a"), ["standup", "retro"]))
+            (seen,) = await b.other_views()
+            assert (seen.node_id, seen.url, seen.rooms) == ("a", "http://a.example:8080", a_rooms)
+            # the newest recordings, at most PUBLISHED_RECORDINGS of them, oldest first
+            assert [r["id"] for r in seen.recordings] == [f"r{i}" for i in range(6, PUBLISHED_RECORDINGS + 6)]
+            assert [(node.node_id, node.rooms, node.recordings) for node in await a.other_views()] == [("b", [], [])]
+            a_rooms.append({"room": "retro", "participants": []})  # republished with the next heartbeat
+            assert await eventually(lambda: resolves_to(_rooms_of(b.other_views(), "a"), ["standup", "retro"]))
             await a.close()  # a stopping node withdraws its view with its report
-            assert await b.others_rooms() == []
+            assert await b.other_views() == []
         finally:
             await b.close()
             await c.close()
     asyncio.run(scenario())
 
 
-def test_a_node_whose_rooms_cannot_be_described_keeps_reporting_itself(redis_url: str) -> None:
-    def broken() -> list[dict]:
+def test_a_node_that_cannot_be_described_keeps_reporting_itself(redis_url: str) -> None:
+    def broken() -> dict:
         raise RuntimeError("a bug in the admin view")
 
     async def scenario() -> None:
@@ -263,7 +265,7 @@ def test_a_node_whose_rooms_cannot_be_described_keeps_reporting_itself(redis_url
         try:
             await asyncio.sleep(1.0)  # several of a's reports past its time to live
             assert [(node.id, node.rooms) for node in await b.nodes()] == [("a", ["standup"]), ("b", [])]
-            assert await b.others_rooms() == []  # nothing published, nothing made up
+            assert await b.other_views() == []  # nothing published, nothing made up
         finally:
             await a.close()
             await b.close()
@@ -274,15 +276,20 @@ async def _rooms_of(views, node_id: str) -> list[str]:
     return [room["room"] for node in await views if node.node_id == node_id for room in node.rooms]
 
 
-def test_the_cluster_rooms_list_names_each_room_once_with_its_node() -> None:
-    here = NodeRooms("b", "http://b.example", 50.0, [{"room": "retro"}, {"room": "moving"}])
-    others = [NodeRooms("a", "http://a.example", 49.0, [{"room": "standup", "was": "older"}, {"room": "moving"}]),
-              NodeRooms("c", "http://c.example", 49.5, [{"room": "standup", "was": "newer"}])]
+def test_the_cluster_lists_name_each_room_once_and_every_recording_with_its_node() -> None:
+    here = NodeView("b", "http://b.example", 50.0, [{"room": "retro"}, {"room": "moving"}],
+                    [{"id": "b1", "started_at": 20.0}])
+    others = [NodeView("a", "http://a.example", 49.0, [{"room": "standup", "was": "older"}, {"room": "moving"}],
+                       [{"id": "a1", "started_at": 10.0}, {"id": "a2", "started_at": 30.0}]),
+              NodeView("c", "http://c.example", 49.5, [{"room": "standup", "was": "newer"}], [])]
     assert cluster_rooms(here, others) == [
         {"room": "retro", "node": "b", "node_url": "http://b.example", "this": True},
         {"room": "moving", "node": "b", "node_url": "http://b.example", "this": True},  # live here wins
         {"room": "standup", "was": "newer", "node": "c", "node_url": "http://c.example", "this": False},
     ]
+    assert [(r["id"], r["node"], r["this"]) for r in cluster_recordings(here, others)] == [
+        ("a1", "a", False), ("b1", "b", True), ("a2", "a", False)]
+    assert keeper_of("a2", others) is others[0] and keeper_of("b1", others) is None
 
 
 def test_nodes_read_the_reports_of_older_and_newer_releases() -> None:
@@ -470,6 +477,52 @@ def test_participants_of_one_room_meet_on_its_node_whichever_node_they_ask(two_n
             assert erin.node_url == b.url
         finally:
             await erin.leave()
+
+    asyncio.run(scenario())
+
+
+def test_every_node_lists_the_clusters_recordings_and_names_the_node_keeping_each(two_nodes,
+                                                                                    astronaut: np.ndarray) -> None:
+    a, b = two_nodes()
+
+    async def scenario() -> None:
+        alice = SyntheticParticipant(a.url, "standup", "alice", still(astronaut))
+        await alice.join()
+        try:
+            await alice.wait_for_frames("self", 5)
+            async with aiohttp.ClientSession(headers=ADMIN) as http:
+                async def call(node: ServerThread, method: str, path: str, body: dict | None = None):
+                    async with http.request(method, f"{node.url}{path}", json=body) as response:
+                        return response.status, (await response.json() if response.status != 204 else None)
+
+                async def listed_by(node: ServerThread) -> list[tuple]:
+                    status, listing = await call(node, "GET", "/api/recordings")
+                    assert status == 200
+                    return [(r["id"], r["node_url"], r["this"], r["state"]) for r in listing["recordings"]]
+
+                status, started = await call(a, "POST", "/api/rooms/standup/recordings", {"participant": "alice"})
+                assert status == 201
+                recording = started["id"]
+                assert await listed_by(a) == [(recording, a.url, True, "recording")]
+                assert await eventually(lambda: resolves_to(listed_by(b), [(recording, a.url, False, "recording")]),
+                                        timeout=5)
+                # What is asked of a recording is asked of the node keeping it; b says which one.
+                for method, path in (("GET", f"/api/recordings/{recording}"),
+                                     ("POST", f"/api/recordings/{recording}/stop"),
+                                     ("GET", f"/api/recordings/{recording}/file"),
+                                     ("DELETE", f"/api/recordings/{recording}")):
+                    status, refusal = await call(b, method, path)
+                    assert (status, refusal["error"]) == (409, "recording_elsewhere"), refusal
+                    assert f"{a.url}{path}" in refusal["detail"]
+                assert (await call(b, "GET", "/api/recordings/nothing-like-it"))[1]["error"] == "unknown_recording"
+
+                assert (await call(a, "POST", f"/api/recordings/{recording}/stop"))[0] == 200
+                assert await eventually(lambda: resolves_to(listed_by(b), [(recording, a.url, False, "stopped")]),
+                                        timeout=5)
+                assert (await call(a, "DELETE", f"/api/recordings/{recording}"))[0] == 204
+                assert await eventually(lambda: resolves_to(listed_by(b), []), timeout=5)
+        finally:
+            await alice.leave()
 
     asyncio.run(scenario())
 
@@ -758,9 +811,16 @@ def test_the_pages_follow_their_room_to_the_node_that_hosts_it(two_nodes, tmp_pa
                     a_id = a.conference.hosting.placement.node_id
                     rows = f"[data-role=rooms] tr[data-room=standup][data-node='{a_id}']"
                     await admin.wait_for_selector(f"{rows}[data-participant=bob]")
-                    assert await admin.get_attribute(f"{rows}[data-participant=alice] [data-role=room-node]",
+                    assert await admin.get_attribute(f"{rows}[data-participant=alice] [data-role=node-link]",
                                                      "href") == f"{a.url}/admin"
                     assert await admin.query_selector(f"{rows} [data-role=moderate-remove]") is None
+                    # So do its recordings: one of alice's, kept by a, is linked to a's page.
+                    started = await asyncio.to_thread(requests.post, f"{a.url}/api/rooms/standup/recordings",
+                                                      json={"participant": "alice"}, headers=ADMIN, timeout=10)
+                    recording = f"[data-role=recordings] tr[data-recording='{started.json()['id']}'][data-node='{a_id}']"
+                    await admin.wait_for_selector(recording)
+                    assert await admin.get_attribute(f"{recording} [data-role=node-link]", "href") == f"{a.url}/admin"
+                    assert await admin.query_selector(f"{recording} [data-role=recording-stop]") is None
                 finally:
                     await context.close()
         finally:

@@ -127,19 +127,24 @@ RoomLost = Callable[[str, str], Awaitable[None]]
 """Called with (room, URL of the node now holding it) when this node finds another node took a room it
 hosts (it was cut off from Redis long enough for its report to lapse)."""
 
-RoomsDescription = Callable[[], list[dict]]
-"""What an admin sees of the rooms a node hosts (``room_figures.admin_view``): JSON-ready, one entry
-per room with its ``room`` name."""
+NodeDescription = Callable[[], dict]
+"""What an admin sees of a node, JSON-ready: ``{"rooms": [...], "recordings": [...]}`` (its live rooms
+as ``room_figures.admin_view`` gives them, each with its ``room`` name; its recordings, each with its
+``id``)."""
+PUBLISHED_RECORDINGS = 200
+"""A node publishes its newest recordings, at most this many (the rest are listed by the node itself)."""
 
 
 @dataclass(frozen=True)
-class NodeRooms:
-    """Another node's rooms as an admin sees them, as it last published them (up to a heartbeat old)."""
+class NodeView:
+    """What an admin sees of a node: its rooms and recordings, as it last published them (another
+    node's are up to a heartbeat old)."""
 
     node_id: str
     url: str
     seen_at: float
     rooms: list[dict]
+    recordings: list[dict]
 
 
 class RoomPlacement(Protocol):
@@ -155,7 +160,7 @@ class RoomPlacement(Protocol):
     draining: bool
 
     async def start(self, hosted: Callable[[], dict[str, int]], on_lost: RoomLost | None = None,
-                    describe: RoomsDescription | None = None) -> None: ...
+                    describe: NodeDescription | None = None) -> None: ...
     async def close(self) -> None: ...
     async def place(self, room: str, here: bool = True) -> str | None: ...
     async def locate(self, room: str) -> str | None: ...
@@ -163,7 +168,7 @@ class RoomPlacement(Protocol):
     async def hand_over(self, room: str) -> str | None: ...
     async def set_draining(self, draining: bool) -> None: ...
     async def nodes(self) -> list[NodeInfo]: ...
-    async def others_rooms(self) -> list[NodeRooms]: ...
+    async def other_views(self) -> list[NodeView]: ...
     @property
     def healthy(self) -> bool: ...
 
@@ -180,7 +185,7 @@ class LocalPlacement:
         self._hosted: Callable[[], dict[str, int]] = dict
 
     async def start(self, hosted: Callable[[], dict[str, int]], on_lost: RoomLost | None = None,
-                    describe: RoomsDescription | None = None) -> None:
+                    describe: NodeDescription | None = None) -> None:
         """Remember what this node hosts, for ``nodes`` (no other node can take a room)."""
         self._hosted = hosted
 
@@ -211,7 +216,7 @@ class LocalPlacement:
         return [NodeInfo(self.node_id, "", sorted(rooms), sum(rooms.values()), 0.0, time.time(), self.capacity,
                          self.draining)]
 
-    async def others_rooms(self) -> list[NodeRooms]:
+    async def other_views(self) -> list[NodeView]:
         """No other node."""
         return []
 
@@ -222,8 +227,8 @@ class LocalPlacement:
 
 class RedisPlacement:
     """The cluster's room directory in Redis: ``backdrop:node:<id>`` (this node's report, expiring
-    unless refreshed), ``backdrop:node-rooms:<id>`` (its rooms as an admin sees them, published with
-    the report and expiring with it) and ``backdrop:room:<name>`` (the id of the node holding the
+    unless refreshed), ``backdrop:node-view:<id>`` (its rooms and recordings as an admin sees them,
+    published with the report and expiring with it) and ``backdrop:room:<name>`` (the id of the node holding the
     room, a lease)."""
 
     def __init__(self, redis_url: str, node_url: str, node_id: str | None = None, capacity: int = 0,
@@ -246,14 +251,14 @@ class RedisPlacement:
         self._heartbeat: asyncio.Task | None = None
         self._healthy = False
         self._on_lost: RoomLost | None = None
-        self._describe: RoomsDescription | None = None
+        self._describe: NodeDescription | None = None
 
     async def start(self, hosted: Callable[[], dict[str, int]], on_lost: RoomLost | None = None,
-                    describe: RoomsDescription | None = None) -> None:
+                    describe: NodeDescription | None = None) -> None:
         """Register this node and keep it registered; ``PlacementUnavailable`` if Redis is not there.
         ``hosted`` gives the rooms this node hosts now with their member counts; ``on_lost`` is told
         of a hosted room another node has taken meanwhile; ``describe`` gives what an admin sees of
-        them, published with each report for the other nodes' ``others_rooms``."""
+        this node, published with each report for the other nodes' ``other_views``."""
         self._hosted = hosted
         self._on_lost = on_lost
         self._describe = describe
@@ -271,7 +276,7 @@ class RedisPlacement:
         try:
             for room in self._claimed | set(self._hosted()):
                 await self.release(room)
-            await self._redis.delete(self._node_key(self.node_id), self._rooms_key(self.node_id))
+            await self._redis.delete(self._node_key(self.node_id), self._view_key(self.node_id))
         except (RedisError, PlacementUnavailable) as error:
             logger.warning("could not withdraw node %s from Redis: %s", self.node_id, error)
         await self._redis.aclose()
@@ -351,13 +356,19 @@ class RedisPlacement:
         nodes[self.node_id] = self._report_now()  # this node's own figures live, the others' as last reported
         return sorted(nodes.values(), key=lambda node: node.id)
 
-    async def others_rooms(self) -> list[NodeRooms]:
-        """The other live nodes' rooms as an admin sees them, by node id (each up to a heartbeat old)."""
+    async def other_views(self) -> list[NodeView]:
+        """What an admin sees of the other live nodes, by node id (each up to a heartbeat old; a node
+        that publishes nothing, such as an older release, is left out)."""
         with _reachable():
             others = [node for node in await self.nodes() if node.id != self.node_id]
-            views = await self._redis.mget([self._rooms_key(node.id) for node in others]) if others else []
-        return [NodeRooms(node.id, node.url, node.seen_at, json.loads(view))
-                for node, view in zip(others, views) if view is not None]
+            views = await self._redis.mget([self._view_key(node.id) for node in others]) if others else []
+        found = []
+        for node, text in zip(others, views):
+            view = json.loads(text) if text is not None else None
+            if isinstance(view, dict):
+                found.append(NodeView(node.id, node.url, node.seen_at, list(view.get("rooms", [])),
+                                      list(view.get("recordings", []))))
+        return found
 
     @property
     def healthy(self) -> bool:
@@ -388,25 +399,28 @@ class RedisPlacement:
         return NodeInfo(self.node_id, self.node_url, sorted(rooms), sum(rooms.values()), self._started_at, time.time(),
                         self.capacity, self.draining)
 
-    def _rooms_view(self) -> str | None:
-        """This node's rooms as an admin sees them, as JSON; None if it has no ``describe`` or that
-        failed (logged: the report, which keeps the node's rooms, goes out regardless)."""
+    def _view(self) -> str | None:
+        """What an admin sees of this node, as JSON (its newest ``PUBLISHED_RECORDINGS`` recordings);
+        None if it has no ``describe`` or that failed (logged: the report, which keeps the node's
+        rooms, goes out regardless)."""
         if self._describe is None:
             return None
         try:
-            return json.dumps(self._describe())
+            view = self._describe()
+            recordings = sorted(view.get("recordings", []), key=lambda r: r["started_at"])
+            return json.dumps({**view, "recordings": recordings[-PUBLISHED_RECORDINGS:]})
         except Exception:
-            logger.exception("describing this node's rooms for the others failed")
+            logger.exception("describing this node for the others failed")
             return None
 
     async def _report(self) -> None:
         report = self._report_now()
         lapse = int(self.node_ttl_seconds * 1000)
-        view = self._rooms_view()
+        view = self._view()
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.set(self._node_key(self.node_id), json.dumps(asdict(report)), px=lapse)
             if view is not None:
-                pipe.set(self._rooms_key(self.node_id), view, px=lapse)
+                pipe.set(self._view_key(self.node_id), view, px=lapse)
             await pipe.execute()
         for room in report.rooms:
             renewed = await self._renew_or_release(keys=[self._room_key(room)],
@@ -429,8 +443,8 @@ class RedisPlacement:
         return f"{KEY_PREFIX}node:{node_id}"
 
     @staticmethod
-    def _rooms_key(node_id: str) -> str:
-        return f"{KEY_PREFIX}node-rooms:{node_id}"
+    def _view_key(node_id: str) -> str:
+        return f"{KEY_PREFIX}node-view:{node_id}"
 
     @staticmethod
     def _room_key(room: str) -> str:

@@ -18,7 +18,6 @@ from ..rtc.ice_servers import check_ice_urls
 from ..rtc.media_sessions import MediaSessions
 from ..rtc.nat import bind_ice_sockets_within, check_public_addresses
 from ..rtc.recordings import Recordings
-from ..rtc.room_figures import admin_view
 from ..rtc.room_placement import LocalPlacement, PlacementUnavailable, RedisPlacement, RoomPlacement
 from ..rtc.rooms import InMemoryRoomDirectory
 from ..rtc.shared_backgrounds import follow_shared_backgrounds
@@ -32,6 +31,7 @@ from ..storage.recording_store import RecordingStore
 from ..storage.room_settings import RoomSettingsStore
 from .admin_auth import resolve_admin_token
 from .api import create_api_app
+from .cluster_view import node_description
 from .keys import (
     ADMIN_TOKEN, BACKGROUND_STORE, CONFERENCE, MEDIA_SESSIONS, METRICS, POOL, RECORDINGS, ROOM_SETTINGS,
     SETTINGS, SIGNALING_SOCKETS, UPLOAD_SLOTS,
@@ -137,8 +137,10 @@ async def _conference(app: web.Application) -> AsyncIterator[None]:
                                 if settings.redis_url else LocalPlacement(settings.max_participants))
     conference = Conference(settings, app[POOL], InMemoryRoomDirectory(), BackgroundCatalog(app[BACKGROUND_STORE]),
                             app[ROOM_SETTINGS], app[METRICS], placement)
+    recordings = Recordings(RecordingStore(settings.data_dir), conference)
     try:
-        await placement.start(conference.hosted_rooms, conference.hosting.moved, lambda: admin_view(conference))
+        await placement.start(conference.hosted_rooms, conference.hosting.moved,
+                              lambda: node_description(conference, recordings))
     except PlacementUnavailable as error:
         raise BackdropError(f"{error} (--redis-url {settings.redis_url})") from None
     conference.start()
@@ -149,7 +151,6 @@ async def _conference(app: web.Application) -> AsyncIterator[None]:
     app[CONFERENCE] = conference
     sessions = MediaSessions(conference, media_timeout=app[SETTINGS].whip_media_timeout)
     app[MEDIA_SESSIONS] = sessions
-    recordings = Recordings(RecordingStore(app[SETTINGS].data_dir), conference)
     app[RECORDINGS] = recordings
     yield
     await recordings.close()

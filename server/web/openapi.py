@@ -246,7 +246,11 @@ _RECORDING = {"type": "object", "required": ["id", "room", "source", "source_nam
                               "server_restarted, or what failed"},
     "bytes": {"type": "integer"}, "video_frames": {"type": "integer"}, "audio_frames": {"type": "integer"},
     "dropped": {"type": "integer", "description": "Frames lost because the writer fell behind"},
-    "seconds": {"type": "number", "description": "Media time written"}}}
+    "seconds": {"type": "number", "description": "Media time written"},
+    "node": {"type": "string", "description": "In a listing: id of the node keeping the recording"},
+    "node_url": {"type": "string", "description": "In a listing: that node's base URL (empty without a cluster)"},
+    "this": {"type": "boolean", "description": "In a listing: whether the node that answered keeps it; what is "
+                                               "asked of a recording is asked of its node"}}}
 
 
 def _recording_paths() -> dict:
@@ -254,6 +258,8 @@ def _recording_paths() -> dict:
     one = [{"name": "recording", "in": "path", "required": True, "schema": {"type": "string"},
             "description": "Recording id"}]
     missing = _error("No such recording")
+    elsewhere = _error("Another node of the cluster keeps the recording (recording_elsewhere; the detail names "
+                       "the URL to ask)")
     return {
         "/api/rooms/{room}/recordings": {
             "parameters": [{"name": "room", "in": "path", "required": True, "schema": {"type": "string"},
@@ -274,7 +280,8 @@ def _recording_paths() -> dict:
                          "507": _error("Too little free disk space")}},
         },
         "/api/recordings": {
-            "get": {"summary": "Every recording, oldest first", "operationId": "listRecordings", "security": _ADMIN,
+            "get": {"summary": "Every recording of the cluster, oldest first (another node's newest 200, as it "
+                               "last reported them)", "operationId": "listRecordings", "security": _ADMIN,
                     "responses": {"200": {"description": "Recordings", "content": {"application/json": {"schema": {
                         "type": "object", "properties": {"recordings": {"type": "array", "items": recording}}}}}},
                         **_errors(401)}},
@@ -283,10 +290,11 @@ def _recording_paths() -> dict:
             "parameters": one,
             "get": {"summary": "A recording", "operationId": "getRecording", "security": _ADMIN,
                     "responses": {"200": {"description": "Recording", "content": {"application/json": {
-                        "schema": recording}}}, **_errors(401), "404": missing}},
+                        "schema": recording}}}, **_errors(401), "404": missing, "409": elsewhere}},
             "delete": {"summary": "Delete a recording (stopped first if it runs)", "operationId": "deleteRecording",
                        "security": _ADMIN,
-                       "responses": {"204": {"description": "Deleted"}, **_errors(401), "404": missing}},
+                       "responses": {"204": {"description": "Deleted"}, **_errors(401), "404": missing,
+                                     "409": elsewhere}},
         },
         "/api/recordings/{recording}/stop": {
             "parameters": one,
@@ -294,7 +302,7 @@ def _recording_paths() -> dict:
                      "operationId": "stopRecording", "security": _ADMIN,
                      "responses": {"200": {"description": "Recording", "content": {"application/json": {
                          "schema": recording}}}, **_errors(401), "404": missing,
-                         "409": _error("Already stopped")}},
+                         "409": _error("Already stopped, or another node keeps it (recording_elsewhere)")}},
         },
         "/api/recordings/{recording}/file": {
             "parameters": one,
@@ -302,6 +310,6 @@ def _recording_paths() -> dict:
                     "responses": {"200": {"description": "WebM", "content": {"video/webm": {"schema": {
                         "type": "string", "format": "binary"}}}}, **_errors(401),
                         "404": _error("No such recording, or nothing was recorded"),
-                        "409": _error("Still recording")}},
+                        "409": _error("Still recording, or another node keeps it (recording_elsewhere)")}},
         },
     }

@@ -9,7 +9,8 @@ from aiohttp import web
 from ..rtc.recordings import Recordings
 from .admin_auth import require_admin
 from .api_errors import ApiError
-from .keys import RECORDINGS
+from .cluster_view import cluster_recordings, keeper_of, other_views, this_view
+from .keys import CONFERENCE, RECORDINGS
 from .rooms_api import json_object, refuse_room_elsewhere, room_in_path
 
 START_FIELDS = ("participant", "view")
@@ -47,23 +48,27 @@ async def start_recording(request: web.Request) -> web.Response:
 
 
 async def list_recordings(request: web.Request) -> web.Response:
-    """Every recording, oldest first, running or finished."""
+    """Every recording of the cluster, oldest first, running or finished, each with the node that keeps
+    it (``node``, ``node_url``, ``this``: what is asked of a recording is asked of its node). Another
+    node's are as it last published them (its newest ``PUBLISHED_RECORDINGS``, up to a heartbeat
+    old); with Redis out of reach, this node's alone."""
     require_admin(request)
-    recordings = request.config_dict[RECORDINGS]
-    return web.json_response({"recordings": [recordings.describe(info) for info in recordings.store.list()]})
+    conference = request.config_dict[CONFERENCE]
+    here = this_view(conference, request.config_dict[RECORDINGS])
+    return web.json_response({"recordings": cluster_recordings(here, await other_views(conference))})
 
 
 async def get_recording(request: web.Request) -> web.Response:
     """One recording's description."""
     require_admin(request)
-    recordings, recording_id = _recording(request)
+    recordings, recording_id = await _recording(request)
     return web.json_response(recordings.describe(recordings.store.get(recording_id)))
 
 
 async def stop_recording(request: web.Request) -> web.Response:
     """Stop a running recording: 200 once its file is complete; 409 if it already stopped."""
     require_admin(request)
-    recordings, recording_id = _recording(request)
+    recordings, recording_id = await _recording(request)
     info = await recordings.stop(recording_id)  # RecordingError: answered by api_errors
     return web.json_response(recordings.describe(info))
 
@@ -71,7 +76,7 @@ async def stop_recording(request: web.Request) -> web.Response:
 async def recording_file(request: web.Request) -> web.StreamResponse:
     """The WebM file of a finished recording (409 while it is still being written)."""
     require_admin(request)
-    recordings, recording_id = _recording(request)
+    recordings, recording_id = await _recording(request)
     if recordings.is_active(recording_id):
         raise ApiError(409, "still_recording", f"recording {recording_id} is still being written: stop it first")
     path = recordings.store.media_path(recording_id)
@@ -85,14 +90,21 @@ async def recording_file(request: web.Request) -> web.StreamResponse:
 async def delete_recording(request: web.Request) -> web.Response:
     """Delete a recording (stopping it first if it runs): 204."""
     require_admin(request)
-    recordings, recording_id = _recording(request)
+    recordings, recording_id = await _recording(request)
     await recordings.delete(recording_id)  # RecordingError: answered by api_errors
     return web.Response(status=204)
 
 
-def _recording(request: web.Request) -> tuple[Recordings, str]:
+async def _recording(request: web.Request) -> tuple[Recordings, str]:
+    """The recordings and the route's ``{recording}``, kept by this node; else 409
+    ``recording_elsewhere`` naming the node that keeps it, or 404 ``unknown_recording``."""
     recordings = request.config_dict[RECORDINGS]
     recording_id = request.match_info["recording"]
     if recordings.store.get(recording_id) is None:
+        keeper = keeper_of(recording_id, await other_views(request.config_dict[CONFERENCE]))
+        if keeper is not None:
+            raise ApiError(409, "recording_elsewhere",
+                           f"recording {recording_id} is kept by the node at {keeper.url}: send this request there "
+                           f"({keeper.url}{request.path_qs})")
         raise ApiError(404, "unknown_recording", f"no recording {recording_id!r}")
     return recordings, recording_id

@@ -4,7 +4,6 @@ and watch the active rooms of every node; ``/api/nodes``: the nodes hosting them
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
 
@@ -12,13 +11,12 @@ from aiohttp import web
 
 from ..imaging.quality import check_statistic
 from ..imaging.scene_layout import LAYOUTS, MAX_SEATS, SCENE_STATISTICS, SeatSpec
-from ..rtc.room_figures import admin_view
-from ..rtc.room_placement import NodeRooms, PlacementUnavailable
 from ..rtc.rooms import ROOM_NAME_RULE, is_room_name
 from ..storage.room_settings import MODES, RoomSettings
 from .admin_auth import require_admin
 from .api_errors import ApiError
-from .keys import CONFERENCE
+from .cluster_view import cluster_rooms, other_views, this_view
+from .keys import CONFERENCE, RECORDINGS
 
 ROOM_FIELDS = ("background_id", "statistic", "latency_probe", "mode", "layout", "seats", "scene_statistic",
                "participants_set_mode")
@@ -76,27 +74,8 @@ async def list_rooms(request: web.Request) -> web.Response:
     this node's rooms alone."""
     require_admin(request)
     conference = request.config_dict[CONFERENCE]
-    placement = conference.hosting.placement
-    here = NodeRooms(placement.node_id, placement.node_url, time.time(), admin_view(conference))
-    try:
-        others = await placement.others_rooms()
-    except PlacementUnavailable:
-        others = []
-    return web.json_response(cluster_rooms(here, others))
-
-
-def cluster_rooms(here: NodeRooms, others: list[NodeRooms]) -> list[dict]:
-    """The rooms of this node and of the others, each once and marked with its node. A room moving
-    between nodes may be in two nodes' views for a heartbeat: this node's live view wins, then the
-    newest report."""
-    rooms: list[dict] = []
-    listed: set[str] = set()
-    for node in [here, *sorted(others, key=lambda node: node.seen_at, reverse=True)]:
-        for room in node.rooms:
-            if room["room"] not in listed:
-                listed.add(room["room"])
-                rooms.append({**room, "node": node.node_id, "node_url": node.url, "this": node is here})
-    return rooms
+    here = this_view(conference, request.config_dict[RECORDINGS])
+    return web.json_response(cluster_rooms(here, await other_views(conference)))
 
 
 async def list_nodes(request: web.Request) -> web.Response:
