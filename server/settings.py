@@ -80,7 +80,7 @@ class Settings:
     read by the command line); None: the kernel's ephemeral ports."""
     redis_url: str | None = field(default_factory=lambda: _from_environment("BACKDROP_REDIS_URL"))
     """Redis shared by the nodes of a cluster (``BACKDROP_REDIS_URL``, e.g. redis://10.0.0.5:6379/0): rooms
-    are placed on nodes through it (``rtc.room_placement``). None: one node, no external service."""
+    are placed on nodes through it (``rtc.redis_placement``). None: one node, no external service."""
     node_url: str | None = field(default_factory=lambda: _from_environment("BACKDROP_NODE_URL"))
     """This node's base URL as browsers and WHIP/WHEP clients reach it (``BACKDROP_NODE_URL``, e.g.
     https://node-a.example.com): where the other nodes send the clients of the rooms this node hosts.

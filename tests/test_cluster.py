@@ -33,7 +33,8 @@ from server.storage.redis_stores import RedisBackgroundStore, RedisRoomSettingsS
 from server.storage.room_settings import RoomSettings
 from server.loadtest.participant import FrameSourceTrack, SyntheticParticipant
 from server.rtc.peers import close_quietly
-from server.rtc.room_placement import PUBLISHED_RECORDINGS, NodeInfo, NodeView, PlacementUnavailable, RedisPlacement
+from server.rtc.redis_placement import PUBLISHED_RECORDINGS, RedisPlacement
+from server.rtc.room_placement import NodeInfo, NodeView, PlacementUnavailable
 from server.web.app import check_cluster_settings
 from server.web.cluster_view import cluster_recordings, cluster_rooms, keeper_of
 from server.web.join_tokens import issue_join_token

@@ -18,7 +18,8 @@ from ..rtc.ice_servers import check_ice_urls
 from ..rtc.media_sessions import MediaSessions
 from ..rtc.nat import bind_ice_sockets_within, check_public_addresses
 from ..rtc.recordings import Recordings
-from ..rtc.room_placement import LocalPlacement, PlacementUnavailable, RedisPlacement, RoomPlacement
+from ..rtc.redis_placement import RedisPlacement
+from ..rtc.room_placement import LocalPlacement, PlacementUnavailable, RoomPlacement
 from ..rtc.rooms import InMemoryRoomDirectory
 from ..rtc.shared_backgrounds import follow_shared_backgrounds
 from ..settings import Settings
