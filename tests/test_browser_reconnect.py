@@ -78,8 +78,8 @@ def test_the_page_rejoins_after_a_dropped_connection_and_a_server_restart_keepin
             await grab(bob, "video[data-role=remote][data-participant=alice]")
 
             server = servers[0]
-            await alice.select_option("[data-role=statistic-picker]", "max")
-            await until(lambda: statistics_of(server, "alice") == {"max"}, "alice's statistic applied")
+            await alice.select_option("[data-role=statistic-picker]", "person-mean")
+            await until(lambda: statistics_of(server, "alice") == {"person-mean"}, "alice's statistic applied")
             await alice.click("[data-role=microphone-toggle]")
             await alice.click("[data-role=camera-toggle]")
             await until(lambda: media_of(server, "alice") == {(False, False)}, "alice muted on the server")
@@ -97,7 +97,7 @@ def test_the_page_rejoins_after_a_dropped_connection_and_a_server_restart_keepin
             await grab(alice, SELF)  # the composite plays again: the old one was cleared on removal
             await grab(bob, "video[data-role=remote][data-participant=alice]")
             assert await alice.evaluate(CONNECTION) == "connected"
-            await until(lambda: statistics_of(server, "alice") == {"max"}, "alice's statistic kept")
+            await until(lambda: statistics_of(server, "alice") == {"person-mean"}, "alice's statistic kept")
             await until(lambda: media_of(server, "alice") == {(False, False)}, "alice still muted")
             await until(lambda: _equal(tile_media(bob, "alice"), ("off", "off")), "bob's new tile shows alice muted")
 
@@ -113,7 +113,7 @@ def test_the_page_rejoins_after_a_dropped_connection_and_a_server_restart_keepin
             await grab(alice, "video[data-role=remote][data-participant=bob]")
             await grab(bob, "video[data-role=remote][data-participant=alice]")
             await until(lambda: connection_is(alice, "connected"), "alice connected")
-            await until(lambda: statistics_of(restarted, "alice") == {"max"}, "alice's statistic kept on restart")
+            await until(lambda: statistics_of(restarted, "alice") == {"person-mean"}, "alice's statistic kept on restart")
             await until(lambda: media_of(restarted, "alice") == {(False, False)}, "alice still muted on restart")
             await alice.click("[data-role=microphone-toggle]")
             await alice.click("[data-role=camera-toggle]")
