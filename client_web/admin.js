@@ -89,7 +89,7 @@ async function refreshRooms() {
     for (const p of people) {
       const row = document.createElement("tr");
       row.dataset.room = room.room;
-      const label = (id) => (id ? backgroundNames.get(id) || id : "default");
+      const label = (id) => (!id ? "default" : id.startsWith("own:") ? "their own picture" : backgroundNames.get(id) || id);
       const cells = p === null ? [room.room, "(empty)", label(room.background_id), room.statistic || "default", "", "", "", ""] : [
         room.mode === "scene" ? `${room.room} (scene: ${room.layout})` : room.room, p.name, label(p.background_id), p.statistic,
         p.quality === null ? "–" : p.quality.toFixed(3), p.stream.fps.toFixed(0),

@@ -3,7 +3,7 @@
 // processing happens on the server; this page only does WebRTC. A lost connection (the server
 // restarted, the network dropped, the media connection failed) is rejoined on its own, with backoff,
 // until the user leaves. Loaded after peering.js (shared with the WHEP player) and room_status.js (the
-// marks on tiles: muted, speaking, recorded), before scene_view.js.
+// marks on tiles: muted, speaking, recorded), before background_picker.js and scene_view.js.
 "use strict";
 
 const state = {
@@ -13,7 +13,8 @@ const state = {
   call: null, // {room, name} the user joined and has not left: what a lost connection rejoins
   attempt: 0, // reconnection attempts since the last successful join
   retryTimer: null,
-  choices: {}, // background and statistic the user picked, applied again after a reconnection
+  choices: {}, // background (or their own picture) and statistic the user picked, applied again after a reconnection
+  ownPictureKey: null, // the key the server gave the user's own picture in this session
   microphoneOn: true, cameraOn: true, // the user's mute and camera buttons
   media: new Map(), // participant id -> {microphone, camera}, as the server relays them
   speaking: new Map(), // participant id -> whether they are speaking (own id included), as the server says
@@ -163,10 +164,6 @@ function describe(stream) {
   return parts.join(" · ");
 }
 
-function fillPicker(backgrounds, selected) {
-  $("#background").replaceChildren(...backgrounds.map((b) => new Option(b.name, b.id, false, b.id === selected)));
-}
-
 // Another participant as the server describes them: their name, microphone and camera.
 function remember(participant) {
   state.names.set(participant.id, participant.name);
@@ -183,6 +180,7 @@ async function onMessage(event) {
       state.id = message.id;
       state.iceServers = message.ice_servers || [];
       $(".tile.self").dataset.participantId = message.id;
+      state.ownPictureKey = null; // the server forgot the user's own picture with the last session
       fillPicker(message.backgrounds, state.choices.background || message.background);
       for (const p of message.participants) remember(p);
       $("#join-form").hidden = true;
@@ -193,9 +191,7 @@ async function onMessage(event) {
       if (message.layout) $("#layout").value = message.layout;
       setStatus(`in room ${message.room} as ${message.name}`, "connected");
       showError("");
-      if (state.choices.background && state.choices.background !== message.background) {
-        send({ type: "background", background: state.choices.background });
-      }
+      restoreBackground(message.background);
       if (state.choices.statistic) send({ type: "statistic", statistic: state.choices.statistic });
       if (!state.microphoneOn || !state.cameraOn) {
         send({ type: "media", microphone: state.microphoneOn, camera: state.cameraOn });
@@ -277,6 +273,9 @@ async function onMessage(event) {
       break;
     case "background":
       $("#background").value = message.background;
+      break;
+    case "own-background":
+      ownPictureTaken(message);
       break;
     case "error":
       if (message.request === "mode") { $("#mode").value = state.mode; }
@@ -378,10 +377,6 @@ $("#join-form").addEventListener("submit", (event) => {
 $("#microphone").addEventListener("click", () => toggleMedia("microphone"));
 $("#camera").addEventListener("click", () => toggleMedia("camera"));
 $("#leave").addEventListener("click", () => { send({ type: "leave" }); endCall(); });
-$("#background").addEventListener("change", (event) => {
-  state.choices.background = event.target.value;
-  send({ type: "background", background: event.target.value });
-});
 $("#statistic").addEventListener("change", (event) => {
   state.choices.statistic = event.target.value;
   send({ type: "statistic", statistic: event.target.value });

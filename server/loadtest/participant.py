@@ -106,6 +106,7 @@ class SyntheticParticipant:
         self.media: dict[str, dict] = {}  # participant id -> {"microphone", "camera": on (True) or off, "by"}
         self.speaking: list[tuple[float, str, bool]] = []  # (when, participant id, speaking) as the server said
         self.recording: list[str] = []  # what of the room is being recorded (participant ids, "scene")
+        self.own_background: str | None = None  # the key of the own picture the server last took
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._pcs: dict[str, RTCPeerConnection] = {}
@@ -206,6 +207,12 @@ class SyntheticParticipant:
         assert self._ws is not None
         await self._ws.send_json(message)
 
+    async def send_picture(self, data: bytes) -> None:
+        """Send the bytes of an image as this participant's own background (a binary message); the
+        server answers ``own-background`` (then ``background``), or an error."""
+        assert self._ws is not None
+        await self._ws.send_bytes(data)
+
     async def bytes_received(self) -> dict[str, int]:
         """Bytes received so far (DTLS transport, all media) per connection label ("self" or a name)."""
         received = {}
@@ -305,6 +312,8 @@ class SyntheticParticipant:
                     self._tasks.append(asyncio.ensure_future(self._move(event["url"])))
             elif kind == "background":
                 self.background = event["background"]
+            elif kind == "own-background":
+                self.own_background = event["background"]
             elif kind == "backgrounds":
                 self.backgrounds = event["backgrounds"]
             elif kind == "publish-answer":

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 
+import numpy as np
 from aiortc import RTCPeerConnection
 
 from ..imaging.quality import check_statistic
@@ -24,6 +25,7 @@ from ..pipeline.messages import OpenStream
 from ..pipeline.pool import WorkerPool
 from ..settings import Settings
 from ..storage.catalog import BackgroundCatalog
+from ..storage.image_intake import ImageRejected
 from ..imaging.scene_layout import LAYOUTS
 from ..storage.room_settings import MODES, RoomSettings, RoomSettingsStore
 from .participant import EventSender, Participant, StreamObserver
@@ -36,6 +38,7 @@ from .signaling_error import SignalingError
 from .rooms import ROOM_NAME_RULE, RoomDirectory, is_room_name
 from .scene import RoomScene
 from .scene_rooms import SceneRooms
+from .own_backgrounds import decode_own_background, own_key
 from .viewer_connections import apply_offer, client_offer, close_viewer, open_viewer
 
 logger = logging.getLogger(__name__)
@@ -131,7 +134,7 @@ class Conference:
             participant.return_sender = pc.addTrack(participant.return_track)
             participant.broadcast.attach_sender(participant.return_sender)
         key = self.background_of(participant)
-        background = await asyncio.to_thread(self.backgrounds.image, key)
+        background = await asyncio.to_thread(self._background_image, participant, key)
         if participant.id not in self.participants:
             raise SignalingError("left", "the participant left while publishing")
         self.pool.open_stream(OpenStream(
@@ -230,11 +233,33 @@ class Conference:
         return participant.statistic or self.room_settings.get(participant.room).statistic or self.settings.statistic
 
     async def set_background(self, participant: Participant, key: object) -> None:
-        """Switch a participant's own background."""
-        if not isinstance(key, str) or not self.backgrounds.has(key):
+        """Switch a participant's own background (one of everyone's, or their own picture)."""
+        own = participant.own_background
+        if not isinstance(key, str) or not (self.backgrounds.has(key) or (own is not None and own.key == key)):
             raise SignalingError("unknown_background", f"no background {key!r}")
         participant.background_key = key
         await self._apply_background(participant)
+
+    async def set_own_background(self, participant: Participant, data: bytes) -> None:
+        """Make the picture in ``data`` (sent by the participant's page) their own background, for their
+        session only (``own_backgrounds``); their page is told its key (``own-background``). A picture
+        that cannot be used is a ``SignalingError`` saying why (``not_an_image``, ``too_large``...)."""
+        participant.own_uploads += 1
+        key = own_key(participant.id, participant.own_uploads)
+        try:
+            own = await asyncio.to_thread(decode_own_background, data, key, self.settings.max_upload_pixels)
+        except ImageRejected as rejected:
+            raise SignalingError(rejected.code, rejected.detail) from None
+        if participant.id not in self.participants or key != own_key(participant.id, participant.own_uploads):
+            return  # they left, or sent another picture meanwhile: the newest wins
+        participant.own_background = own
+        await participant.send_event({"type": "own-background", **own.describe()})
+        await self.set_background(participant, key)
+
+    def _background_image(self, participant: Participant, key: str) -> np.ndarray:
+        """The pristine background ``key`` names for ``participant`` (blocking: decodes uploads)."""
+        own = participant.own_background
+        return own.image if own is not None and own.key == key else self.backgrounds.image(key)
 
     def set_statistic(self, participant: Participant, statistic: object) -> None:
         """Switch the statistic for a participant's stream."""
@@ -326,7 +351,7 @@ class Conference:
             return
         participant.applied_background = key
         if participant.stream_open:
-            image = await asyncio.to_thread(self.backgrounds.image, key)
+            image = await asyncio.to_thread(self._background_image, participant, key)
             if participant.stream_open:
                 self.pool.set_background(participant.stream_id, key, image)
         await participant.send_event({"type": "background", "background": key})

@@ -80,15 +80,18 @@ class BackgroundCatalog:
         if self.store is None or self.store.get(key) is None:
             return None
         image = cv2.imread(str(self.store.image_path(key)), cv2.IMREAD_COLOR)
-        if image is None:
-            return None
-        height, width = image.shape[:2]
-        scale = min(1.0, PIPELINE_MAX_SIZE[0] / width, PIPELINE_MAX_SIZE[1] / height)
-        if scale < 1.0:
-            size = (max(1, round(width * scale)), max(1, round(height * scale)))
-            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        image.setflags(write=False)
-        return image
+        return None if image is None else fit_for_pipeline(image)
+
+
+def fit_for_pipeline(image: np.ndarray) -> np.ndarray:
+    """A decoded background as the pipeline takes it: at most ``PIPELINE_MAX_SIZE``, read-only."""
+    height, width = image.shape[:2]
+    scale = min(1.0, PIPELINE_MAX_SIZE[0] / width, PIPELINE_MAX_SIZE[1] / height)
+    if scale < 1.0:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    image.setflags(write=False)
+    return image
 
 
 @functools.lru_cache(maxsize=8)

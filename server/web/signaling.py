@@ -2,7 +2,8 @@
 
 Client -> server: join {room, name, probe?, token?} (token, or /ws?token=, required when a join secret is set); publish {sdp}; subscribe {participant, sdp};
 unsubscribe {participant}; background {background}; statistic {statistic}; media {microphone?, camera?}
-(booleans: the page muted or unmuted them); leave.
+(booleans: the page muted or unmuted them); leave. A binary message is the participant's own background
+picture (JPEG, PNG or WebP, at most ``OWN_MAX_BYTES``: ``rtc.own_backgrounds``), used at once.
 Server -> client (``joined`` is always the first event of a join): joined {id, name, room, participants,
 backgrounds, ice_servers: the RTCIceServer
 dictionaries to use, TURN with this participant's credentials}; publish-answer {sdp};
@@ -10,7 +11,8 @@ subscribe-answer {participant, sdp}; participant-joined {participant}; participa
 participant-media {id, name, microphone, camera, by: participant | moderator} (to the whole room, the
 sender included); participant-speaking {id, speaking} (to the whole room, when a voice starts or stops:
 ``rtc.voice_activity``); recording {sources} (what of the room is being recorded: participant ids and/or
-"scene"; also in joined as recording);
+"scene"; also in joined as recording); own-background {background, width, height} (the participant's
+own picture was taken: its key, for their picker; a background event follows);
 redirect {room, url}: in a cluster, the room lives on the node at ``url`` (a base URL): join there,
 at its /ws (the answer to a join, or, mid-call, after the room moved to another node: this node
 stopped and handed it over, or was cut off from the cluster; the participant has left here); stats {streams}; error {error, detail, request}; left {reason?}: the answer to a leave, or, with a
@@ -24,6 +26,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Awaitable
 
 from aiohttp import WSCloseCode, WSMsgType, web
 from redis import RedisError
@@ -32,6 +35,7 @@ from ..rtc.conference import Conference, SignalingError
 from ..rtc.recordings import Recordings
 from ..rtc.room_hosting import RoomElsewhere
 from ..rtc.ice_servers import ice_servers_for
+from ..rtc.own_backgrounds import OWN_MAX_BYTES
 from ..rtc.participant import Participant
 from .join_tokens import JoinRefused, verify_join_token
 from .keys import CONFERENCE, RECORDINGS, SIGNALING_SOCKETS
@@ -39,11 +43,15 @@ from .keys import CONFERENCE, RECORDINGS, SIGNALING_SOCKETS
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 256 * 1024
+"""Largest JSON message; a larger one is refused (``too_large``)."""
+MAX_FRAME_BYTES = 2 * OWN_MAX_BYTES
+"""Largest message the socket reads at all (a larger one closes it, code 1009): a picture up to twice
+the largest accepted one still gets a clear refusal."""
 
 
 async def signaling_handler(request: web.Request) -> web.WebSocketResponse:
     """One participant's signaling session; leaving or disconnecting releases everything."""
-    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_MESSAGE_BYTES)
+    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_FRAME_BYTES)
     await ws.prepare(request)
     conference = request.app[CONFERENCE]
     session = _Session(conference, request.app[RECORDINGS], ws, request.query.get("token"))
@@ -53,6 +61,8 @@ async def signaling_handler(request: web.Request) -> web.WebSocketResponse:
         async for message in ws:
             if message.type == WSMsgType.TEXT:
                 await session.handle(message.data)
+            elif message.type == WSMsgType.BINARY:
+                await session.handle_picture(message.data)
             elif message.type == WSMsgType.ERROR:
                 break
     finally:
@@ -92,14 +102,32 @@ class _Session:
                 pass
 
     async def handle(self, text: str) -> None:
+        if len(text) > MAX_MESSAGE_BYTES:
+            await self.send({"type": "error", "error": "too_large",
+                             "detail": f"messages are at most {MAX_MESSAGE_BYTES} bytes"})
+            return
         try:
             message = json.loads(text)
         except json.JSONDecodeError:
             await self.send({"type": "error", "error": "bad_json", "detail": "messages must be JSON objects"})
             return
         kind = message.get("type") if isinstance(message, dict) else None
+        await self._answering(kind, self._dispatch(kind, message))
+
+    async def handle_picture(self, data: bytes) -> None:
+        """A binary message: the participant's own background picture."""
+        await self._answering("own-background", self._own_background(data))
+
+    async def _own_background(self, data: bytes) -> None:
+        participant = self._joined()
+        if len(data) > OWN_MAX_BYTES:
+            raise SignalingError("too_large", f"the picture exceeds {OWN_MAX_BYTES} bytes")
+        await self.conference.set_own_background(participant, data)
+
+    async def _answering(self, kind: object, request: Awaitable[None]) -> None:
+        """Run a request; what goes wrong is answered on the socket (``error``), and the session goes on."""
         try:
-            await self._dispatch(kind, message)
+            await request
         except SignalingError as error:
             await self.send({"type": "error", "error": error.code, "detail": error.detail, "request": kind})
         except RedisError as error:  # a cluster's shared stores out of reach: nothing was changed
@@ -109,10 +137,20 @@ class _Session:
             logger.exception("signaling %s failed", kind)
             await self.send({"type": "error", "error": "internal", "detail": str(error), "request": kind})
 
+    def _joined(self) -> Participant:
+        """The session's participant, else ``not_joined``."""
+        self._forget_removed()
+        if self.participant is None:
+            raise SignalingError("not_joined", "join a room first")
+        return self.participant
+
+    def _forget_removed(self) -> None:
+        if self.participant is not None and self.participant.id not in self.conference.participants:
+            self.participant = None  # removed by the server (its publish connection ended)
+
     async def _dispatch(self, kind: object, message: dict) -> None:
         conference = self.conference
-        if self.participant is not None and self.participant.id not in conference.participants:
-            self.participant = None  # removed by the server (its publish connection ended)
+        self._forget_removed()
         if kind == "join":
             if self.participant is not None:
                 raise SignalingError("already_joined", "leave before joining again")
@@ -134,9 +172,7 @@ class _Session:
             return
         if kind not in ("publish", "subscribe", "unsubscribe", "background", "statistic", "mode", "media", "leave"):
             raise SignalingError("unknown_type", f"unknown message type {kind!r}")
-        participant = self.participant
-        if participant is None:
-            raise SignalingError("not_joined", "join a room first")
+        participant = self._joined()
         if kind == "publish":
             await self.send({"type": "publish-answer", "sdp": await conference.publish(participant, message.get("sdp"))})
         elif kind == "subscribe":
