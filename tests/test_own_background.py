@@ -111,7 +111,8 @@ def test_a_picture_before_a_join_and_an_oversized_message_are_refused_and_the_se
 
 
 @pytest.mark.slow
-def test_the_call_page_sends_the_users_own_picture_and_again_after_a_reconnection(tmp_path: Path) -> None:
+def test_the_call_page_sends_the_users_own_picture_and_again_after_a_reconnection(server: ServerThread,
+                                                                                  tmp_path: Path) -> None:
     """Real headless Chromium: the picture picked in the page's file input becomes the composite's
     background, and a page that reconnects (its media connection dropped by the server) sends it again
     to its new session."""
@@ -120,7 +121,6 @@ def test_the_call_page_sends_the_users_own_picture_and_again_after_a_reconnectio
     y4m, _ = person_footage(tmp_path)
     green = tmp_path / "green.png"
     green.write_bytes(picture(GREEN))
-    server = ServerThread(tmp_path / "data", workers=1).start()
 
     def own_picture_applied() -> Participant | None:
         """The participant "ada" once her own picture is her composite's background."""
@@ -155,7 +155,4 @@ def test_the_call_page_sends_the_users_own_picture_and_again_after_a_reconnectio
             finally:
                 await context.close()
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        server.stop()
+    asyncio.run(scenario())
