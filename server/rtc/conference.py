@@ -246,12 +246,13 @@ class Conference:
         that cannot be used is a ``SignalingError`` saying why (``not_an_image``, ``too_large``...)."""
         participant.own_uploads += 1
         key = own_key(participant.id, participant.own_uploads)
+        # One picture at a time per participant: their signaling session handles its messages in order.
         try:
             own = await asyncio.to_thread(decode_own_background, data, key, self.settings.max_upload_pixels)
         except ImageRejected as rejected:
             raise SignalingError(rejected.code, rejected.detail) from None
-        if participant.id not in self.participants or key != own_key(participant.id, participant.own_uploads):
-            return  # they left, or sent another picture meanwhile: the newest wins
+        if participant.id not in self.participants:
+            return  # they left meanwhile
         participant.own_background = own
         await participant.send_event({"type": "own-background", **own.describe()})
         await self.set_background(participant, key)
