@@ -270,7 +270,8 @@ $("#room-form").addEventListener("submit", async (event) => {
   try {
     await call("PUT", `/api/rooms/${encodeURIComponent($("#room-name").value)}`, {
       background_id: $("#room-background").value || null, statistic: $("#room-statistic").value || null,
-      mode: $("#room-mode").value, layout: $("#room-layout").value });
+      mode: $("#room-mode").value, layout: $("#room-layout").value,
+      participants_set_background: $("#room-own-backgrounds").checked });
     showError("");
     await refreshRooms();
   } catch (error) { showError(error.message); }

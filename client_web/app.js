@@ -164,6 +164,12 @@ function describe(stream) {
   return parts.join(" · ");
 }
 
+// What the room lets its participants change (joined, room-settings): the controls it does not are off.
+function applyRoomRights(rights) {
+  $("#mode").disabled = $("#layout").disabled = !rights.participants_set_mode;
+  $("#background").disabled = $("#own-picture").disabled = !rights.participants_set_background;
+}
+
 // Another participant as the server describes them: their name, microphone and camera.
 function remember(participant) {
   state.names.set(participant.id, participant.name);
@@ -185,7 +191,7 @@ async function onMessage(event) {
       for (const p of message.participants) remember(p);
       $("#join-form").hidden = true;
       $("#call").hidden = false;
-      $("#mode").disabled = $("#layout").disabled = !message.participants_set_mode;
+      applyRoomRights(message);
       state.mode = message.mode || "individual";
       $("#mode").value = state.mode;
       if (message.layout) $("#layout").value = message.layout;
@@ -276,6 +282,9 @@ async function onMessage(event) {
       break;
     case "own-background":
       ownPictureTaken(message);
+      break;
+    case "room-settings":
+      applyRoomRights(message);
       break;
     case "error":
       if (message.request === "mode") { $("#mode").value = state.mode; }

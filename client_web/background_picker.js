@@ -20,9 +20,11 @@ function ownOption(selected) {
   return option;
 }
 
-// After a join: the user's choice again. Their own picture is sent again (the new session has none).
+// After a join: the user's choice again, where the room lets them choose. Their own picture is sent
+// again (the new session has none).
 function restoreBackground(current) {
   const choice = state.choices.background;
+  if ($("#background").disabled) return;
   if (choice === OWN_CHOICE) {
     if (state.choices.ownPicture) sendPicture(state.choices.ownPicture);
   } else if (choice && choice !== current) {

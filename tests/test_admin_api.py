@@ -218,7 +218,8 @@ def test_room_settings_are_validated(server: ServerThread) -> None:
     assert ok.status_code == 200
     assert ok.json() == {"room": "valid-room", "background_id": "builtin:lights", "statistic": "p90",
                          "latency_probe": False, "mode": "individual", "layout": "grid", "seats": None,
-                         "scene_statistic": "min", "participants_set_mode": True, "participants": 0}
+                         "scene_statistic": "min", "participants_set_mode": True,
+                         "participants_set_background": True, "participants": 0}
     scene_cases = [
         ({"mode": "collage"}, "bad_mode"),
         ({"layout": "circle"}, "bad_layout"),
@@ -228,6 +229,7 @@ def test_room_settings_are_validated(server: ServerThread) -> None:
         ({"seats": [{"x": 0.1, "y": 0.1, "width": 0.1, "height": 0.1}] * 10}, "bad_seats"),
         ({"scene_statistic": "max"}, "bad_scene_statistic"),
         ({"participants_set_mode": "yes"}, "bad_participants_set_mode"),
+        ({"participants_set_background": 0}, "bad_participants_set_background"),
     ]
     for body, code in scene_cases:
         response = requests.put(url, json=body, headers=ADMIN, timeout=10)

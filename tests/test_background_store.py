@@ -130,6 +130,9 @@ def test_room_settings_persist_and_forget_deleted_backgrounds(tmp_path) -> None:
     assert reopened.get("a") == RoomSettings(None, "median")
     assert reopened.get("b") == RoomSettings("builtin:lights", None)
     assert reopened.get("never-set") == RoomSettings()
+    rooms.put("locked", RoomSettings(participants_set_background=False))
+    assert RoomSettingsStore(database).get("locked").participants_set_background is False
+    assert RoomSettingsStore(database).get("a").participants_set_background is True
 
 
 def test_admin_token_is_generated_once_private_and_printed_once(tmp_path, capsys) -> None:
@@ -205,3 +208,4 @@ def test_a_database_from_before_latency_probes_is_migrated(tmp_path) -> None:
     assert rooms.get("kept") == RoomSettings("builtin:lights", "max", False)
     rooms.put("kept", RoomSettings("builtin:lights", "max", True))
     assert RoomSettingsStore(Database(tmp_path / "db.sqlite3")).get("kept").latency_probe is True
+    assert rooms.get("kept").participants_set_background is True  # the newest column, added with its default

@@ -17,7 +17,7 @@ from server.loadtest.participant import FrameSourceTrack, SyntheticParticipant
 from server.rtc.participant import Participant
 from server.web.signaling import MAX_MESSAGE_BYTES
 from server.rtc.own_backgrounds import OWN_MAX_BYTES, OWN_PREFIX
-from tests.server_harness import ServerThread, eventually
+from tests.server_harness import ServerThread, eventually, resolves_to
 from tests.test_admin_api import ADMIN, corner_bgr, picture
 from tests.test_browser_e2e import CHROMIUM, grab, open_participant, person_footage
 
@@ -95,6 +95,53 @@ def test_a_participants_own_picture_becomes_their_background_and_nobody_elses(se
     asyncio.run(scenario())
 
 
+def test_a_room_whose_background_is_set_by_its_admin_takes_no_ones_own(server: ServerThread,
+                                                                       astronaut: np.ndarray) -> None:
+    """A broadcast's producer sets the room's backdrop: participants' own choices and pictures give way,
+    live, and are refused until the admin lets them choose again."""
+    def put_room(body: dict) -> dict:
+        response = requests.put(f"{server.url}/api/rooms/studio", json=body, headers=ADMIN, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def scenario() -> None:
+        ada = SyntheticParticipant(server.url, "studio", "ada", FrameSourceTrack(lambda i: astronaut))
+        await ada.join()
+        try:
+            await ada.wait_for_frames("self", 5)
+            assert ada.rights == {"participants_set_mode": True, "participants_set_background": True}
+            await ada.send_picture(picture(GREEN))
+            assert await eventually(lambda: _green_corner(ada), timeout=10)
+            own = ada.own_background
+
+            assert (await asyncio.to_thread(put_room, {"participants_set_background": False}))[
+                "participants_set_background"] is False
+            assert await eventually(lambda: ada.rights.get("participants_set_background") is False)
+            assert await eventually(lambda: ada.background == "builtin:studio")  # the room's: the default here
+            assert await eventually(lambda: not _green_corner(ada), timeout=10)
+            for request in ({"type": "background", "background": "builtin:lights"},
+                            {"type": "background", "background": own}):
+                errors = len(ada.errors)
+                await ada.send(request)
+                assert await eventually(lambda: len(ada.errors) > errors)
+                assert ada.errors[-1]["error"] == "not_allowed"
+            errors = len(ada.errors)
+            await ada.send_picture(picture(GREEN))
+            assert await eventually(lambda: len(ada.errors) > errors)
+            assert (ada.errors[-1]["error"], ada.errors[-1]["request"]) == ("not_allowed", "own-background")
+            assert ada.own_background == own  # nothing new taken
+
+            await asyncio.to_thread(put_room, {"participants_set_background": True})
+            assert await eventually(lambda: ada.rights.get("participants_set_background") is True)
+            await ada.send({"type": "background", "background": own})
+            assert await eventually(lambda: ada.background == own)
+            assert await eventually(lambda: _green_corner(ada), timeout=10)
+        finally:
+            await ada.leave()
+
+    asyncio.run(scenario())
+
+
 def test_a_picture_before_a_join_and_an_oversized_message_are_refused_and_the_session_goes_on(
         server: ServerThread) -> None:
     async def scenario() -> None:
@@ -152,6 +199,15 @@ def test_the_call_page_sends_the_users_own_picture_and_again_after_a_reconnectio
                 assert await eventually(lambda: own_picture_applied() not in (None, first), timeout=30)
                 assert await eventually(lambda: own_picture_chosen(page))
                 assert await eventually(lambda: green_corner(page), timeout=15)
+
+                # The admin sets the room's background: the page's picker and file input turn off, live.
+                assert not await page.is_disabled("[data-role=own-picture]")
+                locked = await asyncio.to_thread(requests.put, f"{server.url}/api/rooms/mine",
+                                                 json={"participants_set_background": False}, headers=ADMIN, timeout=10)
+                assert locked.status_code == 200
+                await page.wait_for_selector("[data-role=own-picture]:disabled", timeout=10_000)
+                assert await page.is_disabled("[data-role=background-picker]")
+                assert await eventually(lambda: resolves_to(green_corner(page), False), timeout=15)
             finally:
                 await context.close()
 

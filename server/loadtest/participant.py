@@ -107,6 +107,7 @@ class SyntheticParticipant:
         self.speaking: list[tuple[float, str, bool]] = []  # (when, participant id, speaking) as the server said
         self.recording: list[str] = []  # what of the room is being recorded (participant ids, "scene")
         self.own_background: str | None = None  # the key of the own picture the server last took
+        self.rights: dict[str, bool] = {}  # what the room lets its participants change (joined, room-settings)
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._pcs: dict[str, RTCPeerConnection] = {}
@@ -304,6 +305,7 @@ class SyntheticParticipant:
                 self.background = event.get("background")
                 self.backgrounds = event.get("backgrounds", [])
                 self.recording = event.get("recording", [])
+                self.rights = {key: value for key, value in event.items() if key.startswith("participants_set_")}
                 self._resolve("join", "")
             elif kind == "redirect":
                 if "join" in self._answers:
@@ -314,6 +316,8 @@ class SyntheticParticipant:
                 self.background = event["background"]
             elif kind == "own-background":
                 self.own_background = event["background"]
+            elif kind == "room-settings":
+                self.rights = {key: value for key, value in event.items() if key != "type"}
             elif kind == "backgrounds":
                 self.backgrounds = event["backgrounds"]
             elif kind == "publish-answer":

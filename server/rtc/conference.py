@@ -1,5 +1,5 @@
-"""The conference service: joins, publishing, subscribing, leaving, live settings, and the stats push
-(the figures themselves: `room_figures`; the receive-only connections: `viewer_connections`).
+"""The conference service: joins, publishing, subscribing, leaving, live settings (the stats pushed to
+rooms and their figures: `room_figures`; the receive-only connections: `viewer_connections`).
 
 Connections: each participant publishes on one peer connection (camera and microphone up, their own
 composite down on the same video transceiver) and opens one receive-only connection per other
@@ -30,7 +30,7 @@ from ..imaging.scene_layout import LAYOUTS
 from ..storage.room_settings import MODES, RoomSettings, RoomSettingsStore
 from .participant import EventSender, Participant, StreamObserver
 from .peers import answer, new_peer_connection, offered_codecs, offered_direction, prefer_codecs
-from .room_figures import room_stats
+from .room_figures import push_stats
 from .room_hosting import RoomHosting
 from .room_placement import LocalPlacement, RoomPlacement
 from .room_settings_changes import RoomSettingsChanges
@@ -66,7 +66,7 @@ class Conference:
 
     def start(self) -> None:
         """Begin pushing stats to clients once a second."""
-        self._stats_task = asyncio.ensure_future(self._push_stats())
+        self._stats_task = asyncio.ensure_future(push_stats(self))
 
     async def close(self) -> None:
         """Everyone leaves; every connection closes."""
@@ -220,9 +220,11 @@ class Conference:
         await participant.send_event({"type": "left", "reason": reason})
 
     def background_of(self, participant: Participant) -> str:
-        """The background a participant's composite uses: their choice, else the room's, else the default."""
-        return (participant.background_key or self.room_settings.get(participant.room).background_id
-                or self.backgrounds.default_key)
+        """The background a participant's composite uses: their choice (where the room lets them choose),
+        else the room's, else the default."""
+        settings = self.room_settings.get(participant.room)
+        chosen = participant.background_key if settings.participants_set_background else None
+        return chosen or settings.background_id or self.backgrounds.default_key
 
     def probes(self, participant: Participant) -> bool:
         """Whether the participant's frames keep their frame-code corner (they or their room probe)."""
@@ -233,7 +235,9 @@ class Conference:
         return participant.statistic or self.room_settings.get(participant.room).statistic or self.settings.statistic
 
     async def set_background(self, participant: Participant, key: object) -> None:
-        """Switch a participant's own background (one of everyone's, or their own picture)."""
+        """Switch a participant's own background (one of everyone's, or their own picture), where the
+        room lets them."""
+        self._may_set_background(participant)
         own = participant.own_background
         if not isinstance(key, str) or not (self.backgrounds.has(key) or (own is not None and own.key == key)):
             raise SignalingError("unknown_background", f"no background {key!r}")
@@ -244,6 +248,7 @@ class Conference:
         """Make the picture in ``data`` (sent by the participant's page) their own background, for their
         session only (``own_backgrounds``); their page is told its key (``own-background``). A picture
         that cannot be used is a ``SignalingError`` saying why (``not_an_image``, ``too_large``...)."""
+        self._may_set_background(participant)
         participant.own_uploads += 1
         key = own_key(participant.id, participant.own_uploads)
         # One picture at a time per participant: their signaling session handles its messages in order.
@@ -256,6 +261,10 @@ class Conference:
         participant.own_background = own
         await participant.send_event({"type": "own-background", **own.describe()})
         await self.set_background(participant, key)
+
+    def _may_set_background(self, participant: Participant) -> None:
+        if not self.room_settings.get(participant.room).participants_set_background:
+            raise SignalingError("not_allowed", "this room's background is set by its admin")
 
     def _background_image(self, participant: Participant, key: str) -> np.ndarray:
         """The pristine background ``key`` names for ``participant`` (blocking: decodes uploads)."""
@@ -301,6 +310,7 @@ class Conference:
             if participant.stream_open:
                 self.pool.set_statistic(participant.stream_id, self.statistic_of(participant))
                 self.pool.set_probe(participant.stream_id, self.probes(participant))
+        await self._tell(self.members(room), {"type": "room-settings", **settings.participant_rights()})
         await self.sync_scene(room)
         return settings
 
@@ -381,16 +391,3 @@ class Conference:
 
     async def _tell(self, participants: list[Participant], event: dict) -> None:
         await asyncio.gather(*(p.send_event(event) for p in participants), return_exceptions=True)
-
-    async def _push_stats(self) -> None:
-        while True:
-            await asyncio.sleep(1.0)
-            for state in self.directory.rooms():
-                members = self.members(state.name)
-                if members:
-                    event = {"type": "stats", "streams": room_stats(self, state.name)}
-                    scene = self.scenes.get(state.name)
-                    if scene is not None:
-                        event["scene"] = scene.figures()
-                    await self._tell(members, event)
-

@@ -3,6 +3,7 @@ admin API's view of every active room."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from .participant import Participant
@@ -30,6 +31,21 @@ def admin_view(conference: Conference) -> list[dict]:
             } for p in conference.members(state.name)],
         })
     return rooms
+
+
+async def push_stats(conference: Conference, seconds: float = 1.0) -> None:
+    """Forever: every ``seconds``, each room's members get its stream figures (``stats``), with the
+    scene's in scene mode."""
+    while True:
+        await asyncio.sleep(seconds)
+        for state in conference.directory.rooms():
+            members = conference.members(state.name)
+            if members:
+                event = {"type": "stats", "streams": room_stats(conference, state.name)}
+                scene = conference.scenes.get(state.name)
+                if scene is not None:
+                    event["scene"] = scene.figures()
+                await conference.tell_room(state.name, event)
 
 
 def room_stats(conference: Conference, room: str) -> dict:

@@ -31,6 +31,7 @@ _MIGRATIONS = (
     ("room_settings", "seats", "TEXT"),
     ("room_settings", "scene_statistic", "TEXT NOT NULL DEFAULT 'min'"),
     ("room_settings", "participants_set_mode", "INTEGER NOT NULL DEFAULT 1"),
+    ("room_settings", "participants_set_background", "INTEGER NOT NULL DEFAULT 1"),
 )
 
 

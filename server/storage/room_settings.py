@@ -1,4 +1,5 @@
-"""Per-room settings an admin assigns (background, statistic, probing, shared-scene mode and layout):
+"""Per-room settings an admin assigns (background, statistic, probing, shared-scene mode and layout, what
+participants may change):
 kept in SQLite (a cluster's in Redis: ``redis_stores``), read from memory."""
 
 from __future__ import annotations
@@ -30,6 +31,14 @@ class RoomSettings:
     """How the seats' losses combine into the scene's target: min quality (the weakest seat), median, mean."""
     participants_set_mode: bool = True
     """Whether participants may switch the room's mode and layout from the client."""
+    participants_set_background: bool = True
+    """Whether participants may pick their own background (one of everyone's, or their own picture);
+    otherwise everyone in the room gets the room's."""
+
+    def participant_rights(self) -> dict[str, bool]:
+        """What the room lets its participants change, as their pages are told."""
+        return {"participants_set_mode": self.participants_set_mode,
+                "participants_set_background": self.participants_set_background}
 
 
 class RoomSettingsStore:
@@ -47,14 +56,17 @@ class RoomSettingsStore:
         """Replace the room's settings."""
         seats = None if settings.seats is None else json.dumps(_seat_boxes(settings.seats))
         self._db.execute("INSERT INTO room_settings (room, background_id, statistic, latency_probe, mode, layout, "
-                         "seats, scene_statistic, participants_set_mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                         "seats, scene_statistic, participants_set_mode, participants_set_background) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                          "ON CONFLICT(room) DO UPDATE SET "
                          "background_id = excluded.background_id, statistic = excluded.statistic, "
                          "latency_probe = excluded.latency_probe, mode = excluded.mode, layout = excluded.layout, "
                          "seats = excluded.seats, scene_statistic = excluded.scene_statistic, "
-                         "participants_set_mode = excluded.participants_set_mode",
+                         "participants_set_mode = excluded.participants_set_mode, "
+                         "participants_set_background = excluded.participants_set_background",
                          (room, settings.background_id, settings.statistic, int(settings.latency_probe), settings.mode,
-                          settings.layout, seats, settings.scene_statistic, int(settings.participants_set_mode)))
+                          settings.layout, seats, settings.scene_statistic, int(settings.participants_set_mode),
+                          int(settings.participants_set_background)))
         self._settings[room] = settings
 
     def forget_background(self, background_id: str) -> list[str]:
@@ -86,7 +98,8 @@ def settings_from_json(text: str) -> RoomSettings:
 def _from_row(row) -> RoomSettings:
     seats = None if row["seats"] is None else _seat_specs(json.loads(row["seats"]))
     return RoomSettings(row["background_id"], row["statistic"], bool(row["latency_probe"]), row["mode"],
-                        row["layout"], seats, row["scene_statistic"], bool(row["participants_set_mode"]))
+                        row["layout"], seats, row["scene_statistic"], bool(row["participants_set_mode"]),
+                        bool(row["participants_set_background"]))
 
 
 def _seat_boxes(seats: tuple[SeatSpec, ...]) -> list[dict]:

@@ -190,7 +190,11 @@ def openapi_document(max_upload_bytes: int) -> dict:
                                         "description": "How the seats' qualities combine into the scene's "
                                                        "target (min: the weakest seat)"},
                     "participants_set_mode": {"type": "boolean",
-                                              "description": "Participants may switch mode and layout"}}},
+                                              "description": "Participants may switch mode and layout"},
+                    "participants_set_background": {"type": "boolean",
+                                                    "description": "Participants may pick their own background "
+                                                                   "(one of everyone's, or their own picture); "
+                                                                   "false: everyone gets the room's"}}},
 
                 "RoomSettingsResult": {"type": "object", "required": ["room", "background_id", "statistic"],
                                        "properties": {"room": {"type": "string"},
@@ -202,6 +206,7 @@ def openapi_document(max_upload_bytes: int) -> dict:
                                                                 "items": _SEAT},
                                                       "scene_statistic": {"type": "string"},
                                                       "participants_set_mode": {"type": "boolean"},
+                                                      "participants_set_background": {"type": "boolean"},
                                                       "participants": {"type": "integer"}}},
                 "ParticipantMedia": {"type": "object", "required": ["id", "name", "room", "microphone", "camera"],
                                      "properties": {"id": {"type": "string"}, "name": {"type": "string"},

@@ -19,7 +19,7 @@ from .cluster_view import cluster_rooms, other_views, this_view
 from .keys import CONFERENCE, RECORDINGS
 
 ROOM_FIELDS = ("background_id", "statistic", "latency_probe", "mode", "layout", "seats", "scene_statistic",
-               "participants_set_mode")
+               "participants_set_mode", "participants_set_background")
 
 
 def add_routes(app: web.Application) -> None:
@@ -64,6 +64,11 @@ def _changed(body: dict, settings: RoomSettings, has_background: Callable[[str],
         if not isinstance(body["latency_probe"], bool):
             raise ApiError(400, "bad_latency_probe", "latency_probe must be true or false")
         settings = replace(settings, latency_probe=body["latency_probe"])
+    for name in ("participants_set_mode", "participants_set_background"):  # what participants may change
+        if name in body:
+            if not isinstance(body[name], bool):
+                raise ApiError(400, f"bad_{name}", f"{name} must be true or false")
+            settings = replace(settings, **{name: body[name]})
     return _scene_fields(body, settings)
 
 
@@ -131,10 +136,6 @@ def _scene_fields(body: dict, settings: RoomSettings) -> RoomSettings:
         if body["scene_statistic"] not in SCENE_STATISTICS:
             raise ApiError(400, "bad_scene_statistic", f"scene_statistic must be one of {list(SCENE_STATISTICS)}")
         settings = replace(settings, scene_statistic=body["scene_statistic"])
-    if "participants_set_mode" in body:
-        if not isinstance(body["participants_set_mode"], bool):
-            raise ApiError(400, "bad_participants_set_mode", "participants_set_mode must be true or false")
-        settings = replace(settings, participants_set_mode=body["participants_set_mode"])
     if settings.layout == "seats" and not settings.seats:
         raise ApiError(400, "seats_required", "the seats layout needs seats: [{x, y, width, height}, ...]")
     return settings
@@ -164,7 +165,7 @@ def _describe(room: str, settings: RoomSettings, participants: int) -> dict:
             "latency_probe": settings.latency_probe, "mode": settings.mode, "layout": settings.layout,
             "seats": None if settings.seats is None else [vars(seat) for seat in settings.seats],
             "scene_statistic": settings.scene_statistic, "participants_set_mode": settings.participants_set_mode,
-            "participants": participants}
+            "participants_set_background": settings.participants_set_background, "participants": participants}
 
 
 def room_in_path(request: web.Request) -> str:

@@ -12,7 +12,9 @@ participant-media {id, name, microphone, camera, by: participant | moderator} (t
 sender included); participant-speaking {id, speaking} (to the whole room, when a voice starts or stops:
 ``rtc.voice_activity``); recording {sources} (what of the room is being recorded: participant ids and/or
 "scene"; also in joined as recording); own-background {background, width, height} (the participant's
-own picture was taken: its key, for their picker; a background event follows);
+own picture was taken: its key, for their picker; a background event follows); room-settings
+{participants_set_mode, participants_set_background} (an admin changed the room: what its participants
+may change now; also in joined);
 redirect {room, url}: in a cluster, the room lives on the node at ``url`` (a base URL): join there,
 at its /ws (the answer to a join, or, mid-call, after the room moved to another node: this node
 stopped and handed it over, or was cut off from the cluster; the participant has left here); stats {streams}; error {error, detail, request}; left {reason?}: the answer to a leave, or, with a
@@ -211,8 +213,7 @@ class _Session:
             "participants": [o.describe() for o in conference.members(p.room) if o.id != p.id],
             "backgrounds": [vars(b) for b in conference.backgrounds.list()],
             "background": conference.background_of(p),
-            "mode": room_settings.mode, "layout": room_settings.layout,
-            "participants_set_mode": room_settings.participants_set_mode,
+            "mode": room_settings.mode, "layout": room_settings.layout, **room_settings.participant_rights(),
             "recording": self.recordings.sources(p.room),
         })
 
