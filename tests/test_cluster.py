@@ -232,25 +232,32 @@ def test_each_node_publishes_what_an_admin_sees_of_it_for_the_others(redis_url: 
     async def scenario() -> None:
         a = RedisPlacement(redis_url, "http://a.example:8080", node_id="a", heartbeat_seconds=0.1)
         b = RedisPlacement(redis_url, "http://b.example:8080", node_id="b", heartbeat_seconds=0.1)
-        c = RedisPlacement(redis_url, "http://c.example:8080", node_id="c")  # an older node: publishes none
+        c = RedisPlacement(redis_url, "http://c.example:8080", node_id="c")  # another release: shapes of its own
+        d = RedisPlacement(redis_url, "http://d.example:8080", node_id="d")  # an older node: publishes none
+        odd = {"rooms": [{"room": "kept"}, {"name": "no room field"}, "not an object"],
+               "recordings": [{"id": "r1", "started_at": 1.0}, {"id": "r2"}, {"started_at": 2.0}]}
         a_rooms = [{"room": "standup", "participants": [{"name": "alice"}]}]
         a_recordings = [{"id": f"r{i}", "started_at": float(i)} for i in range(PUBLISHED_RECORDINGS + 5, 0, -1)]
         await a.start(lambda: {"standup": 1}, describe=lambda: {"rooms": a_rooms, "recordings": a_recordings})
         await b.start(dict, describe=lambda: {"rooms": [], "recordings": []})
         await c.start(dict)
+        await d.start(dict)
+        redis.Redis.from_url(redis_url).set("backdrop:node-view:c", json.dumps(odd))
         try:
-            (seen,) = await b.other_views()
+            seen, odd_seen = await b.other_views()
+            assert (odd_seen.node_id, odd_seen.rooms, odd_seen.recordings) == (
+                "c", [{"room": "kept"}], [{"id": "r1", "started_at": 1.0}])
             assert (seen.node_id, seen.url, seen.rooms) == ("a", "http://a.example:8080", a_rooms)
             # the newest recordings, at most PUBLISHED_RECORDINGS of them, oldest first
             assert [r["id"] for r in seen.recordings] == [f"r{i}" for i in range(6, PUBLISHED_RECORDINGS + 6)]
-            assert [(node.node_id, node.rooms, node.recordings) for node in await a.other_views()] == [("b", [], [])]
+            assert [(node.node_id, node.rooms, node.recordings) for node in await a.other_views()][0] == ("b", [], [])
             a_rooms.append({"room": "retro", "participants": []})  # republished with the next heartbeat
             assert await eventually(lambda: resolves_to(_rooms_of(b.other_views(), "a"), ["standup", "retro"]))
             await a.close()  # a stopping node withdraws its view with its report
-            assert await b.other_views() == []
+            assert [node.node_id for node in await b.other_views()] == ["c"]
         finally:
-            await b.close()
-            await c.close()
+            for node in (b, c, d):
+                await node.close()
     asyncio.run(scenario())
 
 

@@ -210,9 +210,12 @@ class RedisPlacement:
         found = []
         for node, text in zip(others, views):
             view = json.loads(text) if text is not None else None
-            if isinstance(view, dict):
-                found.append(NodeView(node.id, node.url, node.seen_at, list(view.get("rooms", [])),
-                                      list(view.get("recordings", []))))
+            if isinstance(view, dict):  # entries another release shapes otherwise are left out
+                rooms = [room for room in view.get("rooms", []) if isinstance(room, dict)
+                         and isinstance(room.get("room"), str)]
+                recordings = [r for r in view.get("recordings", []) if isinstance(r, dict) and isinstance(
+                    r.get("id"), str) and isinstance(r.get("started_at"), (int, float))]
+                found.append(NodeView(node.id, node.url, node.seen_at, rooms, recordings))
         return found
 
     @property
