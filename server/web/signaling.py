@@ -121,10 +121,7 @@ class _Session:
         await self._answering("own-background", self._own_background(data))
 
     async def _own_background(self, data: bytes) -> None:
-        participant = self._joined()
-        if len(data) > OWN_MAX_BYTES:
-            raise SignalingError("too_large", f"the picture exceeds {OWN_MAX_BYTES} bytes")
-        await self.conference.set_own_background(participant, data)
+        await self.conference.set_own_background(self._joined(), data)
 
     async def _answering(self, kind: object, request: Awaitable[None]) -> None:
         """Run a request; what goes wrong is answered on the socket (``error``), and the session goes on."""
