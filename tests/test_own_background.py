@@ -16,7 +16,7 @@ import requests
 from server.loadtest.participant import FrameSourceTrack, SyntheticParticipant
 from server.rtc.participant import Participant
 from server.web.signaling import MAX_MESSAGE_BYTES
-from server.rtc.own_backgrounds import OWN_MAX_BYTES, OWN_PREFIX
+from server.rtc.own_backgrounds import OWN_MAX_BYTES, OWN_PICTURES_PER_MINUTE, OWN_PREFIX, OwnPictures
 from tests.server_harness import ServerThread, eventually, resolves_to
 from tests.test_admin_api import ADMIN, corner_bgr, picture
 from tests.test_browser_e2e import CHROMIUM, grab, open_participant, person_footage
@@ -54,7 +54,7 @@ def test_a_participants_own_picture_becomes_their_background_and_nobody_elses(se
             assert not _green_corner(bob)  # bob's composite keeps the default background
             ada_there = server.conference.participants[ada.id]
             assert ada_there.applied_background == ada.own_background
-            assert ada_there.own_background.image.shape == (480, 640, 3)
+            assert ada_there.own_pictures.current.image.shape == (480, 640, 3)
 
             # Nobody else can pick it, and no list names it.
             await bob.send({"type": "background", "background": ada.own_background})
@@ -91,6 +91,30 @@ def test_a_participants_own_picture_becomes_their_background_and_nobody_elses(se
             await bob.leave()
             await ada.leave()
         assert not server.conference.participants  # and her picture with her
+
+    asyncio.run(scenario())
+
+
+def test_a_participant_sends_at_most_so_many_pictures_a_minute() -> None:
+    pictures = OwnPictures("ada", per_minute=3)
+    assert [pictures.next_key(t) for t in (0.0, 1.0, 2.0, 3.0, 59.9)] == ["own:ada:1", "own:ada:2", "own:ada:3",
+                                                                       None, None]
+    assert pictures.next_key(60.0) == "own:ada:4"  # the first went out of the window
+    assert pictures.next_key(60.5) is None and pictures.next_key(61.0) == "own:ada:5"
+    assert not pictures.has("own:ada:5")  # a key names a picture only once it is taken
+
+
+def test_a_flood_of_pictures_is_refused_past_the_minutes_allowance(server: ServerThread) -> None:
+    async def scenario() -> None:
+        ada = SyntheticParticipant(server.url, "busy", "ada", None)
+        await ada.join()
+        try:
+            for _ in range(OWN_PICTURES_PER_MINUTE + 1):
+                await ada.send_picture(b"not a picture")
+            assert await eventually(lambda: len(ada.errors) == OWN_PICTURES_PER_MINUTE + 1)
+            assert [e["error"] for e in ada.errors] == ["not_an_image"] * OWN_PICTURES_PER_MINUTE + ["too_many_pictures"]
+        finally:
+            await ada.leave()
 
     asyncio.run(scenario())
 
@@ -172,14 +196,14 @@ def test_the_call_page_sends_the_users_own_picture_and_again_after_a_reconnectio
     def own_picture_applied() -> Participant | None:
         """The participant "ada" once her own picture is her composite's background."""
         return next((p for p in list(server.conference.participants.values()) if p.name == "ada"
-                     and p.own_background is not None and p.applied_background == p.own_background.key), None)
+                     and p.own_pictures.current is not None and p.applied_background == p.own_pictures.current.key), None)
 
     async def own_picture_chosen(page) -> bool:
         """Whether the page's picker shows "Your picture" as the choice, under this session's key."""
         ada = own_picture_applied()
         chosen = await page.evaluate("() => [...document.querySelector('[data-role=background-picker]')"
                                      ".selectedOptions].map(o => [o.dataset.role, o.value])")
-        return ada is not None and chosen == [["own-picture-option", ada.own_background.key]]
+        return ada is not None and chosen == [["own-picture-option", ada.own_pictures.current.key]]
 
     async def green_corner(page) -> bool:
         return bool(np.abs(corner_bgr(await grab(page, SELF)) - GREEN).max() < 35)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -38,7 +39,7 @@ from .signaling_error import SignalingError
 from .rooms import ROOM_NAME_RULE, RoomDirectory, is_room_name
 from .scene import RoomScene
 from .scene_rooms import SceneRooms
-from .own_backgrounds import decode_own_background, own_key
+from .own_backgrounds import OWN_PICTURES_PER_MINUTE, decode_own_background
 from .viewer_connections import apply_offer, client_offer, close_viewer, open_viewer
 
 logger = logging.getLogger(__name__)
@@ -238,8 +239,7 @@ class Conference:
         """Switch a participant's own background (one of everyone's, or their own picture), where the
         room lets them."""
         self._may_set_background(participant)
-        own = participant.own_background
-        if not isinstance(key, str) or not (self.backgrounds.has(key) or (own is not None and own.key == key)):
+        if not isinstance(key, str) or not (self.backgrounds.has(key) or participant.own_pictures.has(key)):
             raise SignalingError("unknown_background", f"no background {key!r}")
         participant.background_key = key
         await self._apply_background(participant)
@@ -249,8 +249,10 @@ class Conference:
         session only (``own_backgrounds``); their page is told its key (``own-background``). A picture
         that cannot be used is a ``SignalingError`` saying why (``not_an_image``, ``too_large``...)."""
         self._may_set_background(participant)
-        participant.own_uploads += 1
-        key = own_key(participant.id, participant.own_uploads)
+        key = participant.own_pictures.next_key(time.monotonic())
+        if key is None:
+            raise SignalingError("too_many_pictures", f"at most {OWN_PICTURES_PER_MINUTE} pictures a minute: "
+                                                      "try again shortly")
         # One picture at a time per participant: their signaling session handles its messages in order.
         try:
             own = await asyncio.to_thread(decode_own_background, data, key, self.settings.max_upload_pixels)
@@ -258,7 +260,7 @@ class Conference:
             raise SignalingError(rejected.code, rejected.detail) from None
         if participant.id not in self.participants:
             return  # they left meanwhile
-        participant.own_background = own
+        participant.own_pictures.current = own
         await participant.send_event({"type": "own-background", **own.describe()})
         await self.set_background(participant, key)
 
@@ -268,7 +270,7 @@ class Conference:
 
     def _background_image(self, participant: Participant, key: str) -> np.ndarray:
         """The pristine background ``key`` names for ``participant`` (blocking: decodes uploads)."""
-        own = participant.own_background
+        own = participant.own_pictures.current
         return own.image if own is not None and own.key == key else self.backgrounds.image(key)
 
     def set_statistic(self, participant: Participant, statistic: object) -> None:

@@ -5,6 +5,7 @@ is never stored, never listed to anyone else, and goes when they leave."""
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import cv2
@@ -17,6 +18,8 @@ OWN_PREFIX = "own:"
 """Keys of participants' own pictures: ``own:<participant id>:<upload number>``."""
 OWN_MAX_BYTES = 8 * 1024 * 1024
 """Largest own picture (the call page sends a JPEG of at most 1920x1080, a few hundred KB)."""
+OWN_PICTURES_PER_MINUTE = 10
+"""Pictures a participant may send a minute: each is decoded on the server's threads."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,32 @@ class OwnBackground:
     def describe(self) -> dict:
         """What the participant's page is told: the key to pick it by, and its size."""
         return {"background": self.key, "width": self.image.shape[1], "height": self.image.shape[0]}
+
+
+class OwnPictures:
+    """A participant's own pictures: the one in use, and the pace they are sent at."""
+
+    def __init__(self, participant_id: str, per_minute: int = OWN_PICTURES_PER_MINUTE) -> None:
+        self.participant_id, self.per_minute = participant_id, per_minute
+        self.current: OwnBackground | None = None
+        """The picture in use (the last one taken)."""
+        self.sent = 0
+        self._recent: deque[float] = deque()  # when the pictures of the last minute were sent
+
+    def next_key(self, now: float) -> str | None:
+        """The key for a picture sent at ``now`` (monotonic seconds), or None if ``per_minute`` were
+        sent in the minute before."""
+        while self._recent and now - self._recent[0] >= 60.0:
+            self._recent.popleft()
+        if len(self._recent) >= self.per_minute:
+            return None
+        self._recent.append(now)
+        self.sent += 1
+        return own_key(self.participant_id, self.sent)
+
+    def has(self, key: str) -> bool:
+        """Whether ``key`` names the picture in use."""
+        return self.current is not None and self.current.key == key
 
 
 def own_key(participant_id: str, upload: int) -> str:

@@ -19,7 +19,7 @@ from ..pipeline.pool import WorkerPool
 from .aiortc_patches import EncodedInfo
 from .audio_fanout import AudioFanout
 from .composite_track import CompositeTrack, PacketBroadcast
-from .own_backgrounds import OwnBackground
+from .own_backgrounds import OwnPictures
 from .peers import close_quietly
 
 logger = logging.getLogger(__name__)
@@ -106,8 +106,7 @@ class Participant:
         self.stream_open = False
         self._ingest: asyncio.Task | None = None
         self.background_key: str | None = None  # the participant's own choice
-        self.own_background: OwnBackground | None = None  # the picture they sent, for this session only
-        self.own_uploads = 0  # pictures sent (each gets a new key)
+        self.own_pictures = OwnPictures(participant_id)  # the pictures they sent, for this session only
         self.statistic: str | None = None  # the participant's own choice
         self.applied_background: str | None = None  # what their composite uses now
         self.speaking = False  # as the voice activity of ``audio`` last said (Conference tells the room)
