@@ -305,7 +305,7 @@ class SyntheticParticipant:
                 self.background = event.get("background")
                 self.backgrounds = event.get("backgrounds", [])
                 self.recording = event.get("recording", [])
-                self.rights = {key: value for key, value in event.items() if key.startswith("participants_set_")}
+                self.rights = _rights(event)
                 self._resolve("join", "")
             elif kind == "redirect":
                 if "join" in self._answers:
@@ -317,7 +317,7 @@ class SyntheticParticipant:
             elif kind == "own-background":
                 self.own_background = event["background"]
             elif kind == "room-settings":
-                self.rights = {key: value for key, value in event.items() if key != "type"}
+                self.rights = _rights(event)
             elif kind == "backgrounds":
                 self.backgrounds = event["backgrounds"]
             elif kind == "publish-answer":
@@ -360,3 +360,8 @@ class SyntheticParticipant:
         future = self._answers.pop(key, None)
         if future and not future.done():
             future.set_result(sdp)
+
+
+def _rights(event: dict) -> dict[str, bool]:
+    """What a room lets its participants change, from ``joined`` or ``room-settings``."""
+    return {key: value for key, value in event.items() if key.startswith("participants_set_")}

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from .participant import Participant
-from .room_placement import PlacementUnavailable, RoomPlacement, ServerFull
+from .room_placement import PlacementUnavailable, RoomPlacement, ServerFull, at_capacity
 from .room_settings_changes import RoomSettingsChanges
 from .signaling_error import SignalingError
 
@@ -58,7 +58,7 @@ class RoomHosting:
             raise
 
     def _full(self) -> bool:
-        return 0 < self.placement.capacity <= sum(self._hosted().values())
+        return at_capacity(sum(self._hosted().values()), self.placement.capacity)
 
     async def host_elsewhere(self, room: str) -> str | None:
         """The URL of the node hosting ``room`` when that is not this one (None: here, or nowhere)."""

@@ -9,6 +9,7 @@ be draining (taking no new rooms, so that it can be stopped once its calls end).
 node asked for a room nobody holds places it on the least busy live node with room to spare instead,
 and sends the client there; with no such node the join is refused (``server_full``).
 """
+
 from __future__ import annotations
 
 import json
@@ -18,6 +19,7 @@ from dataclasses import dataclass, fields
 from typing import Protocol
 
 from .signaling_error import SignalingError
+
 
 class ServerFull(SignalingError):
     """No node can take another participant (code ``server_full``; the HTTP API answers it with 503)."""
@@ -52,7 +54,7 @@ class NodeInfo:
     @property
     def has_room(self) -> bool:
         """Whether the node takes a new room: not draining, and not full."""
-        return not self.draining and (self.capacity == 0 or self.participants < self.capacity)
+        return not self.draining and not at_capacity(self.participants, self.capacity)
 
     @staticmethod
     def from_report(text: str) -> "NodeInfo":
@@ -60,6 +62,11 @@ class NodeInfo:
         releases can share a cluster during a rolling upgrade)."""
         known = {field.name for field in fields(NodeInfo)}
         return NodeInfo(**{key: value for key, value in json.loads(text).items() if key in known})
+
+
+def at_capacity(participants: int, capacity: int) -> bool:
+    """Whether a node with ``participants`` takes no one more under its ``capacity`` (0: no limit)."""
+    return 0 < capacity <= participants
 
 
 def least_busy(nodes: list[NodeInfo]) -> NodeInfo:
@@ -75,6 +82,8 @@ NodeDescription = Callable[[], dict]
 """What an admin sees of a node, JSON-ready: ``{"rooms": [...], "recordings": [...]}`` (its live rooms
 as ``room_figures.admin_view`` gives them, each with its ``room`` name; its recordings, each with its
 ``id``)."""
+
+
 @dataclass(frozen=True)
 class NodeView:
     """What an admin sees of a node: its rooms and recordings, as it last published them (another

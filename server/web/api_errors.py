@@ -34,6 +34,11 @@ RETRY_AFTER_SECONDS = 10
 too many recordings at once): when to try again."""
 
 
+def store_unavailable(error: Exception) -> str:
+    """The detail of ``store_unavailable``: a cluster's shared stores (Redis) out of reach, nothing changed."""
+    return f"the cluster's Redis cannot be reached: {error}"
+
+
 def error_response(status: int, code: str, detail: str, headers: Mapping[str, str] | None = None) -> web.Response:
     """The JSON body every API error has (a 503 also says when to try again)."""
     headers = dict(headers or {})
@@ -55,7 +60,7 @@ async def json_errors(request: web.Request,
     except SignalingError as error:  # what the conference refuses (a full room, Redis out of reach...)
         return error_response(SIGNALING_STATUS.get(error.code, 400), error.code, error.detail)
     except RedisError as error:  # a cluster's shared stores out of reach: nothing was changed
-        return error_response(503, "store_unavailable", f"the cluster's Redis cannot be reached: {error}")
+        return error_response(503, "store_unavailable", store_unavailable(error))
     except web.HTTPException as error:
         if error.status < 400:
             raise

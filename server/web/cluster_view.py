@@ -14,15 +14,20 @@ from ..rtc.room_placement import NodeView, PlacementUnavailable
 
 
 def node_description(conference: Conference, recordings: Recordings) -> dict:
-    """What an admin sees of this node: its live rooms and its recordings (oldest first)."""
-    return {"rooms": admin_view(conference),
-            "recordings": [recordings.describe(info) for info in recordings.store.list()]}
+    """What an admin sees of this node, as it publishes it: its live rooms and its recordings."""
+    return {"rooms": admin_view(conference), "recordings": recording_list(recordings)}
 
 
-def this_view(conference: Conference, recordings: Recordings) -> NodeView:
-    """This node's view, live."""
+def recording_list(recordings: Recordings) -> list[dict]:
+    """This node's recordings, oldest first."""
+    return [recordings.describe(info) for info in recordings.store.list()]
+
+
+def this_view(conference: Conference, rooms: list[dict] | None = None,
+              recordings: list[dict] | None = None) -> NodeView:
+    """This node's view, live: the part a listing needs (rooms, or recordings)."""
     placement = conference.hosting.placement
-    return NodeView(placement.node_id, placement.node_url, time.time(), **node_description(conference, recordings))
+    return NodeView(placement.node_id, placement.node_url, time.time(), rooms or [], recordings or [])
 
 
 async def other_views(conference: Conference) -> list[NodeView]:

@@ -9,7 +9,7 @@ from aiohttp import web
 from ..rtc.recordings import Recordings
 from .admin_auth import require_admin
 from .api_errors import ApiError
-from .cluster_view import cluster_recordings, keeper_of, other_views, this_view
+from .cluster_view import cluster_recordings, keeper_of, other_views, recording_list, this_view
 from .keys import CONFERENCE, RECORDINGS
 from .rooms_api import json_object, refuse_room_elsewhere, room_in_path
 
@@ -54,7 +54,7 @@ async def list_recordings(request: web.Request) -> web.Response:
     old); with Redis out of reach, this node's alone."""
     require_admin(request)
     conference = request.config_dict[CONFERENCE]
-    here = this_view(conference, request.config_dict[RECORDINGS])
+    here = this_view(conference, recordings=recording_list(request.config_dict[RECORDINGS]))
     return web.json_response({"recordings": cluster_recordings(here, await other_views(conference))})
 
 

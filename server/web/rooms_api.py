@@ -11,12 +11,13 @@ from aiohttp import web
 
 from ..imaging.quality import check_statistic
 from ..imaging.scene_layout import LAYOUTS, MAX_SEATS, SCENE_STATISTICS, SeatSpec
+from ..rtc.room_figures import admin_view
 from ..rtc.rooms import ROOM_NAME_RULE, is_room_name
 from ..storage.room_settings import MODES, RoomSettings
 from .admin_auth import require_admin
 from .api_errors import ApiError
 from .cluster_view import cluster_rooms, other_views, this_view
-from .keys import CONFERENCE, RECORDINGS
+from .keys import CONFERENCE
 
 ROOM_FIELDS = ("background_id", "statistic", "latency_probe", "mode", "layout", "seats", "scene_statistic",
                "participants_set_mode", "participants_set_background")
@@ -79,7 +80,7 @@ async def list_rooms(request: web.Request) -> web.Response:
     this node's rooms alone."""
     require_admin(request)
     conference = request.config_dict[CONFERENCE]
-    here = this_view(conference, request.config_dict[RECORDINGS])
+    here = this_view(conference, rooms=admin_view(conference))
     return web.json_response(cluster_rooms(here, await other_views(conference)))
 
 

@@ -39,6 +39,7 @@ from ..rtc.room_hosting import RoomElsewhere
 from ..rtc.ice_servers import ice_servers_for
 from ..rtc.own_backgrounds import OWN_MAX_BYTES
 from ..rtc.participant import Participant
+from .api_errors import store_unavailable
 from .join_tokens import JoinRefused, verify_join_token
 from .keys import CONFERENCE, RECORDINGS, SIGNALING_SOCKETS
 
@@ -131,27 +132,28 @@ class _Session:
             await self.send({"type": "error", "error": error.code, "detail": error.detail, "request": kind})
         except RedisError as error:  # a cluster's shared stores out of reach: nothing was changed
             await self.send({"type": "error", "error": "store_unavailable", "request": kind,
-                             "detail": f"the cluster's Redis cannot be reached: {error}"})
+                             "detail": store_unavailable(error)})
         except Exception as error:  # a broken request must not end the session
             logger.exception("signaling %s failed", kind)
             await self.send({"type": "error", "error": "internal", "detail": str(error), "request": kind})
 
     def _joined(self) -> Participant:
         """The session's participant, else ``not_joined``."""
-        self._forget_removed()
-        if self.participant is None:
+        participant = self._participant_now()
+        if participant is None:
             raise SignalingError("not_joined", "join a room first")
-        return self.participant
+        return participant
 
-    def _forget_removed(self) -> None:
+    def _participant_now(self) -> Participant | None:
+        """The session's participant, None once the server removed them (their publish connection ended)."""
         if self.participant is not None and self.participant.id not in self.conference.participants:
-            self.participant = None  # removed by the server (its publish connection ended)
+            self.participant = None
+        return self.participant
 
     async def _dispatch(self, kind: object, message: dict) -> None:
         conference = self.conference
-        self._forget_removed()
         if kind == "join":
-            if self.participant is not None:
+            if self._participant_now() is not None:
                 raise SignalingError("already_joined", "leave before joining again")
             name = message.get("name")
             secret = conference.settings.join_secret
