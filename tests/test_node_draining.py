@@ -8,21 +8,19 @@ A real server on loopback; the clients are real aiortc peers (synthetic particip
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import aiohttp
 import numpy as np
 import pytest
 
 from server.loadtest.participant import RefusedJoin, SyntheticParticipant
-from tests.server_harness import ServerThread
 from tests.test_cluster import still
 
 ADMIN = {"Authorization": "Bearer drain-admin"}
 
 
-def test_a_draining_node_takes_no_new_room_but_keeps_its_rooms(tmp_path: Path, astronaut: np.ndarray) -> None:
-    server = ServerThread(tmp_path / "data", workers=1, admin_token="drain-admin").start()
+def test_a_draining_node_takes_no_new_room_but_keeps_its_rooms(start_server, astronaut: np.ndarray) -> None:
+    server = start_server(workers=1, admin_token="drain-admin")
 
     async def scenario() -> None:
         alice = SyntheticParticipant(server.url, "standup", "alice", still(astronaut))
@@ -59,10 +57,7 @@ def test_a_draining_node_takes_no_new_room_but_keeps_its_rooms(tmp_path: Path, a
             for participant in (alice, bob, carol):
                 await participant.leave()
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        server.stop()
+    asyncio.run(scenario())
 
 
 @pytest.mark.parametrize("node, body, headers, status, code", [
@@ -72,17 +67,14 @@ def test_a_draining_node_takes_no_new_room_but_keeps_its_rooms(tmp_path: Path, a
     ("0123abcd", {"draining": True}, ADMIN, 404, "unknown_node"),
     ("this", {"draining": True}, {"Authorization": "Bearer wrong"}, 401, "unauthorized"),
 ])
-def test_draining_asks_are_checked(tmp_path: Path, node: str, body: dict, headers: dict, status: int,
+def test_draining_asks_are_checked(start_server, node: str, body: dict, headers: dict, status: int,
                                    code: str) -> None:
-    server = ServerThread(tmp_path / "data", workers=1, admin_token="drain-admin").start()
+    server = start_server(workers=1, admin_token="drain-admin")
 
     async def ask() -> tuple[int, str]:
         async with aiohttp.ClientSession(headers=headers) as http:
             async with http.put(f"{server.url}/api/nodes/{node}", json=body) as response:
                 return response.status, (await response.json())["error"]
 
-    try:
-        assert asyncio.run(ask()) == (status, code)
-        assert not server.conference.hosting.placement.draining
-    finally:
-        server.stop()
+    assert asyncio.run(ask()) == (status, code)
+    assert not server.conference.hosting.placement.draining

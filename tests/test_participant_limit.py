@@ -17,7 +17,7 @@ import pytest
 
 from server.cli import main as cli_main
 from server.loadtest.participant import SyntheticParticipant
-from tests.server_harness import ServerThread, eventually, resolves_to
+from tests.server_harness import eventually, resolves_to
 from tests.test_browser_e2e import CHROMIUM, grab, open_participant, person_footage
 from tests.test_cluster import still
 
@@ -25,9 +25,9 @@ from tests.test_cluster import still
 WHIP_OFFER = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
 
 
-def test_a_full_node_refuses_joins_and_takes_them_again_once_a_seat_frees(tmp_path: Path,
+def test_a_full_node_refuses_joins_and_takes_them_again_once_a_seat_frees(start_server,
                                                                            astronaut: np.ndarray) -> None:
-    server = ServerThread(tmp_path / "data", workers=1, max_participants=2).start()
+    server = start_server(workers=1, max_participants=2)
 
     async def scenario() -> None:
         alice = SyntheticParticipant(server.url, "standup", "alice", still(astronaut))
@@ -63,10 +63,7 @@ def test_a_full_node_refuses_joins_and_takes_them_again_once_a_seat_frees(tmp_pa
             for participant in (alice, bob, carol):
                 await participant.leave()
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        server.stop()
+    asyncio.run(scenario())
 
 
 @pytest.mark.parametrize("value", ["-1", "many", "2.5"])
@@ -76,11 +73,11 @@ def test_a_participant_limit_that_is_not_a_count_stops_serve(value: str, tmp_pat
 
 
 @pytest.mark.slow
-def test_the_call_page_waits_for_a_seat_on_a_full_server(tmp_path: Path, astronaut: np.ndarray) -> None:
+def test_the_call_page_waits_for_a_seat_on_a_full_server(start_server, tmp_path: Path, astronaut: np.ndarray) -> None:
     playwright_api = pytest.importorskip("playwright.async_api")
     assert Path(CHROMIUM).exists(), "Debian chromium is missing: run scripts/setup.sh"
     y4m, _ = person_footage(tmp_path)
-    server = ServerThread(tmp_path / "data", workers=1, max_participants=1).start()
+    server = start_server(workers=1, max_participants=1)
     connection = "() => document.querySelector('[data-role=status]').dataset.connection"
 
     async def scenario() -> None:
@@ -101,26 +98,20 @@ def test_the_call_page_waits_for_a_seat_on_a_full_server(tmp_path: Path, astrona
         finally:
             await alice.leave()
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        server.stop()
+    asyncio.run(scenario())
 
 
 @pytest.mark.slow
-def test_a_load_test_counts_the_joins_a_full_node_refuses(tmp_path: Path) -> None:
-    server = ServerThread(tmp_path / "data", workers=1, max_participants=2).start()
-    try:
-        summary_path = tmp_path / "summary.json"
-        assert cli_main(["loadtest", "--url", server.url, "--rooms", "2", "--participants", "3", "--duration", "4",
-                         "--json", str(summary_path)]) == 0
-        summary = json.loads(summary_path.read_text())
-        assert summary["totals"]["joins_refused"] == {"server_full": 1}
-        assert summary["totals"]["participants"] == 2
-        assert {p["name"]: p["refused"] for p in summary["participants"]} == {
-            "p000": None, "p001": None, "p002": "server_full"}
-        assert sorted((s["sender"], s["receiver"]) for s in summary["streams"]) == [
-            ("p000", "p000"), ("p001", "p001")]
-        assert not server.conference.participants
-    finally:
-        server.stop()
+def test_a_load_test_counts_the_joins_a_full_node_refuses(start_server, tmp_path: Path) -> None:
+    server = start_server(workers=1, max_participants=2)
+    summary_path = tmp_path / "summary.json"
+    assert cli_main(["loadtest", "--url", server.url, "--rooms", "2", "--participants", "3", "--duration", "4",
+                     "--json", str(summary_path)]) == 0
+    summary = json.loads(summary_path.read_text())
+    assert summary["totals"]["joins_refused"] == {"server_full": 1}
+    assert summary["totals"]["participants"] == 2
+    assert {p["name"]: p["refused"] for p in summary["participants"]} == {
+        "p000": None, "p001": None, "p002": "server_full"}
+    assert sorted((s["sender"], s["receiver"]) for s in summary["streams"]) == [
+        ("p000", "p000"), ("p001", "p001")]
+    assert not server.conference.participants

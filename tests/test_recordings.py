@@ -19,7 +19,7 @@ from server.rtc.recordings import Recordings
 from server.storage.recording_store import RecordingStore
 from server.storage.room_settings import RoomSettings
 from server.web.keys import RECORDINGS
-from tests.server_harness import ServerThread, eventually
+from tests.server_harness import eventually
 from tests.test_whip_whep import Tone
 
 pytestmark = pytest.mark.slow
@@ -53,8 +53,8 @@ def test_vp8_keyframe_sizes_are_read_from_the_header() -> None:
     assert vp8_size(b"\x10\x02") is None
 
 
-def test_a_moderator_records_a_participant_and_a_scene(tmp_path: Path, astronaut: np.ndarray) -> None:
-    server = ServerThread(tmp_path / "data", admin_token=TOKEN).start()
+def test_a_moderator_records_a_participant_and_a_scene(start_server, astronaut: np.ndarray) -> None:
+    server = start_server(admin_token=TOKEN)
 
     async def scenario() -> dict:
         alice = SyntheticParticipant(server.url, "studio", "alice", FrameSourceTrack(lambda i: np.roll(astronaut, i % 7, 1)),
@@ -117,10 +117,7 @@ def test_a_moderator_records_a_participant_and_a_scene(tmp_path: Path, astronaut
                 await alice.leave()
         return results
 
-    try:
-        results = asyncio.run(scenario())
-    finally:
-        server.stop()
+    results = asyncio.run(scenario())
     participant = results["participant"]
     assert participant["size"] == (640, 480)
     assert 2.0 < participant["seconds"] < 4.0 and participant["frames"] > 45, participant  # 30 fps, from a keyframe
@@ -129,7 +126,7 @@ def test_a_moderator_records_a_participant_and_a_scene(tmp_path: Path, astronaut
     scene = results["scene"]
     assert scene["size"] == (960, 540) and scene["frames"] > 30 and abs(scene["loudest_hz"] - 440) < 5, scene
     # The descriptions survive a restart: a new store finds the one left.
-    store = RecordingStore(tmp_path / "data")
+    store = RecordingStore(server.settings.data_dir)
     assert [info.state for info in store.list()] == ["stopped"] and store.media_path(store.list()[0].id).exists()
 
 
@@ -154,8 +151,9 @@ class FullDiskRecordingStore(RecordingStore):
         return path
 
 
-def test_a_recording_that_cannot_be_written_fails_and_the_call_goes_on(tmp_path: Path, astronaut: np.ndarray) -> None:
-    server = ServerThread(tmp_path / "data").start()
+def test_a_recording_that_cannot_be_written_fails_and_the_call_goes_on(start_server, tmp_path: Path,
+                                                                       astronaut: np.ndarray) -> None:
+    server = start_server()
 
     async def on_server(coroutine):
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, server.loop))
@@ -181,7 +179,4 @@ def test_a_recording_that_cannot_be_written_fails_and_the_call_goes_on(tmp_path:
         finally:
             await alice.leave()
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        server.stop()
+    asyncio.run(scenario())

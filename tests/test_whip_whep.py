@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 from collections import deque
-from pathlib import Path
 
 import aiohttp
 import aioice.ice
@@ -295,8 +294,8 @@ def test_http_errors_and_nothing_leaks(server: ServerThread) -> None:
     assert sum(server.pool.occupancy().values()) == 0
 
 
-def test_join_tokens_guard_whip_and_whep(tmp_path: Path, astronaut: np.ndarray) -> None:
-    secured = ServerThread(tmp_path, workers=1, join_secret=JOIN_SECRET).start()
+def test_join_tokens_guard_whip_and_whep(start_server, astronaut: np.ndarray) -> None:
+    secured = start_server(workers=1, join_secret=JOIN_SECRET)
 
     def bearer(room: str, identity: str, ttl: int = 600) -> dict:
         return {"Authorization": f"Bearer {issue_join_token(JOIN_SECRET, room, identity, ttl)}"}
@@ -327,10 +326,7 @@ def test_join_tokens_guard_whip_and_whep(tmp_path: Path, astronaut: np.ndarray) 
         finally:
             await pc.close()
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        secured.stop()
+    asyncio.run(scenario())
 
 
 def test_a_publisher_that_answered_consent_and_then_stops_is_dropped(server: ServerThread, astronaut: np.ndarray,
